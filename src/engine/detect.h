@@ -1,0 +1,41 @@
+/* detect.h: find burned-in subtitle pixels, frame by frame.
+ *
+ * A subtitle line appears at once, holds still while the picture moves or
+ * not, and disappears at once (Lienhart & Wernicke 2002). The detector follows
+ * every pixel through time on the luma plane: a pixel that jumps, then holds
+ * its value for a while, then jumps again, in step with its neighbours, is
+ * text. Because a line's end must be seen before its pixels are known, the
+ * detector runs ahead of the frames being filled (see remove.c): feed it frames
+ * with detector_push and ask for a frame's mask once enough later frames went
+ * in. Memory is bounded by the longest subtitle it accepts, not by the video.
+ *
+ * Not thread-safe: one detector per pipeline. */
+#ifndef VSR_DETECT_H
+#define VSR_DETECT_H
+
+#include <stdint.h>
+
+#include <libavutil/frame.h>
+
+#include "vsr.h"
+
+struct detector;
+
+/* REGIONS (may be NULL) limit where text is looked for. */
+struct detector *detector_new(int width, int height, double fps, const struct vsr_region *regions,
+                              int region_count);
+void detector_free(struct detector *detector); /* NULL is a no-op */
+
+/* Feeds the next frame (YUV420P) of the analysis pass. */
+int detector_push(struct detector *detector, const AVFrame *frame);
+
+/* Says that no frame will follow. */
+void detector_finish(struct detector *detector);
+
+/* Writes the mask of frame INDEX (0-based, in decode order) into MASK
+ * (width*height bytes, row-major, 255 = subtitle, 0 = picture). Returns 1 when
+ * written, 0 when the detector must first see more frames (push more), or a
+ * negative vsr_status. Masks must be asked for in increasing INDEX order. */
+int detector_mask(struct detector *detector, int64_t index, uint8_t *mask);
+
+#endif

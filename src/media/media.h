@@ -1,0 +1,79 @@
+/* media.h: read video frames from a file and write them back, on FFmpeg's
+ * libraries. The engine sees only decoded 8-bit YUV 4:2:0 frames (AVFrame,
+ * format AV_PIX_FMT_YUV420P, or GRAY8 for masks); everything about containers,
+ * codecs, timestamps, rotation and audio stays in here.
+ *
+ * Not thread-safe per object; different objects may be used from different
+ * threads. */
+#ifndef VSR_MEDIA_H
+#define VSR_MEDIA_H
+
+#include <libavutil/frame.h>
+#include <libavutil/rational.h>
+
+#include "vsr.h"
+
+struct media_info {
+    int width, height;          /* decoded frame size */
+    AVRational time_base;       /* of the video stream; frame->pts is in it */
+    AVRational frame_rate;      /* average; {0,1} when unknown */
+    int64_t frame_count;        /* estimate from the container; 0 when unknown */
+    double duration_seconds;    /* 0 when unknown */
+    int audio_streams;
+    int rotation_degrees;       /* from the display matrix, 0/90/180/270 */
+    char video_codec[32];
+    char container[64];
+};
+
+/* ---- reading ---------------------------------------------------------- */
+
+struct media_reader;
+
+/* Opens PATH and its first video stream. Fails with VSR_E_INPUT (missing,
+ * unreadable, not media, corrupt headers) or VSR_E_NO_VIDEO. */
+int media_reader_open(struct media_reader **out, const char *path, int threads,
+                      struct vsr_error *error);
+
+const struct media_info *media_reader_info(const struct media_reader *reader);
+
+/* Decodes the next frame into *frame (owned by the caller: av_frame_free it),
+ * converted to YUV420P when the source is another format, with best-effort pts
+ * in the stream time base. Returns 1 for a frame, 0 at the end, or a negative
+ * vsr_status. A file that ends in the middle, or whose video cannot be decoded
+ * at all, is VSR_E_INPUT: a truncated upload must not become a short output. */
+int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_error *error);
+
+void media_reader_free(struct media_reader *reader); /* NULL is a no-op */
+
+/* ---- writing ---------------------------------------------------------- */
+
+struct media_writer_options {
+    const char *codec;          /* "libx264" (default) or "ffv1" */
+    int pix_fmt;                /* AV_PIX_FMT_YUV420P (default) or AV_PIX_FMT_GRAY8 */
+    int crf;                    /* libx264 only; default 18 */
+    const char *preset;         /* libx264 only; default "veryfast" */
+    int threads;                /* 0 = automatic */
+    const char *copy_audio_from;/* input path whose audio streams are copied, or NULL */
+    const struct media_info *like; /* size, time base, frame rate, rotation to keep */
+};
+
+struct media_writer;
+
+/* Creates a temporary file beside PATH (same folder, so the final rename is
+ * atomic); the container comes from PATH's extension. VSR_E_OUTPUT when the
+ * folder is not writable or the extension names no known container. */
+int media_writer_open(struct media_writer **out, const char *path,
+                      const struct media_writer_options *options, struct vsr_error *error);
+
+/* Encodes one frame; frame->pts is in options->like->time_base. Audio packets
+ * up to this frame's time are interleaved as they come. */
+int media_writer_write(struct media_writer *writer, const AVFrame *frame, struct vsr_error *error);
+
+/* Flushes the encoder and the rest of the audio, writes the trailer and renames
+ * the temporary file to PATH. On failure the temporary file is removed. */
+int media_writer_finish(struct media_writer *writer, struct vsr_error *error);
+
+/* Frees the writer; if it was not finished, removes the temporary file. */
+void media_writer_free(struct media_writer *writer);
+
+#endif

@@ -1,0 +1,61 @@
+/* test.h: the few macros the tests use. A failed check prints where it is and
+ * what it saw, marks the running test failed, and the test goes on. */
+#ifndef VSR_TEST_H
+#define VSR_TEST_H
+
+#include <stdio.h>
+
+extern int test_failures; /* failed checks in the running test */
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);             \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_INT(expected, actual)                                                                \
+    do {                                                                                           \
+        long long e_ = (long long)(expected), a_ = (long long)(actual);                            \
+        if (e_ != a_) {                                                                            \
+            fprintf(stderr, "  %s:%d: %s: expected %lld, got %lld\n", __FILE__, __LINE__, #actual, \
+                    e_, a_);                                                                       \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* actual >= minimum, for measured figures such as PSNR. */
+#define CHECK_AT_LEAST(minimum, actual)                                                            \
+    do {                                                                                           \
+        double m_ = (double)(minimum), a_ = (double)(actual);                                      \
+        if (!(a_ >= m_)) {                                                                         \
+            fprintf(stderr, "  %s:%d: %s: expected at least %g, got %g\n", __FILE__, __LINE__,     \
+                    #actual, m_, a_);                                                              \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_AT_MOST(maximum, actual)                                                             \
+    do {                                                                                           \
+        double m_ = (double)(maximum), a_ = (double)(actual);                                      \
+        if (!(a_ <= m_)) {                                                                         \
+            fprintf(stderr, "  %s:%d: %s: expected at most %g, got %g\n", __FILE__, __LINE__,      \
+                    #actual, m_, a_);                                                              \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* Declares every test of tests/test_list.h. */
+#define TEST(name) void test_##name(void)
+#define X(name) TEST(name);
+#include "test_list.h"
+#undef X
+
+/* Helpers shared by the tests (tests/util.c). */
+const char *test_tmpdir(void);          /* a fresh folder for the running test */
+const char *test_shared_dir(void);      /* ../shared, or $VSR_SHARED; NULL when absent */
+const char *test_vsr_bin(void);         /* the CLI under test ($VSR_BIN) */
+int test_run(const char *cmd, char *out, size_t out_size); /* exit status; stdout+stderr */
+
+#endif
