@@ -1,0 +1,429 @@
+/* detect.c: subtitle pixels from their life in time (see detect.h).
+ *
+ * Every luma pixel carries a "run": the frame where its value last jumped and
+ * the value it has held since. When a run ends with a second jump, having
+ * lasted between MIN and MAX seconds, the pixel is recorded under the key
+ * (start, end). A subtitle line gives thousands of pixels the same key;
+ * background that stays still never jumps, and background that moves never
+ * holds. Keys close in time are merged into events; an event is kept when its
+ * pixels look like text (thin strokes: bright fill next to dark outline), then
+ * closed and dilated into the mask that covers anti-aliasing and shadow. */
+#include "engine/detect.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tuned on 8-bit luma of lossy video: compression noise on a still pixel stays
+ * within about +-6 levels; a text stroke against its background differs by 25
+ * or more (white on mid grey ~100, black outline on mid grey ~60). */
+#define HOLD_TOLERANCE 12 /* |Y - held value| still counts as holding */
+#define JUMP_MIN 24       /* a change of at least this much in one frame is a jump */
+#define MIN_SECONDS 0.35  /* shortest subtitle we accept */
+#define MAX_SECONDS 10.0  /* longest; also how far the detector runs ahead */
+#define KEY_SLACK 2       /* frames of disagreement on start/end within one event */
+#define CLOSE_RADIUS 2    /* closes gaps between strokes and fills glyph interiors */
+#define GROW_RADIUS 2     /* covers the anti-aliased fringe and the shadow */
+
+struct run_record {
+    uint32_t pos;
+    uint8_t value;
+};
+
+/* Pixels that share one (start, end) key, while it is still open. */
+struct pending {
+    int64_t start, end;
+    struct run_record *pixels;
+    size_t count, capacity;
+    struct pending *next;
+};
+
+/* A kept subtitle event: its frames and its mask within a bounding box. */
+struct event {
+    int64_t start, end; /* frames [start, end) */
+    int x0, y0, w, h;
+    uint8_t *bits; /* w*h, 255 inside */
+    struct event *next;
+};
+
+struct detector {
+    int width, height;
+    int64_t frames_in; /* frames pushed so far */
+    int finished;
+    int min_frames, max_frames;
+    size_t min_pixels;
+    uint8_t *allowed;   /* width*height: 1 where regions allow text */
+    uint8_t *held;      /* value held by the current run */
+    uint8_t *last;      /* previous frame's luma */
+    uint8_t *jumped_in; /* 1 if the current run began with a jump */
+    int32_t *run_start; /* frame index the current run began */
+    struct pending **buckets; /* hash on (start, end) */
+    size_t bucket_count;
+    struct event *events; /* kept events, ordered by end */
+    uint8_t *scratch_a, *scratch_b; /* width*height work planes */
+};
+
+static size_t bucket_of(const struct detector *d, int64_t start, int64_t end) {
+    uint64_t h = (uint64_t)start * 0x9E3779B97F4A7C15ull ^ (uint64_t)end * 0xC2B2AE3D27D4EB4Full;
+    return (size_t)(h >> 20) % d->bucket_count;
+}
+
+struct detector *detector_new(int width, int height, double fps, const struct vsr_region *regions,
+                              int region_count) {
+    struct detector *d = calloc(1, sizeof *d);
+    if (!d) return NULL;
+    size_t n = (size_t)width * (size_t)height;
+    d->width = width;
+    d->height = height;
+    if (fps <= 0 || fps > 1000) fps = 25;
+    d->min_frames = (int)(MIN_SECONDS * fps + 0.5);
+    if (d->min_frames < 3) d->min_frames = 3;
+    d->max_frames = (int)(MAX_SECONDS * fps + 0.5);
+    /* A short word at the smallest readable size still covers ~0.05% of a frame. */
+    d->min_pixels = n / 2000 > 40 ? n / 2000 : 40;
+    d->bucket_count = 4093;
+    d->allowed = malloc(n);
+    d->held = calloc(n, 1);
+    d->last = calloc(n, 1);
+    d->jumped_in = calloc(n, 1);
+    d->run_start = calloc(n, sizeof *d->run_start);
+    d->buckets = calloc(d->bucket_count, sizeof *d->buckets);
+    d->scratch_a = malloc(n);
+    d->scratch_b = malloc(n);
+    if (!d->allowed || !d->held || !d->last || !d->jumped_in || !d->run_start || !d->buckets ||
+        !d->scratch_a || !d->scratch_b) {
+        detector_free(d);
+        return NULL;
+    }
+    if (region_count <= 0 || !regions) {
+        memset(d->allowed, 1, n);
+    } else {
+        memset(d->allowed, 0, n);
+        for (int i = 0; i < region_count; i++) {
+            int x0 = regions[i].x < 0 ? 0 : regions[i].x;
+            int y0 = regions[i].y < 0 ? 0 : regions[i].y;
+            int x1 = regions[i].x + regions[i].w, y1 = regions[i].y + regions[i].h;
+            if (x1 > width) x1 = width;
+            if (y1 > height) y1 = height;
+            for (int y = y0; y < y1; y++)
+                if (x1 > x0) memset(d->allowed + (size_t)y * width + x0, 1, (size_t)(x1 - x0));
+        }
+    }
+    return d;
+}
+
+static void pending_free(struct pending *p) {
+    if (!p) return;
+    free(p->pixels);
+    free(p);
+}
+
+void detector_free(struct detector *d) {
+    if (!d) return;
+    for (size_t b = 0; d->buckets && b < d->bucket_count; b++) {
+        struct pending *p = d->buckets[b];
+        while (p) {
+            struct pending *next = p->next;
+            pending_free(p);
+            p = next;
+        }
+    }
+    struct event *e = d->events;
+    while (e) {
+        struct event *next = e->next;
+        free(e->bits);
+        free(e);
+        e = next;
+    }
+    free(d->allowed);
+    free(d->held);
+    free(d->last);
+    free(d->jumped_in);
+    free(d->run_start);
+    free(d->buckets);
+    free(d->scratch_a);
+    free(d->scratch_b);
+    free(d);
+}
+
+static int record_run(struct detector *d, uint32_t pos, int64_t start, int64_t end, uint8_t value) {
+    size_t b = bucket_of(d, start, end);
+    struct pending *p = d->buckets[b];
+    while (p && (p->start != start || p->end != end)) p = p->next;
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p) return VSR_E_NOMEM;
+        p->start = start;
+        p->end = end;
+        p->next = d->buckets[b];
+        d->buckets[b] = p;
+    }
+    if (p->count == p->capacity) {
+        size_t cap = p->capacity ? p->capacity * 2 : 64;
+        struct run_record *grown = realloc(p->pixels, cap * sizeof *grown);
+        if (!grown) return VSR_E_NOMEM;
+        p->pixels = grown;
+        p->capacity = cap;
+    }
+    p->pixels[p->count++] = (struct run_record){pos, value};
+    return 0;
+}
+
+/* Binary dilation of SRC (0/255, w*h) by a square of radius R into DST,
+ * separably: rows, then columns. TMP is w*h scratch. */
+static void dilate(uint8_t *dst, const uint8_t *src, uint8_t *tmp, int w, int h, int r) {
+    for (int y = 0; y < h; y++) {
+        const uint8_t *s = src + (size_t)y * w;
+        uint8_t *t = tmp + (size_t)y * w;
+        int last_on = -1000000;
+        for (int x = 0; x < w + r; x++) {
+            if (x < w && s[x]) last_on = x;
+            int out = x - r;
+            if (out >= 0) t[out] = (x - last_on <= 2 * r) ? 255 : 0;
+        }
+    }
+    for (int x = 0; x < w; x++) {
+        int last_on = -1000000;
+        for (int y = 0; y < h + r; y++) {
+            if (y < h && tmp[(size_t)y * w + x]) last_on = y;
+            int out = y - r;
+            if (out >= 0) dst[(size_t)out * w + x] = (y - last_on <= 2 * r) ? 255 : 0;
+        }
+    }
+}
+
+/* Binary erosion: the complement of dilating the complement. Pixels beyond
+ * the border count as set, so shapes touching the border are not eaten. */
+static void erode(uint8_t *dst, const uint8_t *src, uint8_t *tmp, int w, int h, int r) {
+    size_t n = (size_t)w * h;
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] ? 0 : 255;
+    dilate(dst, dst, tmp, w, h, r);
+    for (size_t i = 0; i < n; i++) dst[i] = dst[i] ? 0 : 255;
+}
+
+/* Decides whether the pixels of one merged event look like a subtitle, and if
+ * so turns them into a mask event. Strokes of rendered text are thin: nearly
+ * every recorded pixel has, within a 5x5 window, another recorded pixel at
+ * least JUMP_MIN levels apart (fill against outline). A still object that came
+ * and went is mostly uniform inside and fails this. */
+static int keep_event(struct detector *d, struct pending **group, int group_count) {
+    int w = d->width, h = d->height;
+    size_t total = 0;
+    int x0 = w, y0 = h, x1 = -1, y1 = -1;
+    /* The anchor (group[0], the most pixels) times the event: stragglers
+     * that jumped a frame late must not stretch it. */
+    int64_t start = group[0]->start, end = group[0]->end;
+    for (int g = 0; g < group_count; g++) {
+        total += group[g]->count;
+        for (size_t i = 0; i < group[g]->count; i++) {
+            int x = (int)(group[g]->pixels[i].pos % (uint32_t)w);
+            int y = (int)(group[g]->pixels[i].pos / (uint32_t)w);
+            if (x < x0) x0 = x;
+            if (x > x1) x1 = x;
+            if (y < y0) y0 = y;
+            if (y > y1) y1 = y;
+        }
+    }
+    if (total < d->min_pixels) return 0;
+    /* Grow the box so closing and growing have room. */
+    int pad = CLOSE_RADIUS + GROW_RADIUS + 2;
+    x0 = x0 - pad < 0 ? 0 : x0 - pad;
+    y0 = y0 - pad < 0 ? 0 : y0 - pad;
+    x1 = x1 + pad >= w ? w - 1 : x1 + pad;
+    y1 = y1 + pad >= h ? h - 1 : y1 + pad;
+    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    size_t bn = (size_t)bw * bh;
+    /* value+1 in a 16-bit plane: 0 means "not recorded". */
+    uint16_t *vals = calloc(bn, sizeof *vals);
+    uint8_t *core = calloc(bn, 1), *tmp = malloc(bn), *bits = malloc(bn);
+    int kept = 0;
+    if (!vals || !core || !tmp || !bits) goto done;
+    for (int g = 0; g < group_count; g++)
+        for (size_t i = 0; i < group[g]->count; i++) {
+            int x = (int)(group[g]->pixels[i].pos % (uint32_t)w) - x0;
+            int y = (int)(group[g]->pixels[i].pos / (uint32_t)w) - y0;
+            vals[(size_t)y * bw + x] = (uint16_t)(group[g]->pixels[i].value + 1);
+        }
+    /* Stroke test, pixel by pixel; pixels that fail are dropped. */
+    size_t strokes = 0;
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            int v = vals[(size_t)y * bw + x];
+            if (!v) continue;
+            int lo = v, hi = v, near = 0;
+            for (int dy = -2; dy <= 2; dy++) {
+                int yy = y + dy;
+                if (yy < 0 || yy >= bh) continue;
+                for (int dx = -2; dx <= 2; dx++) {
+                    int xx = x + dx;
+                    if (xx < 0 || xx >= bw) continue;
+                    int u = vals[(size_t)yy * bw + xx];
+                    if (!u) continue;
+                    near++;
+                    if (u < lo) lo = u;
+                    if (u > hi) hi = u;
+                }
+            }
+            if (near >= 4 && hi - lo >= JUMP_MIN) {
+                core[(size_t)y * bw + x] = 255;
+                strokes++;
+            }
+        }
+#ifdef DETECT_DEBUG
+    fprintf(stderr, "event %lld-%lld groups %d total %zu strokes %zu box %dx%d\n", (long long)start,
+            (long long)end, group_count, total, strokes, bw, bh);
+#endif
+    /* Most of a subtitle's pixels pass; most of a still object's do not. */
+    if (strokes < d->min_pixels || strokes * 10 < total * 6) goto done;
+    /* A subtitle covers a band, not the frame (that would be a scene cut). */
+    if (strokes > (size_t)w * h / 4) goto done;
+    dilate(bits, core, tmp, bw, bh, CLOSE_RADIUS);
+    erode(core, bits, tmp, bw, bh, CLOSE_RADIUS);
+    dilate(bits, core, tmp, bw, bh, GROW_RADIUS);
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++)
+            if (!d->allowed[(size_t)(y + y0) * w + x + x0]) bits[(size_t)y * bw + x] = 0;
+
+    struct event *e = calloc(1, sizeof *e);
+    if (!e) goto done;
+    e->start = start;
+    e->end = end;
+    e->x0 = x0;
+    e->y0 = y0;
+    e->w = bw;
+    e->h = bh;
+    e->bits = bits;
+    bits = NULL;
+    /* Keep the list ordered by end, so masks can free what has passed. */
+    struct event **at = &d->events;
+    while (*at && (*at)->end <= e->end) at = &(*at)->next;
+    e->next = *at;
+    *at = e;
+    kept = 1;
+done:
+    free(vals);
+    free(core);
+    free(tmp);
+    free(bits);
+    return kept;
+}
+
+/* Closes every pending key that ended at least KEY_SLACK+1 frames before
+ * frame NOW (all keys it could merge with are then complete), or every key
+ * when FLUSH is set. */
+static int close_pending(struct detector *d, int64_t now, int flush) {
+    enum { GROUP_MAX = 64 };
+    for (;;) {
+        /* The ripe key with the most pixels anchors the next event. */
+        struct pending *anchor = NULL;
+        for (size_t b = 0; b < d->bucket_count; b++)
+            for (struct pending *p = d->buckets[b]; p; p = p->next)
+                if ((flush || p->end + 2 * KEY_SLACK + 1 <= now) &&
+                    (!anchor || p->count > anchor->count))
+                    anchor = p;
+        if (!anchor) return 0;
+        struct pending *group[GROUP_MAX];
+        int group_count = 1;
+        group[0] = anchor;
+        int64_t s = anchor->start, e = anchor->end;
+        /* Take the anchor and its close neighbours out of the table. */
+        for (size_t b = 0; b < d->bucket_count; b++) {
+            struct pending **link = &d->buckets[b];
+            while (*link) {
+                struct pending *p = *link;
+                int close = llabs(p->start - s) <= KEY_SLACK && llabs(p->end - e) <= KEY_SLACK;
+                if (p == anchor) {
+                    *link = p->next;
+                } else if (close && group_count < GROUP_MAX) {
+                    *link = p->next;
+                    group[group_count++] = p;
+                } else {
+                    link = &p->next;
+                }
+            }
+        }
+        keep_event(d, group, group_count);
+        for (int g = 0; g < group_count; g++) pending_free(group[g]);
+    }
+}
+
+int detector_push(struct detector *d, const AVFrame *frame) {
+    int w = d->width, h = d->height;
+    int64_t t = d->frames_in;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *row = frame->data[0] + (size_t)y * frame->linesize[0];
+        size_t base = (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            size_t i = base + x;
+            int v = row[x];
+            if (t == 0) {
+                d->held[i] = (uint8_t)v;
+                d->run_start[i] = 0;
+                d->jumped_in[i] = 1; /* a line may already be on screen at frame 0 */
+                d->last[i] = (uint8_t)v;
+                continue;
+            }
+            int diff = v - d->held[i];
+            if (diff < 0) diff = -diff;
+            if (diff <= HOLD_TOLERANCE) {
+                d->last[i] = (uint8_t)v;
+                continue;
+            }
+            int step = v - d->last[i];
+            if (step < 0) step = -step;
+            int jumped = step >= JUMP_MIN || diff >= 2 * JUMP_MIN;
+            int64_t len = t - d->run_start[i];
+            if (jumped && d->jumped_in[i] && len >= d->min_frames && len <= d->max_frames &&
+                d->allowed[i]) {
+                int rc = record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i]);
+                if (rc) return rc;
+            }
+            d->held[i] = (uint8_t)v;
+            d->run_start[i] = (int32_t)t;
+            d->jumped_in[i] = (uint8_t)jumped;
+            d->last[i] = (uint8_t)v;
+        }
+    }
+    d->frames_in++;
+    return close_pending(d, d->frames_in, 0);
+}
+
+void detector_finish(struct detector *d) {
+    if (d->finished) return;
+    /* Lines still on screen at the end close with the video. */
+    int64_t t = d->frames_in;
+    size_t n = (size_t)d->width * d->height;
+    for (size_t i = 0; i < n; i++) {
+        int64_t len = t - d->run_start[i];
+        if (d->jumped_in[i] && d->run_start[i] > 0 && len >= d->min_frames &&
+            len <= d->max_frames && d->allowed[i])
+            record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i]);
+    }
+    close_pending(d, t, 1);
+    d->finished = 1;
+}
+
+int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {
+    /* Every event covering INDEX has ended, and been closed, by now. */
+    if (!d->finished && d->frames_in < index + d->max_frames + 2 * KEY_SLACK + 2) return 0;
+    int w = d->width;
+    memset(mask, 0, (size_t)w * d->height);
+    struct event **link = &d->events;
+    while (*link) {
+        struct event *e = *link;
+        if (e->end <= index) { /* passed: no later frame needs it */
+            *link = e->next;
+            free(e->bits);
+            free(e);
+            continue;
+        }
+        if (e->start <= index)
+            for (int y = 0; y < e->h; y++) {
+                uint8_t *dst = mask + (size_t)(y + e->y0) * w + e->x0;
+                const uint8_t *src = e->bits + (size_t)y * e->w;
+                for (int x = 0; x < e->w; x++) dst[x] |= src[x];
+            }
+        link = &e->next;
+    }
+    return 1;
+}
