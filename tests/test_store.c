@@ -261,7 +261,8 @@ TEST(store_list_pages) {
     if (!store) return;
     struct vsr_error error = {0};
     struct job job, page[3];
-    for (int i = 0; i < 7; i++) add_job(store, "key_a", "", &job);
+    for (int i = 0; i < 7; i++)
+        add_job(store, "key_a", "", &job);
     add_job(store, "key_b", "", &job);
     struct job_list_query query = {.key_id = "key_a", .state = -1, .limit = 3};
     int count = 0, total = 0, pages = 0;
@@ -347,7 +348,8 @@ TEST(store_concurrent_claims) {
     struct store *store = open_store(path, sizeof path, 1000);
     if (!store) return;
     struct job job;
-    for (int i = 0; i < 40; i++) add_job(store, "key_a", "", &job);
+    for (int i = 0; i < 40; i++)
+        add_job(store, "key_a", "", &job);
     struct claim_race races[4];
     pthread_t threads[4];
     for (int i = 0; i < 4; i++) {

@@ -81,8 +81,7 @@ int store_key_authenticate(struct store *store, const char *token, struct api_ke
     return store->ops->key_find_by_hash(store, hash, out, error);
 }
 
-int store_key_list(struct store *store, struct api_key **out, int *count,
-                   struct vsr_error *error) {
+int store_key_list(struct store *store, struct api_key **out, int *count, struct vsr_error *error) {
     return store->ops->key_list(store, out, count, error);
 }
 
@@ -95,8 +94,7 @@ int store_key_usage(struct store *store, const char *key_id, struct key_usage *o
     return store->ops->key_usage(store, key_id, ids_now_ms(), out, error);
 }
 
-int store_upload_create(struct store *store, const struct upload *upload,
-                        struct vsr_error *error) {
+int store_upload_create(struct store *store, const struct upload *upload, struct vsr_error *error) {
     return store->ops->upload_create(store, upload, error);
 }
 
@@ -105,8 +103,7 @@ int store_upload_get(struct store *store, const char *key_id, const char *id, st
     return store->ops->upload_get(store, key_id, id, out, error);
 }
 
-int store_upload_update(struct store *store, const struct upload *upload,
-                        struct vsr_error *error) {
+int store_upload_update(struct store *store, const struct upload *upload, struct vsr_error *error) {
     return store->ops->upload_update(store, upload, error);
 }
 
@@ -133,8 +130,8 @@ int store_job_list(struct store *store, const struct job_list_query *query, stru
     return store->ops->job_list(store, query, out, count, next_cursor, error);
 }
 
-int store_job_claim(struct store *store, const char *worker_id, int64_t lease_ms,
-                    struct job *out, struct vsr_error *error) {
+int store_job_claim(struct store *store, const char *worker_id, int64_t lease_ms, struct job *out,
+                    struct vsr_error *error) {
     return store->ops->job_claim(store, worker_id, lease_ms, ids_now_ms(), out, error);
 }
 
@@ -176,8 +173,7 @@ int store_queue_depth(struct store *store, int64_t counts[JOB_STATE_COUNT],
 
 int store_job_stats(struct store *store, int64_t since, int64_t *completed, int64_t *failed,
                     double *p50_seconds, double *p95_seconds, struct vsr_error *error) {
-    return store->ops->job_stats(store, since, completed, failed, p50_seconds, p95_seconds,
-                                 error);
+    return store->ops->job_stats(store, since, completed, failed, p50_seconds, p95_seconds, error);
 }
 
 int store_webhook_list(struct store *store, const char *job_id, struct webhook_delivery *out,
@@ -191,8 +187,7 @@ int store_webhook_claim_due(struct store *store, int64_t lease_ms, struct webhoo
 }
 
 int store_webhook_record(struct store *store, int64_t id, int delivered, int http_status,
-                         const char *error_text, int64_t next_attempt_at,
-                         struct vsr_error *error) {
+                         const char *error_text, int64_t next_attempt_at, struct vsr_error *error) {
     return store->ops->webhook_record(store, id, delivered, http_status, error_text,
                                       next_attempt_at, error);
 }

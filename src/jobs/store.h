@@ -98,9 +98,9 @@ struct api_key {
 };
 
 struct key_usage {
-    int64_t jobs_last_day;      /* jobs created in the last 24 hours */
-    double minutes_this_month;  /* media minutes of jobs created this calendar month (UTC) */
-    int64_t month_start;        /* when this month began */
+    int64_t jobs_last_day;     /* jobs created in the last 24 hours */
+    double minutes_this_month; /* media minutes of jobs created this calendar month (UTC) */
+    int64_t month_start;       /* when this month began */
 };
 
 struct webhook_delivery {
@@ -111,8 +111,8 @@ struct webhook_delivery {
     char payload[STORE_OPTIONS_SIZE];
     int attempts;
     int64_t next_attempt_at;
-    int delivered;      /* 1: done, -1: given up, 0: pending */
-    int last_status;    /* HTTP status of the last attempt, 0 when none */
+    int delivered;   /* 1: done, -1: given up, 0: pending */
+    int last_status; /* HTTP status of the last attempt, 0 when none */
     char last_error[STORE_MESSAGE_SIZE];
     int64_t created_at;
 };
@@ -150,19 +150,16 @@ struct store_ops {
     int (*key_create)(struct store *store, const struct api_key *key, struct vsr_error *error);
     int (*key_find_by_hash)(struct store *store, const char *secret_hash, struct api_key *out,
                             struct vsr_error *error);
-    int (*key_list)(struct store *store, struct api_key **out, int *count,
-                    struct vsr_error *error);
+    int (*key_list)(struct store *store, struct api_key **out, int *count, struct vsr_error *error);
     int (*key_revoke)(struct store *store, const char *id_or_name, int64_t now,
                       struct vsr_error *error);
     int (*key_usage)(struct store *store, const char *key_id, int64_t now, struct key_usage *out,
                      struct vsr_error *error);
 
-    int (*upload_create)(struct store *store, const struct upload *upload,
-                         struct vsr_error *error);
+    int (*upload_create)(struct store *store, const struct upload *upload, struct vsr_error *error);
     int (*upload_get)(struct store *store, const char *key_id, const char *id, struct upload *out,
                       struct vsr_error *error);
-    int (*upload_update)(struct store *store, const struct upload *upload,
-                         struct vsr_error *error);
+    int (*upload_update)(struct store *store, const struct upload *upload, struct vsr_error *error);
 
     int (*job_create)(struct store *store, struct job *job, struct vsr_error *error);
     int (*job_get)(struct store *store, const char *key_id, const char *id, struct job *out,
@@ -194,8 +191,7 @@ struct store_ops {
     int (*webhook_claim_due)(struct store *store, int64_t now, int64_t lease_ms,
                              struct webhook_delivery *out, struct vsr_error *error);
     int (*webhook_record)(struct store *store, int64_t id, int delivered, int http_status,
-                          const char *error_text, int64_t next_attempt_at,
-                          struct vsr_error *error);
+                          const char *error_text, int64_t next_attempt_at, struct vsr_error *error);
 };
 
 struct store {
@@ -228,8 +224,7 @@ int store_key_authenticate(struct store *store, const char *token, struct api_ke
                            struct vsr_error *error);
 
 /* All keys, newest first, revoked ones included; *out is freed with free(). */
-int store_key_list(struct store *store, struct api_key **out, int *count,
-                   struct vsr_error *error);
+int store_key_list(struct store *store, struct api_key **out, int *count, struct vsr_error *error);
 
 /* Revokes the key with this id or name: 1 revoked, 0 no such valid key. */
 int store_key_revoke(struct store *store, const char *id_or_name, struct vsr_error *error);
@@ -242,14 +237,12 @@ void store_hash_token(const char *token, char out[65]);
 
 /* ---- uploads ----------------------------------------------------------- */
 
-int store_upload_create(struct store *store, const struct upload *upload,
-                        struct vsr_error *error);
+int store_upload_create(struct store *store, const struct upload *upload, struct vsr_error *error);
 /* 1 found, 0 not (or owned by another key). */
 int store_upload_get(struct store *store, const char *key_id, const char *id, struct upload *out,
                      struct vsr_error *error);
 /* Writes size, state, media facts and error of UPLOAD (found by id). */
-int store_upload_update(struct store *store, const struct upload *upload,
-                        struct vsr_error *error);
+int store_upload_update(struct store *store, const struct upload *upload, struct vsr_error *error);
 
 /* ---- jobs -------------------------------------------------------------- */
 
@@ -272,8 +265,8 @@ int store_job_list(struct store *store, const struct job_list_query *query, stru
 /* Takes the oldest queued job whose backoff is over, moving it to processing
  * under a lease held by WORKER_ID for LEASE_MS. Leases that expired first go
  * back to the queue (see store_job_requeue_expired). 1 claimed, 0 none. */
-int store_job_claim(struct store *store, const char *worker_id, int64_t lease_ms,
-                    struct job *out, struct vsr_error *error);
+int store_job_claim(struct store *store, const char *worker_id, int64_t lease_ms, struct job *out,
+                    struct vsr_error *error);
 
 /* Extends the lease and records PROGRESS. *cancel_requested says whether the
  * job should stop (DELETE arrived). Returns 1 while WORKER_ID holds the lease,
@@ -329,7 +322,6 @@ int store_webhook_claim_due(struct store *store, int64_t lease_ms, struct webhoo
 /* Records an attempt: DELIVERED 1 (done), -1 (given up) or 0 (try again at
  * NEXT_ATTEMPT_AT). */
 int store_webhook_record(struct store *store, int64_t id, int delivered, int http_status,
-                         const char *error_text, int64_t next_attempt_at,
-                         struct vsr_error *error);
+                         const char *error_text, int64_t next_attempt_at, struct vsr_error *error);
 
 #endif

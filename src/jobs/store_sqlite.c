@@ -69,21 +69,21 @@ static const char *const migrations[] = {
 /* ---- statements -------------------------------------------------------- */
 
 #define JOB_COLUMNS                                                                                \
-    "seq, id, key_id, type, state, progress, upload_id, input_blob, output_blob, options,"        \
-    " webhook_url, coalesce(idempotency_key, ''), media_seconds, attempts, max_attempts,"         \
-    " cancel_requested, lease_owner, lease_expires_at, not_before, created_at, started_at,"       \
+    "seq, id, key_id, type, state, progress, upload_id, input_blob, output_blob, options,"         \
+    " webhook_url, coalesce(idempotency_key, ''), media_seconds, attempts, max_attempts,"          \
+    " cancel_requested, lease_owner, lease_expires_at, not_before, created_at, started_at,"        \
     " finished_at, updated_at, error_code, error_message"
 
 #define KEY_COLUMNS                                                                                \
-    "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"     \
+    "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"      \
     " created_at, revoked_at"
 
 #define UPLOAD_COLUMNS                                                                             \
-    "id, key_id, file_name, mime_type, declared_size, size, blob, state, media_seconds, width,"   \
+    "id, key_id, file_name, mime_type, declared_size, size, blob, state, media_seconds, width,"    \
     " height, error_code, error_message, created_at, expires_at"
 
 #define WEBHOOK_COLUMNS                                                                            \
-    "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"         \
+    "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"          \
     " last_error, created_at"
 
 /* Backoff after attempt N (1-based): base * 2^(N-1), capped; :B is the base,
@@ -93,12 +93,12 @@ static const char *const migrations[] = {
 /* A final state's outbox row, built where the job is, so that the payload is
  * written in the same transaction as the state change. */
 #define WEBHOOK_INSERT_SQL                                                                         \
-    "INSERT INTO webhook_outbox(job_id, event, url, payload, next_attempt_at, created_at)"        \
-    " SELECT id, 'job.' || state, webhook_url,"                                                   \
-    " json_object('type', 'job.' || state, 'timestamp', :N, 'data',"                              \
-    "  json_object('id', id, 'type', type, 'status', state, 'created_at', created_at,"            \
-    "   'finished_at', finished_at, 'error', CASE WHEN error_code = '' THEN NULL ELSE"            \
-    "   json_object('code', error_code, 'message', error_message) END)), :N, :N"                  \
+    "INSERT INTO webhook_outbox(job_id, event, url, payload, next_attempt_at, created_at)"         \
+    " SELECT id, 'job.' || state, webhook_url,"                                                    \
+    " json_object('type', 'job.' || state, 'timestamp', :N, 'data',"                               \
+    "  json_object('id', id, 'type', type, 'status', state, 'created_at', created_at,"             \
+    "   'finished_at', finished_at, 'error', CASE WHEN error_code = '' THEN NULL ELSE"             \
+    "   json_object('code', error_code, 'message', error_message) END)), :N, :N"                   \
     " FROM jobs WHERE "
 
 enum statement {
@@ -190,8 +190,8 @@ static const char *const statement_sql[ST_COUNT] = {
                          " AND lease_owner = :W RETURNING cancel_requested",
     [ST_JOB_FINISH] =
         "UPDATE jobs SET state = CASE WHEN :R AND attempts < max_attempts THEN 'queued'"
-        " ELSE :S END, not_before = CASE WHEN :R AND attempts < max_attempts THEN :N + "
-        BACKOFF_SQL " ELSE not_before END,"
+        " ELSE :S END, not_before = CASE WHEN :R AND attempts < max_attempts THEN :N + " BACKOFF_SQL
+        " ELSE not_before END,"
         " progress = CASE WHEN :S = 'succeeded' THEN 100 ELSE progress END,"
         " output_blob = :O, error_code = :C, error_message = :E, lease_owner = '',"
         " finished_at = CASE WHEN :R AND attempts < max_attempts THEN 0 ELSE :N END,"
@@ -254,7 +254,8 @@ static int fail_db(struct vsr_error *error, sqlite3 *db, const char *what) {
 
 static void connection_free(struct connection *conn) {
     if (!conn) return;
-    for (int i = 0; i < ST_COUNT; i++) sqlite3_finalize(conn->statements[i]);
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(conn->statements[i]);
     sqlite3_close_v2(conn->db);
     free(conn);
 }
@@ -298,8 +299,7 @@ static int acquire(struct sqlite_store *s, struct connection **out, struct vsr_e
 }
 
 static void release(struct sqlite_store *s, struct connection *conn) {
-    if (sqlite3_get_autocommit(conn->db) == 0)
-        sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
+    if (sqlite3_get_autocommit(conn->db) == 0) sqlite3_exec(conn->db, "ROLLBACK", NULL, NULL, NULL);
     pthread_mutex_lock(&s->lock);
     conn->next = s->idle;
     s->idle = conn;
@@ -315,8 +315,8 @@ static sqlite3_stmt *statement(struct connection *conn, enum statement id,
         sqlite3_clear_bindings(st);
         return st;
     }
-    if (sqlite3_prepare_v3(conn->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v3(conn->db, statement_sql[id], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+        SQLITE_OK) {
         fail_db(error, conn->db, "preparing a statement");
         return NULL;
     }
@@ -487,8 +487,10 @@ static int sqlite_ping(struct store *store, struct vsr_error *error) {
     int rc = acquire(s, &conn, error);
     if (rc != VSR_OK) return rc;
     sqlite3_stmt *st = statement(conn, ST_PING, error);
-    if (!st) rc = VSR_E_OUTPUT;
-    else rc = run(conn, st, "reading the database", error);
+    if (!st)
+        rc = VSR_E_OUTPUT;
+    else
+        rc = run(conn, st, "reading the database", error);
     release(s, conn);
     return rc;
 }
@@ -798,8 +800,8 @@ done:
     return rc;
 }
 
-static int sqlite_job_get(struct store *store, const char *key_id, const char *id,
-                          struct job *out, struct vsr_error *error) {
+static int sqlite_job_get(struct store *store, const char *key_id, const char *id, struct job *out,
+                          struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
     int rc = acquire(s, &conn, error);
@@ -821,9 +823,8 @@ done:
     return rc;
 }
 
-static int sqlite_job_list(struct store *store, const struct job_list_query *query,
-                           struct job *out, int *count, int64_t *next_cursor,
-                           struct vsr_error *error) {
+static int sqlite_job_list(struct store *store, const struct job_list_query *query, struct job *out,
+                           int *count, int64_t *next_cursor, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
     *count = 0;
@@ -877,9 +878,9 @@ static int queue_webhook(struct connection *conn, const char *id, int64_t now,
 
 /* Inside a transaction: expired leases go back to the queue, or end (failed,
  * or canceled when a cancel was asked for) with their webhooks queued. */
-static int requeue_expired(struct sqlite_store *s, struct connection *conn, int64_t now,
-                           int *count, struct vsr_error *error) {
-    char (*ended)[STORE_ID_SIZE] = NULL;
+static int requeue_expired(struct sqlite_store *s, struct connection *conn, int64_t now, int *count,
+                           struct vsr_error *error) {
+    char(*ended)[STORE_ID_SIZE] = NULL;
     int n = 0, capacity = 0, step, rc = VSR_OK;
     sqlite3_stmt *st = statement(conn, ST_EXPIRED_FAIL, error);
     if (!st) return VSR_E_OUTPUT;
@@ -887,7 +888,7 @@ static int requeue_expired(struct sqlite_store *s, struct connection *conn, int6
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == capacity) {
             capacity = capacity ? 2 * capacity : 8;
-            char (*grown)[STORE_ID_SIZE] = realloc(ended, (size_t)capacity * sizeof *ended);
+            char(*grown)[STORE_ID_SIZE] = realloc(ended, (size_t)capacity * sizeof *ended);
             if (!grown) {
                 error->code = rc = VSR_E_NOMEM;
                 snprintf(error->message, sizeof error->message, "out of memory");
@@ -903,7 +904,8 @@ static int requeue_expired(struct sqlite_store *s, struct connection *conn, int6
         rc = fail_db(error, conn->db, "failing expired jobs");
         goto done;
     }
-    for (int i = 0; i < n && rc == VSR_OK; i++) rc = queue_webhook(conn, ended[i], now, error);
+    for (int i = 0; i < n && rc == VSR_OK; i++)
+        rc = queue_webhook(conn, ended[i], now, error);
     if (rc != VSR_OK) goto done;
     st = statement(conn, ST_EXPIRED_REQUEUE, error);
     if (!st) {
@@ -1058,8 +1060,8 @@ done:
     return rc;
 }
 
-static int sqlite_job_cancel(struct store *store, const char *key_id, const char *id,
-                             int64_t now, struct job *out, struct vsr_error *error) {
+static int sqlite_job_cancel(struct store *store, const char *key_id, const char *id, int64_t now,
+                             struct job *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
     int rc = acquire(s, &conn, error);
@@ -1109,8 +1111,8 @@ done:
     return rc;
 }
 
-static int sqlite_job_queue_position(struct store *store, const struct job *job,
-                                     int64_t *position, struct vsr_error *error) {
+static int sqlite_job_queue_position(struct store *store, const struct job *job, int64_t *position,
+                                     struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
     *position = 0;
@@ -1122,8 +1124,10 @@ static int sqlite_job_queue_position(struct store *store, const struct job *job,
         goto done;
     }
     sqlite3_bind_int64(st, 1, job->seq);
-    if (sqlite3_step(st) == SQLITE_ROW) *position = sqlite3_column_int64(st, 0);
-    else rc = fail_db(error, conn->db, "computing a queue position");
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *position = sqlite3_column_int64(st, 0);
+    else
+        rc = fail_db(error, conn->db, "computing a queue position");
     sqlite3_reset(st);
 done:
     release(s, conn);
@@ -1134,7 +1138,8 @@ static int sqlite_queue_depth(struct store *store, int64_t counts[JOB_STATE_COUN
                               struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    for (int i = 0; i < JOB_STATE_COUNT; i++) counts[i] = 0;
+    for (int i = 0; i < JOB_STATE_COUNT; i++)
+        counts[i] = 0;
     int rc = acquire(s, &conn, error);
     if (rc != VSR_OK) return rc;
     sqlite3_stmt *st = statement(conn, ST_QUEUE_DEPTH, error);
@@ -1154,9 +1159,8 @@ done:
     return rc;
 }
 
-static int sqlite_job_stats(struct store *store, int64_t since, int64_t *completed,
-                            int64_t *failed, double *p50, double *p95,
-                            struct vsr_error *error) {
+static int sqlite_job_stats(struct store *store, int64_t since, int64_t *completed, int64_t *failed,
+                            double *p50, double *p95, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
     *completed = *failed = 0;
@@ -1212,9 +1216,11 @@ static int sqlite_webhook_list(struct store *store, const char *job_id,
     sqlite3_bind_text(st, 1, job_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, capacity);
     int step, n = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW && n < capacity) read_webhook(st, &out[n++]);
+    while ((step = sqlite3_step(st)) == SQLITE_ROW && n < capacity)
+        read_webhook(st, &out[n++]);
     sqlite3_reset(st);
-    if (step != SQLITE_DONE && step != SQLITE_ROW) rc = fail_db(error, conn->db, "listing webhooks");
+    if (step != SQLITE_DONE && step != SQLITE_ROW)
+        rc = fail_db(error, conn->db, "listing webhooks");
     *count = n;
 done:
     release(s, conn);
@@ -1348,8 +1354,10 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
         return VSR_E_NOMEM;
     }
     s->base.ops = &sqlite_ops;
-    if (options) s->base.options = *options;
-    else store_options_init(&s->base.options);
+    if (options)
+        s->base.options = *options;
+    else
+        store_options_init(&s->base.options);
     pthread_mutex_init(&s->lock, NULL);
     struct connection *conn = NULL;
     int rc = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &conn, error);

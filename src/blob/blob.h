@@ -1,0 +1,121 @@
+/* blob.h: the file store for uploads and results, as an interface (struct
+ * blob_ops) with one backend per kind of storage; blob_open picks it from a
+ * URL ("file:DIR" or a plain folder today, S3 in a later backend).
+ *
+ * Keys are relative names such as "uploads/upl_1f2e.bin": lower-case letters,
+ * digits, '_', '-', '.' and '/', never "..". A blob appears only when it is
+ * complete: writers fill a temporary object and publish it at commit.
+ *
+ * Return values: VSR_OK or a negative vsr_status (VSR_E_INPUT: no such blob,
+ * VSR_E_OUTPUT: storage failed) with a message in struct vsr_error.
+ * Thread-safety: all functions may be called from any thread at once, on
+ * different writers and readers; one writer or reader is used by one thread
+ * at a time. */
+#ifndef VSR_BLOB_H
+#define VSR_BLOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vsr.h"
+
+struct blob;
+struct blob_writer;
+struct blob_reader;
+
+/* Receives bytes of a blob in order; returns 0 to go on, non-zero to stop. */
+typedef int (*blob_sink_fn)(void *opaque, const void *data, size_t size);
+
+struct blob_ops {
+    void (*close)(struct blob *blob);
+    int (*writer_open)(struct blob *blob, const char *key, struct blob_writer **out,
+                       struct vsr_error *error);
+    int (*writer_write)(struct blob_writer *writer, const void *data, size_t size,
+                        struct vsr_error *error);
+    int (*writer_commit)(struct blob_writer *writer, struct vsr_error *error);
+    void (*writer_abort)(struct blob_writer *writer);
+    int (*put_file)(struct blob *blob, const char *key, const char *path, int move,
+                    struct vsr_error *error);
+    int (*reader_open)(struct blob *blob, const char *key, struct blob_reader **out,
+                       struct vsr_error *error);
+    int64_t (*reader_size)(const struct blob_reader *reader);
+    int64_t (*reader_read_at)(struct blob_reader *reader, int64_t offset, void *buf, size_t size,
+                              struct vsr_error *error);
+    void (*reader_close)(struct blob_reader *reader);
+    int (*remove)(struct blob *blob, const char *key, struct vsr_error *error);
+    int (*stat)(struct blob *blob, const char *key, int64_t *size, struct vsr_error *error);
+    int (*local_path)(struct blob *blob, const char *key, char *path, size_t path_size);
+    int (*presign)(struct blob *blob, const char *key, const char *method, int expires_seconds,
+                   char *url, size_t url_size, struct vsr_error *error);
+    int (*check)(struct blob *blob, struct vsr_error *error);
+};
+
+struct blob {
+    const struct blob_ops *ops;
+};
+
+/* Backends embed these first in their own writer and reader structs. */
+struct blob_writer {
+    struct blob *blob;
+};
+
+struct blob_reader {
+    struct blob *blob;
+};
+
+/* Opens the store at URL: "file:DIR", "file://DIR" or a plain folder (made if
+ * missing). VSR_E_USAGE for an unknown scheme. */
+int blob_open(struct blob **out, const char *url, struct vsr_error *error);
+int blob_fs_open(struct blob **out, const char *dir, struct vsr_error *error);
+void blob_close(struct blob *blob); /* NULL is a no-op */
+
+/* 1 when KEY is a valid key (see above), 0 otherwise. */
+int blob_key_valid(const char *key);
+
+/* Streaming write: open, write any number of times, then commit (the blob
+ * appears) or abort (nothing appears). Both commit and abort free WRITER. */
+int blob_writer_open(struct blob *blob, const char *key, struct blob_writer **out,
+                     struct vsr_error *error);
+int blob_writer_write(struct blob_writer *writer, const void *data, size_t size,
+                      struct vsr_error *error);
+int blob_writer_commit(struct blob_writer *writer, struct vsr_error *error);
+void blob_writer_abort(struct blob_writer *writer); /* NULL is a no-op */
+
+/* Stores the file at PATH as KEY; MOVE lets the backend take the file (a
+ * rename when both are on one file system) instead of copying it. */
+int blob_put_file(struct blob *blob, const char *key, const char *path, int move,
+                  struct vsr_error *error);
+
+/* Streams the whole of KEY to SINK. */
+int blob_get(struct blob *blob, const char *key, blob_sink_fn sink, void *opaque,
+             struct vsr_error *error);
+
+/* Random access, for HTTP Range requests. read_at returns the bytes read (0 at
+ * the end) or a negative vsr_status. */
+int blob_reader_open(struct blob *blob, const char *key, struct blob_reader **out,
+                     struct vsr_error *error);
+int64_t blob_reader_size(const struct blob_reader *reader);
+int64_t blob_reader_read_at(struct blob_reader *reader, int64_t offset, void *buf, size_t size,
+                            struct vsr_error *error);
+void blob_reader_close(struct blob_reader *reader); /* NULL is a no-op */
+
+/* Deletes KEY; deleting a missing blob is not an error. */
+int blob_remove(struct blob *blob, const char *key, struct vsr_error *error);
+
+/* 1 and *size when KEY exists, 0 when not. */
+int blob_stat(struct blob *blob, const char *key, int64_t *size, struct vsr_error *error);
+
+/* 1 and a path when the backend keeps KEY as a local file that may be read
+ * directly (the file-system backend); 0 when the caller must copy it. */
+int blob_local_path(struct blob *blob, const char *key, char *path, size_t path_size);
+
+/* 1 and a URL that lets a client METHOD ("GET", "PUT") KEY directly for
+ * EXPIRES_SECONDS (object stores); 0 when the backend has no such URL and
+ * the service must carry the bytes itself (the file-system backend). */
+int blob_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
+                 char *url, size_t url_size, struct vsr_error *error);
+
+/* VSR_OK when the store can be written (readiness checks). */
+int blob_check(struct blob *blob, struct vsr_error *error);
+
+#endif
