@@ -6,6 +6,7 @@
  * read against the container's index (complete for MP4/MOV, whose sample table
  * lists every packet; the cues of Matroska; the idx1 of AVI). */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -94,6 +95,43 @@ static int matroska_cut_short(const char *path, int64_t file_size) {
     return (uint64_t)file_size < at + len + size;
 }
 
+/* MP4/MOV (ISO/IEC 14496-12, section 4.2): the file is a chain of top-level
+ * boxes, each starting with its size; a box that runs past the end of the
+ * file was cut, even where the demuxer would read on without complaint. */
+static int mp4_cut_short(const char *path, int64_t file_size) {
+    FILE *file = fopen(path, "rb");
+    if (!file) return 0;
+    int64_t at = 0;
+    int cut = 0;
+    for (int boxes = 0; boxes < 10000 && at < file_size; boxes++) {
+        uint8_t head[16];
+        if (fseeko(file, (off_t)at, SEEK_SET) != 0 || fread(head, 1, 8, file) != 8) {
+            cut = 1; /* not even a box header left */
+            break;
+        }
+        uint64_t size =
+            (uint64_t)head[0] << 24 | (uint64_t)head[1] << 16 | (uint64_t)head[2] << 8 | head[3];
+        if (size == 0) break; /* "extends to the end of the file" */
+        if (size == 1) {      /* 64-bit size follows the type */
+            if (fread(head + 8, 1, 8, file) != 8) {
+                cut = 1;
+                break;
+            }
+            size = 0;
+            for (int i = 8; i < 16; i++)
+                size = size << 8 | head[i];
+        }
+        if (size < 8) break; /* not a box chain we understand: let the demuxer judge */
+        if (size > (uint64_t)(file_size - at)) {
+            cut = 1;
+            break;
+        }
+        at += (int64_t)size;
+    }
+    fclose(file);
+    return cut;
+}
+
 /* An index entry (MP4 sample table, Matroska cues, AVI idx1) that points
  * past the end of the file means the file was cut. */
 static int index_beyond_end(AVFormatContext *format, int64_t file_size) {
@@ -132,7 +170,8 @@ static int open_container(struct media_reader *reader, const char *path, struct 
                          "cannot read the streams of input '%s' (%s)", path, av_err2str(ret));
     if (index_beyond_end(reader->format, st.st_size) ||
         (strncmp(reader->format->iformat->name, "matroska", 8) == 0 &&
-         matroska_cut_short(path, st.st_size)))
+         matroska_cut_short(path, st.st_size)) ||
+        (strncmp(reader->format->iformat->name, "mov,", 4) == 0 && mp4_cut_short(path, st.st_size)))
         return error_set(error, VSR_E_INPUT,
                          "input '%s' is truncated: the file is shorter than its header says "
                          "(an incomplete upload or copy?)",
