@@ -53,7 +53,6 @@ int media_test_count_files(const char *dir) {
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        fprintf(stderr, "    (%s holds %s)\n", dir, e->d_name);
         n++;
     }
     closedir(d);

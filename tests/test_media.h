@@ -18,7 +18,7 @@ int media_test_clip(const char *dir, const char *name, const char *codec_args, c
 /* Copies the first SHARE (0..1) of FROM's bytes to TO. */
 int media_test_truncate_copy(const char *from, const char *to, double share);
 
-/* Entries in DIR (listed on stderr, to explain a failure), -1 if unreadable. */
+/* Entries in DIR, -1 if unreadable. */
 int media_test_count_files(const char *dir);
 
 void media_test_remove_dir(const char *dir);
