@@ -107,7 +107,6 @@ static int open_encoder(struct media_writer *writer, const struct media_writer_o
     enc->pix_fmt = options->pix_fmt > 0 ? options->pix_fmt : AV_PIX_FMT_YUV420P;
     enc->time_base = like->time_base;
     if (like->frame_rate.num > 0) enc->framerate = like->frame_rate;
-    enc->sample_aspect_ratio = (AVRational){1, 1};
     enc->thread_count = options->threads > 0 ? options->threads : 0;
     if (writer->format->oformat->flags & AVFMT_GLOBALHEADER)
         enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
