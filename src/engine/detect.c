@@ -17,13 +17,14 @@
 /* Tuned on 8-bit luma of lossy video: compression noise on a still pixel stays
  * within about +-6 levels; a text stroke against its background differs by 25
  * or more (white on mid grey ~100, black outline on mid grey ~60). */
-#define HOLD_TOLERANCE 12 /* |Y - held value| still counts as holding */
-#define JUMP_MIN 24       /* a change of at least this much in one frame is a jump */
-#define MIN_SECONDS 0.35  /* shortest subtitle we accept */
-#define MAX_SECONDS 10.0  /* longest; also how far the detector runs ahead */
-#define KEY_SLACK 2       /* frames of disagreement on start/end within one event */
-#define CLOSE_RADIUS 2    /* closes gaps between strokes and fills glyph interiors */
-#define GROW_RADIUS 2     /* covers the anti-aliased fringe and the shadow */
+#define HOLD_TOLERANCE 12   /* |Y - held value| still counts as holding */
+#define JUMP_MIN       24   /* a change of at least this much in one frame is a jump */
+#define MIN_SECONDS    0.35 /* shortest subtitle we accept */
+#define MAX_SECONDS    10.0 /* longest; also how far the detector runs ahead */
+#define SETTLE_FRAMES  2    /* a lossy encoder may need this long to draw a new line sharply */
+#define KEY_SLACK      2    /* frames of disagreement on start/end within one event */
+#define CLOSE_RADIUS   2    /* closes gaps between strokes and fills glyph interiors */
+#define GROW_RADIUS    2    /* covers the anti-aliased fringe and the shadow */
 
 struct run_record {
     uint32_t pos;
@@ -57,9 +58,13 @@ struct detector {
     uint8_t *last;      /* previous frame's luma */
     uint8_t *jumped_in; /* 1 if the current run began with a jump */
     int32_t *run_start; /* frame index the current run began */
+    /* A run that ended softly (an encoder blurring the line away over a
+     * frame or two) waits here for SETTLE_FRAMES to see if it was a jump. */
+    int32_t *soft_start, *soft_end;
+    uint8_t *soft_held;
     struct pending **buckets; /* hash on (start, end) */
     size_t bucket_count;
-    struct event *events; /* kept events, ordered by end */
+    struct event *events;           /* kept events, ordered by end */
     uint8_t *scratch_a, *scratch_b; /* width*height work planes */
 };
 
@@ -87,11 +92,14 @@ struct detector *detector_new(int width, int height, double fps, const struct vs
     d->last = calloc(n, 1);
     d->jumped_in = calloc(n, 1);
     d->run_start = calloc(n, sizeof *d->run_start);
+    d->soft_start = calloc(n, sizeof *d->soft_start);
+    d->soft_end = calloc(n, sizeof *d->soft_end);
+    d->soft_held = calloc(n, 1);
     d->buckets = calloc(d->bucket_count, sizeof *d->buckets);
     d->scratch_a = malloc(n);
     d->scratch_b = malloc(n);
     if (!d->allowed || !d->held || !d->last || !d->jumped_in || !d->run_start || !d->buckets ||
-        !d->scratch_a || !d->scratch_b) {
+        !d->soft_start || !d->soft_end || !d->soft_held || !d->scratch_a || !d->scratch_b) {
         detector_free(d);
         return NULL;
     }
@@ -140,6 +148,9 @@ void detector_free(struct detector *d) {
     free(d->last);
     free(d->jumped_in);
     free(d->run_start);
+    free(d->soft_start);
+    free(d->soft_end);
+    free(d->soft_held);
     free(d->buckets);
     free(d->scratch_a);
     free(d->scratch_b);
@@ -149,7 +160,8 @@ void detector_free(struct detector *d) {
 static int record_run(struct detector *d, uint32_t pos, int64_t start, int64_t end, uint8_t value) {
     size_t b = bucket_of(d, start, end);
     struct pending *p = d->buckets[b];
-    while (p && (p->start != start || p->end != end)) p = p->next;
+    while (p && (p->start != start || p->end != end))
+        p = p->next;
     if (!p) {
         p = calloc(1, sizeof *p);
         if (!p) return VSR_E_NOMEM;
@@ -196,9 +208,11 @@ static void dilate(uint8_t *dst, const uint8_t *src, uint8_t *tmp, int w, int h,
  * the border count as set, so shapes touching the border are not eaten. */
 static void erode(uint8_t *dst, const uint8_t *src, uint8_t *tmp, int w, int h, int r) {
     size_t n = (size_t)w * h;
-    for (size_t i = 0; i < n; i++) dst[i] = src[i] ? 0 : 255;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = src[i] ? 0 : 255;
     dilate(dst, dst, tmp, w, h, r);
-    for (size_t i = 0; i < n; i++) dst[i] = dst[i] ? 0 : 255;
+    for (size_t i = 0; i < n; i++)
+        dst[i] = dst[i] ? 0 : 255;
 }
 
 /* Decides whether the pixels of one merged event look like a subtitle, and if
@@ -270,6 +284,9 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
             }
         }
 #ifdef DETECT_DEBUG
+    for (int g = 0; g < group_count; g++)
+        fprintf(stderr, "  key %lld-%lld: %zu\n", (long long)group[g]->start,
+                (long long)group[g]->end, group[g]->count);
     fprintf(stderr, "event %lld-%lld groups %d total %zu strokes %zu box %dx%d\n", (long long)start,
             (long long)end, group_count, total, strokes, bw, bh);
 #endif
@@ -287,7 +304,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     struct event *e = calloc(1, sizeof *e);
     if (!e) goto done;
     e->start = start;
-    e->end = end;
+    e->end = end + 1; /* the frame after may still hold a blurred trace */
     e->x0 = x0;
     e->y0 = y0;
     e->w = bw;
@@ -296,7 +313,8 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     bits = NULL;
     /* Keep the list ordered by end, so masks can free what has passed. */
     struct event **at = &d->events;
-    while (*at && (*at)->end <= e->end) at = &(*at)->next;
+    while (*at && (*at)->end <= e->end)
+        at = &(*at)->next;
     e->next = *at;
     *at = e;
     kept = 1;
@@ -318,7 +336,7 @@ static int close_pending(struct detector *d, int64_t now, int flush) {
         struct pending *anchor = NULL;
         for (size_t b = 0; b < d->bucket_count; b++)
             for (struct pending *p = d->buckets[b]; p; p = p->next)
-                if ((flush || p->end + 2 * KEY_SLACK + 1 <= now) &&
+                if ((flush || p->end + KEY_SLACK + SETTLE_FRAMES + 1 <= now) &&
                     (!anchor || p->count > anchor->count))
                     anchor = p;
         if (!anchor) return 0;
@@ -342,8 +360,16 @@ static int close_pending(struct detector *d, int64_t now, int flush) {
                 }
             }
         }
+        /* The largest key of the group times the event. */
+        for (int g = 1; g < group_count; g++)
+            if (group[g]->count > group[0]->count) {
+                struct pending *t = group[0];
+                group[0] = group[g];
+                group[g] = t;
+            }
         keep_event(d, group, group_count);
-        for (int g = 0; g < group_count; g++) pending_free(group[g]);
+        for (int g = 0; g < group_count; g++)
+            pending_free(group[g]);
     }
 }
 
@@ -363,6 +389,19 @@ int detector_push(struct detector *d, const AVFrame *frame) {
                 d->last[i] = (uint8_t)v;
                 continue;
             }
+            /* A soft end a frame or two ago that has now become a jump. */
+            if (d->soft_end[i]) {
+                int far = v - d->soft_held[i];
+                if (far < 0) far = -far;
+                if (t - d->soft_end[i] > SETTLE_FRAMES) {
+                    d->soft_end[i] = 0;
+                } else if (far >= JUMP_MIN) {
+                    int rc = record_run(d, (uint32_t)i, d->soft_start[i], d->soft_end[i],
+                                        d->soft_held[i]);
+                    if (rc) return rc;
+                    d->soft_end[i] = 0;
+                }
+            }
             int diff = v - d->held[i];
             if (diff < 0) diff = -diff;
             if (diff <= HOLD_TOLERANCE) {
@@ -373,13 +412,28 @@ int detector_push(struct detector *d, const AVFrame *frame) {
             if (step < 0) step = -step;
             int jumped = step >= JUMP_MIN || diff >= 2 * JUMP_MIN;
             int64_t len = t - d->run_start[i];
-            if (jumped && d->jumped_in[i] && len >= d->min_frames && len <= d->max_frames &&
-                d->allowed[i]) {
+            /* Still settling after a jump: the run keeps its start. */
+            if (len <= SETTLE_FRAMES && d->jumped_in[i] && d->run_start[i] > 0) {
+                d->held[i] = (uint8_t)v;
+                d->last[i] = (uint8_t)v;
+                continue;
+            }
+            int candidate =
+                d->jumped_in[i] && len >= d->min_frames && len <= d->max_frames && d->allowed[i];
+            if (candidate && jumped) {
                 int rc = record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i]);
                 if (rc) return rc;
+            } else if (candidate) {
+                d->soft_start[i] = d->run_start[i];
+                d->soft_end[i] = (int32_t)t;
+                d->soft_held[i] = d->held[i];
             }
+            /* A jump right after a short run: the line came in over two frames
+             * (soft start); the run begins where the change began. */
+            int64_t begin =
+                jumped && len <= SETTLE_FRAMES && d->run_start[i] > 0 ? d->run_start[i] : t;
             d->held[i] = (uint8_t)v;
-            d->run_start[i] = (int32_t)t;
+            d->run_start[i] = (int32_t)begin;
             d->jumped_in[i] = (uint8_t)jumped;
             d->last[i] = (uint8_t)v;
         }
@@ -405,7 +459,8 @@ void detector_finish(struct detector *d) {
 
 int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {
     /* Every event covering INDEX has ended, and been closed, by now. */
-    if (!d->finished && d->frames_in < index + d->max_frames + 2 * KEY_SLACK + 2) return 0;
+    if (!d->finished && d->frames_in < index + d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2)
+        return 0;
     int w = d->width;
     memset(mask, 0, (size_t)w * d->height);
     struct event **link = &d->events;
@@ -421,7 +476,8 @@ int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {
             for (int y = 0; y < e->h; y++) {
                 uint8_t *dst = mask + (size_t)(y + e->y0) * w + e->x0;
                 const uint8_t *src = e->bits + (size_t)y * e->w;
-                for (int x = 0; x < e->w; x++) dst[x] |= src[x];
+                for (int x = 0; x < e->w; x++)
+                    dst[x] |= src[x];
             }
         link = &e->next;
     }

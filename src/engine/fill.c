@@ -1,0 +1,418 @@
+/* fill.c: temporal fill with a spatial fallback (see fill.h).
+ *
+ * For each 16x16 tile of a frame that holds masked pixels, candidate source
+ * frames are tried nearest in time first, past and future alternately. A
+ * candidate is aligned by the camera's global motion and checked against the
+ * tile's own unmasked surroundings; when that check fails (something moves
+ * there), a small search finds the local motion, and further frames in the
+ * same direction are searched along that motion, so the fill follows a moving
+ * object (the flow-guided idea of Xu et al. 2019, with block motion). Every
+ * masked pixel takes the first accepted candidate that shows it. Pixels no
+ * frame shows take the previous frame's fill when that still fits (no
+ * flicker), else a spatial fill (spatial.h). Chroma follows luma's choices. */
+#include "engine/fill.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/motion.h"
+#include "engine/spatial.h"
+#include "vsr.h"
+
+#define TILE            16
+#define RING            6   /* pixels around a tile used to check a candidate */
+#define MATCH_TOLERANCE 7.0 /* mean |difference| (8-bit luma) that still matches */
+#define LOCAL_RADIUS    4   /* local motion search, in pixels */
+#define LOCAL_FRAMES    6   /* local search only this near in time */
+#define WINDOW_SECONDS  1.5 /* each side, memory allowing */
+#define SOURCE_SPATIAL  0xFFFF
+
+struct slot {
+    AVFrame *frame;
+    uint8_t *mask; /* width*height, non-zero = to fill */
+    double ox, oy; /* position in "world" coordinates: world = pixel + o */
+    int64_t index;
+};
+
+/* One accepted way to fill part of a tile. */
+struct source {
+    const struct slot *slot;
+    double dx, dy;  /* source pixel = this pixel + (dx, dy) */
+    int use_filled; /* previous output: its filled pixels count as known */
+};
+
+struct filler {
+    int width, height;
+    int past, future; /* frames kept each side */
+    int capacity;     /* slots */
+    struct slot *slots;
+    int64_t pushed, next_fill, next_pop;
+    int finished;
+    struct motion_pyramid *pyramids[2];
+    double last_ox, last_oy;
+    /* per-frame work buffers */
+    uint16_t *source_of; /* width*height: 0 not masked, 1.. source id, SPATIAL */
+    struct source *sources;
+    size_t source_count, source_capacity;
+    uint8_t *todo; /* spatial fill work plane */
+};
+
+static struct slot *slot_at(struct filler *f, int64_t index) {
+    return &f->slots[index % f->capacity];
+}
+
+struct filler *filler_new(int width, int height, double fps, size_t memory_budget) {
+    struct filler *f = calloc(1, sizeof *f);
+    if (!f) return NULL;
+    f->width = width;
+    f->height = height;
+    if (fps <= 0 || fps > 1000) fps = 25;
+    size_t per_frame = (size_t)width * height * 5 / 2; /* YUV 4:2:0 + mask */
+    long by_budget = (long)(memory_budget / (per_frame ? per_frame : 1));
+    int side = (int)(WINDOW_SECONDS * fps + 0.5);
+    if (2L * side + 2 > by_budget) side = (int)((by_budget - 2) / 2);
+    if (side < 2) side = 2;
+    f->past = side;
+    f->future = side;
+    f->capacity = 2 * side + 2;
+    f->slots = calloc((size_t)f->capacity, sizeof *f->slots);
+    f->pyramids[0] = motion_pyramid_new(width, height);
+    f->pyramids[1] = motion_pyramid_new(width, height);
+    f->source_of = malloc((size_t)width * height * sizeof *f->source_of);
+    f->todo = malloc((size_t)width * height);
+    if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->todo) {
+        filler_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void filler_free(struct filler *f) {
+    if (!f) return;
+    for (int i = 0; f->slots && i < f->capacity; i++) {
+        av_frame_free(&f->slots[i].frame);
+        free(f->slots[i].mask);
+    }
+    free(f->slots);
+    motion_pyramid_free(f->pyramids[0]);
+    motion_pyramid_free(f->pyramids[1]);
+    free(f->source_of);
+    free(f->sources);
+    free(f->todo);
+    free(f);
+}
+
+int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
+    /* The slot about to be reused must be beyond the past window: callers pop
+     * every ready frame before pushing the next. */
+    if (f->pushed - f->next_fill > f->future) {
+        av_frame_free(&frame);
+        return VSR_E_INTERNAL;
+    }
+    struct slot *s = slot_at(f, f->pushed);
+    av_frame_free(&s->frame);
+    size_t n = (size_t)f->width * f->height;
+    if (!s->mask && !(s->mask = malloc(n))) {
+        av_frame_free(&frame);
+        return VSR_E_NOMEM;
+    }
+    memcpy(s->mask, mask, n);
+    s->frame = frame;
+    s->index = f->pushed;
+    struct motion_pyramid *cur = f->pyramids[f->pushed & 1], *prev = f->pyramids[!(f->pushed & 1)];
+    motion_pyramid_build(cur, frame->data[0], frame->linesize[0], mask);
+    if (f->pushed > 0) {
+        double dx, dy;
+        motion_estimate(prev, cur, &dx, &dy);
+        f->last_ox += dx;
+        f->last_oy += dy;
+    }
+    s->ox = f->last_ox;
+    s->oy = f->last_oy;
+    f->pushed++;
+    return 0;
+}
+
+void filler_finish(struct filler *f) {
+    f->finished = 1;
+}
+
+/* Bilinear sample of PLANE at (x, y); the caller keeps (x, y) inside. */
+static inline int sample(const uint8_t *plane, int stride, double x, double y) {
+    int x0 = (int)x, y0 = (int)y;
+    double fx = x - x0, fy = y - y0;
+    const uint8_t *p = plane + (size_t)y0 * stride + x0;
+    double top = p[0] + fx * (p[1] - p[0]);
+    double bottom = p[stride] + fx * (p[stride + 1] - p[stride]);
+    return (int)(top + fy * (bottom - top) + 0.5);
+}
+
+/* Whether the source pixel for (x, y) under displacement (dx, dy) is inside
+ * SRC and, unless USE_FILLED, known there (all four bilinear taps unmasked). */
+static inline int source_known(const struct filler *f, const struct slot *src, int use_filled,
+                               int x, int y, double dx, double dy) {
+    double sx = x + dx, sy = y + dy;
+    if (sx < 0 || sy < 0 || sx > f->width - 2 || sy > f->height - 2) return 0;
+    if (use_filled) return 1;
+    int x0 = (int)sx, y0 = (int)sy;
+    const uint8_t *m = src->mask + (size_t)y0 * f->width + x0;
+    return !(m[0] | m[1] | m[f->width] | m[f->width + 1]);
+}
+
+/* Mean |difference| between frame CUR and SRC displaced by (dx, dy) over
+ * the known pixels around tile (tx, ty); -1 when too few pixels to judge. */
+static double tile_mismatch(const struct filler *f, const struct slot *cur, const struct slot *src,
+                            int use_filled, int tx, int ty, double dx, double dy) {
+    int x0 = tx - RING < 0 ? 0 : tx - RING, y0 = ty - RING < 0 ? 0 : ty - RING;
+    int x1 = tx + TILE + RING > f->width ? f->width : tx + TILE + RING;
+    int y1 = ty + TILE + RING > f->height ? f->height : ty + TILE + RING;
+    const uint8_t *cp = cur->frame->data[0], *sp = src->frame->data[0];
+    int cs = cur->frame->linesize[0], ss = src->frame->linesize[0];
+    long sum = 0, n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            if (cur->mask[(size_t)y * f->width + x]) continue;
+            if (!source_known(f, src, use_filled, x, y, dx, dy)) continue;
+            int d = cp[(size_t)y * cs + x] - sample(sp, ss, x + dx, y + dy);
+            sum += d < 0 ? -d : d;
+            n++;
+        }
+    return n < 24 ? -1 : (double)sum / (double)n;
+}
+
+static int add_source(struct filler *f, const struct slot *slot, double dx, double dy,
+                      int use_filled) {
+    if (f->source_count + 1 >= SOURCE_SPATIAL) return -1;
+    if (f->source_count == f->source_capacity) {
+        size_t cap = f->source_capacity ? f->source_capacity * 2 : 256;
+        struct source *grown = realloc(f->sources, cap * sizeof *grown);
+        if (!grown) return -1;
+        f->sources = grown;
+        f->source_capacity = cap;
+    }
+    f->sources[f->source_count] = (struct source){slot, dx, dy, use_filled};
+    return (int)++f->source_count; /* ids start at 1 */
+}
+
+/* Copies into the tile's still-unfilled masked luma pixels what SOURCE shows;
+ * returns how many remain unfilled. */
+static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty, int remaining) {
+    const struct source *s = &f->sources[id - 1];
+    uint8_t *cp = cur->frame->data[0];
+    int cs = cur->frame->linesize[0];
+    const uint8_t *sp = s->slot->frame->data[0];
+    int ss = s->slot->frame->linesize[0];
+    int x1 = tx + TILE > f->width ? f->width : tx + TILE;
+    int y1 = ty + TILE > f->height ? f->height : ty + TILE;
+    for (int y = ty; y < y1; y++)
+        for (int x = tx; x < x1; x++) {
+            size_t i = (size_t)y * f->width + x;
+            if (!cur->mask[i] || f->source_of[i]) continue;
+            if (!source_known(f, s->slot, s->use_filled, x, y, s->dx, s->dy)) continue;
+            cp[(size_t)y * cs + x] = (uint8_t)sample(sp, ss, x + s->dx, y + s->dy);
+            f->source_of[i] = (uint16_t)id;
+            remaining--;
+        }
+    return remaining;
+}
+
+/* Best local displacement near (cx, cy) for SRC; returns its mismatch. */
+static double search_local(const struct filler *f, const struct slot *cur, const struct slot *src,
+                           int tx, int ty, double cx, double cy, int radius, double *bx,
+                           double *by) {
+    double best = -1;
+    for (int y = -radius; y <= radius; y++)
+        for (int x = -radius; x <= radius; x++) {
+            double m = tile_mismatch(f, cur, src, 0, tx, ty, cx + x, cy + y);
+            if (m >= 0 && (best < 0 || m < best)) {
+                best = m;
+                *bx = cx + x;
+                *by = cy + y;
+            }
+        }
+    return best;
+}
+
+static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
+    /* Local motion per frame found so far in each direction (past, future). */
+    double vx[2] = {0, 0}, vy[2] = {0, 0};
+    int have_v[2] = {0, 0};
+    int reach = f->past > f->future ? f->past : f->future;
+    for (int k = 1; k <= reach && remaining > 0; k++)
+        for (int dir = 0; dir < 2 && remaining > 0; dir++) {
+            int64_t j = dir == 0 ? cur->index - k : cur->index + k;
+            if (j < 0 || j >= f->pushed || j < cur->index - f->past || j > cur->index + f->future)
+                continue;
+            struct slot *src = slot_at(f, j);
+            if (!src->frame || src->index != j) continue;
+            double dx = cur->ox - src->ox, dy = cur->oy - src->oy;
+            double m = tile_mismatch(f, cur, src, 0, tx, ty, dx, dy);
+            if (m > MATCH_TOLERANCE && k <= LOCAL_FRAMES) {
+                double sx = dx, sy = dy;
+                double cx = dx + (have_v[dir] ? vx[dir] * k : 0);
+                double cy = dy + (have_v[dir] ? vy[dir] * k : 0);
+                double lm = search_local(f, cur, src, tx, ty, cx, cy,
+                                         have_v[dir] ? 2 : LOCAL_RADIUS, &sx, &sy);
+                if (lm >= 0 && lm <= MATCH_TOLERANCE) {
+                    m = lm;
+                    vx[dir] = (sx - dx) / k;
+                    vy[dir] = (sy - dy) / k;
+                    have_v[dir] = 1;
+                    dx = sx;
+                    dy = sy;
+                }
+            }
+            if (m > MATCH_TOLERANCE) continue; /* something else is there now */
+            int id = add_source(f, src, dx, dy, 0);
+            if (id < 0) return remaining;
+            remaining = take_from(f, cur, id, tx, ty, remaining);
+        }
+    /* Nothing shows these pixels: keep the previous frame's fill if it fits. */
+    if (remaining > 0 && cur->index > 0) {
+        struct slot *prev = slot_at(f, cur->index - 1);
+        if (prev->frame && prev->index == cur->index - 1) {
+            double dx = cur->ox - prev->ox, dy = cur->oy - prev->oy;
+            double m = tile_mismatch(f, cur, prev, 1, tx, ty, dx, dy);
+            if (m >= 0 && m <= MATCH_TOLERANCE) {
+                int id = add_source(f, prev, dx, dy, 1);
+                if (id > 0) remaining = take_from(f, cur, id, tx, ty, remaining);
+            }
+        }
+    }
+    return remaining;
+}
+
+/* Spatially fills the pixels of PLANE where TODO is set, within the box. */
+static int fill_spatial_box(uint8_t *plane, int stride, const uint8_t *todo, int w, int x0, int y0,
+                            int x1, int y1, uint8_t *work) {
+    if (x1 < x0) return 0;
+    /* Room for the known pixels the fill grows from. */
+    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    for (int y = 0; y < bh; y++)
+        memcpy(work + (size_t)y * bw, todo + (size_t)(y + y0) * w + x0, (size_t)bw);
+    return spatial_fill(plane + (size_t)y0 * stride + x0, stride, bw, bh, work);
+}
+
+static int fill_frame(struct filler *f, struct slot *cur) {
+    int w = f->width, h = f->height;
+    size_t n = (size_t)w * h;
+    memset(f->source_of, 0, n * sizeof *f->source_of);
+    f->source_count = 0;
+    int bx0 = w, by0 = h, bx1 = -1, by1 = -1; /* box of pixels left for spatial fill */
+    for (int ty = 0; ty < h; ty += TILE)
+        for (int tx = 0; tx < w; tx += TILE) {
+            int remaining = 0;
+            int x1 = tx + TILE > w ? w : tx + TILE, y1 = ty + TILE > h ? h : ty + TILE;
+            for (int y = ty; y < y1; y++)
+                for (int x = tx; x < x1; x++)
+                    remaining += cur->mask[(size_t)y * w + x] != 0;
+            if (!remaining) continue;
+            if (fill_tile(f, cur, tx, ty, remaining) > 0) {
+                if (tx < bx0) bx0 = tx;
+                if (ty < by0) by0 = ty;
+                if (x1 - 1 > bx1) bx1 = x1 - 1;
+                if (y1 - 1 > by1) by1 = y1 - 1;
+            }
+        }
+    /* Luma left over. */
+    if (bx1 >= 0) {
+        for (size_t i = 0; i < n; i++) {
+            f->todo[i] = cur->mask[i] && !f->source_of[i];
+            if (f->todo[i]) f->source_of[i] = SOURCE_SPATIAL;
+        }
+        int x0 = bx0 - 8 < 0 ? 0 : bx0 - 8, y0 = by0 - 8 < 0 ? 0 : by0 - 8;
+        int x1 = bx1 + 8 >= w ? w - 1 : bx1 + 8, y1 = by1 + 8 >= h ? h - 1 : by1 + 8;
+        /* work plane: reuse the tail of todo is unsafe; allocate once here */
+        uint8_t *work = malloc((size_t)(x1 - x0 + 1) * (y1 - y0 + 1));
+        if (!work) return VSR_E_NOMEM;
+        int rc = fill_spatial_box(cur->frame->data[0], cur->frame->linesize[0], f->todo, w, x0, y0,
+                                  x1, y1, work);
+        free(work);
+        if (rc) return rc;
+    }
+    /* Chroma: each chroma pixel follows the source of its top-left masked luma pixel. */
+    int cw = (w + 1) / 2, ch = (h + 1) / 2;
+    int cbx0 = cw, cby0 = ch, cbx1 = -1, cby1 = -1;
+    memset(f->todo, 0, (size_t)cw * ch);
+    for (int plane = 1; plane <= 2; plane++) {
+        uint8_t *cp = cur->frame->data[plane];
+        int cs = cur->frame->linesize[plane];
+        for (int cy = 0; cy < ch; cy++)
+            for (int cx = 0; cx < cw; cx++) {
+                int id = 0, masked = 0;
+                for (int k = 0; k < 4; k++) {
+                    int x = 2 * cx + (k & 1), y = 2 * cy + (k >> 1);
+                    if (x >= w || y >= h) continue;
+                    size_t i = (size_t)y * w + x;
+                    if (!cur->mask[i]) continue;
+                    masked = 1;
+                    if (!id || id == SOURCE_SPATIAL) id = f->source_of[i];
+                }
+                if (!masked) continue;
+                int ok = 0;
+                if (id && id != SOURCE_SPATIAL) {
+                    const struct source *s = &f->sources[id - 1];
+                    double sx = cx + s->dx / 2, sy = cy + s->dy / 2;
+                    if (sx >= 0 && sy >= 0 && sx <= cw - 2 && sy <= ch - 2) {
+                        int known = 1;
+                        if (!s->use_filled)
+                            for (int k = 0; k < 4 && known; k++) {
+                                int x = 2 * ((int)sx + (k & 1)), y = 2 * ((int)sy + (k >> 1));
+                                for (int q = 0; q < 4; q++) {
+                                    int xx = x + (q & 1), yy = y + (q >> 1);
+                                    if (xx < w && yy < h && s->slot->mask[(size_t)yy * w + xx])
+                                        known = 0;
+                                }
+                            }
+                        if (known) {
+                            cp[(size_t)cy * cs + cx] =
+                                (uint8_t)sample(s->slot->frame->data[plane],
+                                                s->slot->frame->linesize[plane], sx, sy);
+                            ok = 1;
+                        }
+                    }
+                }
+                if (!ok && plane == 1) {
+                    f->todo[(size_t)cy * cw + cx] = 1;
+                    if (cx < cbx0) cbx0 = cx;
+                    if (cy < cby0) cby0 = cy;
+                    if (cx > cbx1) cbx1 = cx;
+                    if (cy > cby1) cby1 = cy;
+                }
+            }
+    }
+    if (cbx1 >= 0) {
+        int x0 = cbx0 - 4 < 0 ? 0 : cbx0 - 4, y0 = cby0 - 4 < 0 ? 0 : cby0 - 4;
+        int x1 = cbx1 + 4 >= cw ? cw - 1 : cbx1 + 4, y1 = cby1 + 4 >= ch ? ch - 1 : cby1 + 4;
+        uint8_t *work = malloc((size_t)(x1 - x0 + 1) * (y1 - y0 + 1));
+        if (!work) return VSR_E_NOMEM;
+        for (int plane = 1; plane <= 2; plane++) {
+            int rc = fill_spatial_box(cur->frame->data[plane], cur->frame->linesize[plane], f->todo,
+                                      cw, x0, y0, x1, y1, work);
+            if (rc) {
+                free(work);
+                return rc;
+            }
+        }
+        free(work);
+    }
+    return 0;
+}
+
+int filler_pop(struct filler *f, AVFrame **frame, uint8_t *mask_out) {
+    *frame = NULL;
+    if (f->next_fill >= f->pushed) return 0;
+    if (!f->finished && f->pushed - f->next_fill <= f->future) return 0;
+    struct slot *cur = slot_at(f, f->next_fill);
+    int rc = av_frame_make_writable(cur->frame);
+    if (rc < 0) return VSR_E_NOMEM;
+    rc = fill_frame(f, cur);
+    if (rc) return rc;
+    AVFrame *out = av_frame_clone(cur->frame);
+    if (!out) return VSR_E_NOMEM;
+    if (mask_out) memcpy(mask_out, cur->mask, (size_t)f->width * f->height);
+    f->next_fill++;
+    *frame = out;
+    return 1;
+}
