@@ -1,0 +1,98 @@
+/* main.c: the vsr command: dispatches to the subcommands and holds what they
+ * share (exit codes, error lines, JSON strings). FFmpeg's own log is silenced:
+ * every failure reaches the user as one "vsr: ..." line. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavutil/log.h>
+
+#include "cli/cli.h"
+
+static const char usage_text[] =
+    "usage: vsr COMMAND [ARGS]\n"
+    "\n"
+    "Removes burned-in subtitles from videos.\n"
+    "\n"
+    "commands:\n"
+    "  remove INPUT OUTPUT [options]  write OUTPUT: INPUT without its subtitles\n"
+    "      --region X,Y,W,H   look for subtitles only in this rectangle (pixels of the\n"
+    "                         decoded frame); repeat for several; default: everywhere\n"
+    "      --mask-out FILE    also write the mask of removed pixels (FFV1 gray, .mkv)\n"
+    "      --crf N            x264 quality, 1 (best) .. 51; default 18\n"
+    "      --preset NAME      x264 preset (ultrafast .. veryslow); default veryfast\n"
+    "      --threads N        decoder and encoder threads; default 0 (automatic)\n"
+    "      --json             print progress and the result as JSON lines on stdout\n"
+    "    OUTPUT's extension picks the container (.mp4, .mkv, .mov); video is\n"
+    "    H.264, audio streams are copied unchanged. OUTPUT (and the mask) appear only\n"
+    "    when complete. Ctrl-C cancels and removes partial files.\n"
+    "  probe INPUT [--json]           print what INPUT holds (size, fps, frames, audio)\n"
+    "  help                           print this text\n"
+    "  --version                      print the version\n"
+    "\n"
+    "exit codes:\n"
+    "  0  success\n"
+    "  2  usage: bad command, option or argument\n"
+    "  3  input: missing, unreadable, not a video, truncated or corrupt\n"
+    "  4  no video: the input has no video stream\n"
+    "  5  output: the output cannot be created or written (folder, extension, disk)\n"
+    "  6  codec: a decoder or encoder is missing or failed\n"
+    "  7  out of memory\n"
+    "  8  canceled (SIGINT or SIGTERM)\n"
+    "  9  internal error: a bug, please report it\n"
+    "\n"
+    "Set VSR_FFMPEG_LOG=1 to see FFmpeg's own messages.\n";
+
+int cli_exit_code(int status) {
+    return status == VSR_OK ? 0 : 1 - status;
+}
+
+int cli_fail(int status, const char *format, ...) {
+    va_list args;
+    va_start(args, format);
+    fputs("vsr: ", stderr);
+    vfprintf(stderr, format, args);
+    fputc('\n', stderr);
+    va_end(args);
+    return cli_exit_code(status);
+}
+
+void cli_json_string(FILE *out, const char *s) {
+    fputc('"', out);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(out, "\\%c", *c);
+        else if (*c == '\n')
+            fputs("\\n", out);
+        else if (*c == '\t')
+            fputs("\\t", out);
+        else if (*c < 0x20)
+            fprintf(out, "\\u%04x", *c);
+        else
+            fputc(*c, out);
+    }
+    fputc('"', out);
+}
+
+int main(int argc, char **argv) {
+    const char *log = getenv("VSR_FFMPEG_LOG");
+    av_log_set_level(log && *log && strcmp(log, "0") != 0 ? AV_LOG_INFO : AV_LOG_QUIET);
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return cli_exit_code(VSR_E_USAGE);
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "remove") == 0) return cli_remove(argc - 2, argv + 2);
+    if (strcmp(command, "probe") == 0) return cli_probe(argc - 2, argv + 2);
+    if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
+        strcmp(command, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "version") == 0) {
+        printf("vsr %s\n", VSR_VERSION);
+        return 0;
+    }
+    return cli_fail(VSR_E_USAGE, "unknown command '%s'; run 'vsr help'", command);
+}

@@ -1,0 +1,297 @@
+/* remove.c: vsr_remove, the pipeline from input file to cleaned output.
+ *
+ * Two readers decode the same input. Reader A feeds the detector, which must
+ * see a subtitle disappear before it can mask it, so A runs ahead; reader B
+ * decodes the same frames again for the filler as their masks become ready.
+ * Decoding twice costs CPU but keeps memory bounded by the detector's window
+ * rather than by the length of the video. Filled frames go to the writer, and
+ * the masks to a second writer when asked for. Outputs appear only complete:
+ * on any failure or cancel, nothing is left behind. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libavutil/frame.h>
+#include <libavutil/pixfmt.h>
+
+#include "engine/detect.h"
+#include "engine/fill.h"
+#include "media/media.h"
+#include "util/error.h"
+#include "vsr.h"
+
+/* Frames the filler may hold: enough for a few seconds of 1080p. */
+#define FILL_MEMORY_BUDGET (256u << 20)
+#define PROGRESS_INTERVAL  0.25 /* seconds between progress reports */
+
+struct pipeline {
+    const struct vsr_remove_options *options;
+    struct media_reader *analysis; /* reader A: runs ahead, feeds the detector */
+    struct media_reader *source;   /* reader B: frames to fill */
+    struct detector *detector;
+    struct filler *filler;
+    struct media_writer *writer;
+    struct media_writer *mask_writer;
+    AVFrame *mask_frame; /* GRAY8, for mask_writer */
+    uint8_t *mask;       /* width*height, of the frame going into the filler */
+    uint8_t *filled_mask;
+    const struct media_info *info;
+    int analysis_done;
+    int64_t frames_in;   /* frames given to the filler */
+    int64_t frames_done; /* frames written */
+    double started, last_report;
+};
+
+static double now_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int canceled(const struct pipeline *p) {
+    return p->options->cancel && atomic_load(p->options->cancel);
+}
+
+static void report(struct pipeline *p, int final) {
+    if (!p->options->progress) return;
+    double t = now_seconds();
+    /* The first frame is reported at once: a caller sees the work start. */
+    if (!final && p->frames_done > 1 && t - p->last_report < PROGRESS_INTERVAL) return;
+    p->last_report = t;
+    struct vsr_progress progress = {
+        .frames_done = p->frames_done, .percent = -1, .eta_seconds = -1};
+    double elapsed = t - p->started;
+    progress.fps = elapsed > 0 ? (double)p->frames_done / elapsed : 0;
+    int64_t total = p->info->frame_count;
+    /* The container's count is an estimate: never let it fall behind. */
+    if (total > 0 && total < p->frames_done) total = p->frames_done;
+    if (final) total = p->frames_done;
+    progress.frames_total = total;
+    if (total > 0) {
+        progress.percent = 100.0 * (double)p->frames_done / (double)total;
+        if (progress.fps > 0)
+            progress.eta_seconds = (double)(total - p->frames_done) / progress.fps;
+    }
+    p->options->progress(p->options->progress_opaque, &progress);
+}
+
+/* Gets the mask of frame INDEX, feeding the detector from reader A until it
+ * can tell. */
+static int next_mask(struct pipeline *p, int64_t index, struct vsr_error *error) {
+    for (;;) {
+        int ret = detector_mask(p->detector, index, p->mask);
+        if (ret == 1) return 0;
+        if (ret < 0)
+            return error_set(error, ret, "subtitle detection failed on frame %lld",
+                             (long long)index);
+        if (p->analysis_done)
+            return error_set(error, VSR_E_INTERNAL,
+                             "the detector wants frames past the end of the video (frame %lld)",
+                             (long long)index);
+        if (canceled(p)) return error_set(error, VSR_E_CANCELED, "canceled");
+        AVFrame *frame = NULL;
+        ret = media_reader_next(p->analysis, &frame, error);
+        if (ret < 0) return ret;
+        if (ret == 0) {
+            detector_finish(p->detector);
+            p->analysis_done = 1;
+            continue;
+        }
+        ret = detector_push(p->detector, frame);
+        av_frame_free(&frame);
+        if (ret < 0) return error_set(error, ret, "subtitle detection failed");
+    }
+}
+
+static int write_mask(struct pipeline *p, int64_t pts, struct vsr_error *error) {
+    AVFrame *frame = p->mask_frame;
+    /* The encoder may still hold a reference to the last buffer. */
+    if (av_frame_make_writable(frame) < 0) return error_set(error, VSR_E_NOMEM, "out of memory");
+    for (int y = 0; y < frame->height; y++)
+        memcpy(frame->data[0] + (size_t)y * (size_t)frame->linesize[0],
+               p->filled_mask + (size_t)y * (size_t)frame->width, (size_t)frame->width);
+    frame->pts = pts;
+    return media_writer_write(p->mask_writer, frame, error);
+}
+
+/* Writes every frame the filler has ready. */
+static int drain_filler(struct pipeline *p, struct vsr_error *error) {
+    for (;;) {
+        AVFrame *frame = NULL;
+        int ret = filler_pop(p->filler, &frame, p->mask_writer ? p->filled_mask : NULL);
+        if (ret == 0) return 0;
+        if (ret < 0) return error_set(error, ret, "filling the subtitle area failed");
+        ret = media_writer_write(p->writer, frame, error);
+        if (ret == 0 && p->mask_writer) ret = write_mask(p, frame->pts, error);
+        av_frame_free(&frame);
+        if (ret < 0) return ret;
+        p->frames_done++;
+        report(p, 0);
+        if (canceled(p)) return error_set(error, VSR_E_CANCELED, "canceled");
+    }
+}
+
+static int open_pipeline(struct pipeline *p, const char *input, const char *output,
+                         struct vsr_error *error) {
+    const struct vsr_remove_options *o = p->options;
+    int ret = media_reader_open(&p->source, input, o->threads, error);
+    if (ret < 0) return ret;
+    ret = media_reader_open(&p->analysis, input, o->threads, error);
+    if (ret < 0) return ret;
+    p->info = media_reader_info(p->source);
+    int width = p->info->width, height = p->info->height;
+    double fps = p->info->frame_rate.num > 0 ? av_q2d(p->info->frame_rate) : 25.0;
+    for (int i = 0; i < o->region_count; i++) {
+        const struct vsr_region *r = &o->regions[i];
+        if (r->w <= 0 || r->h <= 0 || r->x < 0 || r->y < 0 || r->x + r->w > width ||
+            r->y + r->h > height)
+            return error_set(error, VSR_E_USAGE, "region %d,%d,%d,%d is not inside the %dx%d frame",
+                             r->x, r->y, r->w, r->h, width, height);
+    }
+    size_t pixels = (size_t)width * (size_t)height;
+    p->mask = malloc(pixels);
+    p->filled_mask = malloc(pixels);
+    p->detector = detector_new(width, height, fps, o->regions, o->region_count);
+    p->filler = filler_new(width, height, fps, FILL_MEMORY_BUDGET);
+    if (!p->mask || !p->filled_mask || !p->detector || !p->filler)
+        return error_set(error, VSR_E_NOMEM, "out of memory");
+
+    struct media_writer_options video = {
+        .codec = "libx264",
+        .pix_fmt = AV_PIX_FMT_YUV420P,
+        .crf = o->crf,
+        .preset = o->preset,
+        .threads = o->threads,
+        .copy_audio_from = input,
+        .like = p->info,
+    };
+    ret = media_writer_open(&p->writer, output, &video, error);
+    if (ret < 0) return ret;
+    if (o->mask_out) {
+        struct media_writer_options mask = {
+            .codec = "ffv1",
+            .pix_fmt = AV_PIX_FMT_GRAY8,
+            .threads = o->threads,
+            .like = p->info,
+        };
+        ret = media_writer_open(&p->mask_writer, o->mask_out, &mask, error);
+        if (ret < 0) return ret;
+        p->mask_frame = av_frame_alloc();
+        if (!p->mask_frame) return error_set(error, VSR_E_NOMEM, "out of memory");
+        p->mask_frame->format = AV_PIX_FMT_GRAY8;
+        p->mask_frame->width = width;
+        p->mask_frame->height = height;
+        if (av_frame_get_buffer(p->mask_frame, 0) < 0)
+            return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
+    for (;;) {
+        if (canceled(p)) return error_set(error, VSR_E_CANCELED, "canceled");
+        AVFrame *frame = NULL;
+        int ret = media_reader_next(p->source, &frame, error);
+        if (ret < 0) return ret;
+        if (ret == 0) break;
+        ret = next_mask(p, p->frames_in, error);
+        if (ret == 0) {
+            ret = filler_push(p->filler, frame, p->mask); /* takes the frame */
+            frame = NULL;
+            if (ret < 0) ret = error_set(error, ret, "filling the subtitle area failed");
+        }
+        av_frame_free(&frame);
+        if (ret < 0) return ret;
+        p->frames_in++;
+        ret = drain_filler(p, error);
+        if (ret < 0) return ret;
+    }
+    /* Reader A must end where B did: a file whose decoders disagree is not
+     * one we can trust (and A may still hold a truncation to report). */
+    if (!p->analysis_done) {
+        AVFrame *extra = NULL;
+        int ret = media_reader_next(p->analysis, &extra, error);
+        av_frame_free(&extra);
+        if (ret < 0) return ret;
+        if (ret == 1)
+            return error_set(error, VSR_E_INTERNAL,
+                             "the two decoding passes of the input disagree on its length");
+        detector_finish(p->detector);
+        p->analysis_done = 1;
+    }
+    filler_finish(p->filler);
+    int ret = drain_filler(p, error);
+    if (ret < 0) return ret;
+    if (p->frames_done != p->frames_in)
+        return error_set(error, VSR_E_INTERNAL, "the filler returned %lld of %lld frames",
+                         (long long)p->frames_done, (long long)p->frames_in);
+    if (canceled(p)) return error_set(error, VSR_E_CANCELED, "canceled");
+    /* The mask first: if the video then fails, the mask is removed again, so
+     * that either both outputs appear or neither does. */
+    if (p->mask_writer) {
+        ret = media_writer_finish(p->mask_writer, error);
+        if (ret < 0) return ret;
+    }
+    ret = media_writer_finish(p->writer, error);
+    if (ret < 0) {
+        if (p->mask_writer) unlink(p->options->mask_out);
+        return ret;
+    }
+    report(p, 1);
+    return 0;
+}
+
+static void close_pipeline(struct pipeline *p) {
+    media_writer_free(p->mask_writer); /* removes its temporary file if unfinished */
+    media_writer_free(p->writer);
+    filler_free(p->filler);
+    detector_free(p->detector);
+    media_reader_free(p->analysis);
+    media_reader_free(p->source);
+    av_frame_free(&p->mask_frame);
+    free(p->mask);
+    free(p->filled_mask);
+}
+
+static int known_preset(const char *name) {
+    static const char *const presets[] = {"ultrafast", "superfast", "veryfast", "faster",
+                                          "fast",      "medium",    "slow",     "slower",
+                                          "veryslow",  "placebo"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
+        if (strcmp(name, presets[i]) == 0) return 1;
+    return 0;
+}
+
+int vsr_remove(const char *input, const char *output, const struct vsr_remove_options *options,
+               struct vsr_error *error) {
+    struct vsr_remove_options defaults;
+    if (!options) {
+        vsr_remove_options_init(&defaults);
+        options = &defaults;
+    }
+    if (error) {
+        error->code = VSR_OK;
+        error->message[0] = '\0';
+    }
+    if (!input || !output || !*input || !*output)
+        return error_set(error, VSR_E_USAGE, "give an input and an output file");
+    if (options->crf < 0 || options->crf > 51)
+        return error_set(error, VSR_E_USAGE, "crf must be between 0 and 51, not %d", options->crf);
+    if (options->preset && !known_preset(options->preset))
+        return error_set(error, VSR_E_USAGE,
+                         "unknown preset '%s': use ultrafast, superfast, veryfast, faster, fast, "
+                         "medium, slow, slower or veryslow",
+                         options->preset);
+    if (options->region_count < 0 || (options->region_count > 0 && !options->regions))
+        return error_set(error, VSR_E_USAGE, "bad region list");
+    if (options->mask_out && strcmp(options->mask_out, output) == 0)
+        return error_set(error, VSR_E_USAGE, "the mask and the output must be different files");
+
+    struct pipeline p = {.options = options};
+    p.started = p.last_report = now_seconds();
+    int ret = open_pipeline(&p, input, output, error);
+    if (ret == 0) ret = run_pipeline(&p, error);
+    close_pipeline(&p);
+    return ret;
+}
