@@ -33,7 +33,7 @@ struct fs_reader {
 
 static int fail_errno(struct vsr_error *error, int code, const char *what, const char *path) {
     error->code = code;
-    snprintf(error->message, sizeof error->message, "storage: %s %s: %s", what, path,
+    snprintf(error->message, sizeof error->message, "storage: %s %.300s: %s", what, path,
              strerror(errno));
     return code;
 }

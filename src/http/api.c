@@ -1,0 +1,762 @@
+/* api.c: the handlers of the HTTP API (routes in server.c). Each handler
+ * validates its input strictly (unknown fields are refused, so that a typo
+ * never silently falls back to a default) and answers JSON; errors are
+ * {"error": {"code", "message", "field"}}. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http/http_internal.h"
+#include "jobs/job_types.h"
+#include "util/ids.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static enum MHD_Result storage_error(struct request *req, const struct vsr_error *error) {
+    return http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "storage_unavailable",
+                              error->message, NULL);
+}
+
+static json_t *time_or_null(int64_t ms) {
+    if (ms <= 0) return json_null();
+    char text[40];
+    http_format_time(ms, text, sizeof text);
+    return json_string(text);
+}
+
+/* Parses the body as a JSON object whose keys are all in ALLOWED (NULL-
+ * terminated). On failure answers 400 and returns NULL. */
+static json_t *parse_body(struct request *req, const char *const *allowed,
+                          enum MHD_Result *result) {
+    json_error_t json_error;
+    json_t *root = req->body ? json_loadb(req->body, req->body_len, 0, &json_error) : NULL;
+    if (!root || !json_is_object(root)) {
+        char message[300];
+        if (!req->body)
+            snprintf(message, sizeof message, "the request needs a JSON object body");
+        else if (!root)
+            snprintf(message, sizeof message, "malformed JSON at line %d, column %d: %s",
+                     json_error.line, json_error.column, json_error.text);
+        else
+            snprintf(message, sizeof message, "the body must be a JSON object");
+        json_decref(root);
+        *result = http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_json", message, NULL);
+        return NULL;
+    }
+    const char *name;
+    json_t *value;
+    json_object_foreach(root, name, value) {
+        int known = 0;
+        for (const char *const *a = allowed; *a; a++)
+            if (strcmp(*a, name) == 0) known = 1;
+        if (!known) {
+            char message[300];
+            snprintf(message, sizeof message, "unknown field \"%.100s\"", name);
+            *result = http_respond_error(req, MHD_HTTP_BAD_REQUEST, "unknown_field", message, name);
+            json_decref(root);
+            return NULL;
+        }
+    }
+    return root;
+}
+
+static enum MHD_Result bad_field(struct request *req, const char *field, const char *message) {
+    return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_field", message, field);
+}
+
+/* ---- health and metrics ------------------------------------------------ */
+
+enum MHD_Result api_healthz(struct request *req) {
+    return http_respond_json(req, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
+}
+
+enum MHD_Result api_readyz(struct request *req) {
+    struct http_server *server = req->server;
+    struct vsr_error db_error = {0}, blob_error = {0}, queue_error = {0};
+    int64_t t0 = ids_monotonic_ms();
+    int db_ok = store_ping(server->store, &db_error) == VSR_OK;
+    int64_t t1 = ids_monotonic_ms();
+    int blob_ok = blob_check(server->blob, &blob_error) == VSR_OK;
+    int64_t t2 = ids_monotonic_ms();
+    int64_t depth[JOB_STATE_COUNT] = {0};
+    int queue_ok = db_ok && store_queue_depth(server->store, depth, &queue_error) == VSR_OK;
+    int64_t t3 = ids_monotonic_ms();
+    json_t *database = json_pack("{s:b, s:I}", "ok", db_ok, "latency_ms", (json_int_t)(t1 - t0));
+    if (!db_ok) json_object_set_new(database, "error", json_string(db_error.message));
+    json_t *storage = json_pack("{s:b, s:I}", "ok", blob_ok, "latency_ms", (json_int_t)(t2 - t1));
+    if (!blob_ok) json_object_set_new(storage, "error", json_string(blob_error.message));
+    json_t *queue = json_pack("{s:b, s:I, s:I, s:I}", "ok", queue_ok, "latency_ms",
+                              (json_int_t)(t3 - t2), "queued", (json_int_t)depth[JOB_QUEUED],
+                              "processing", (json_int_t)depth[JOB_PROCESSING]);
+    int ok = db_ok && blob_ok && queue_ok;
+    return http_respond_json(req, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                             json_pack("{s:s, s:{s:o, s:o, s:o}}", "status",
+                                       ok ? "ok" : "unavailable", "services", "database", database,
+                                       "storage", storage, "queue", queue));
+}
+
+enum MHD_Result api_metrics(struct request *req, int json) {
+    struct http_server *server = req->server;
+    char *text = json ? metrics_render_json(server->metrics, server->store)
+                      : metrics_render_prometheus(server->metrics, server->store);
+    if (!text) return MHD_NO;
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, "Content-Type",
+                            json ? "application/json" : "text/plain; version=0.0.4");
+    return http_respond(req, MHD_HTTP_OK, response);
+}
+
+/* ---- uploads ----------------------------------------------------------- */
+
+static json_t *upload_to_json(const struct http_server *server, const struct upload *up) {
+    char url[CONFIG_TEXT_SIZE + 128];
+    if (server->config->public_url[0])
+        snprintf(url, sizeof url, "%s/api/v1/uploads/%s", server->config->public_url, up->id);
+    else
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/uploads/%s", server->port, up->id);
+    static const char *const states[] = {"pending", "ready", "rejected"};
+    json_t *json =
+        json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:o, s:o}", "id", up->id, "fileName",
+                  up->file_name, "mimeType", up->mime_type, "fileSize",
+                  (json_int_t)up->declared_size, "received", (json_int_t)up->size, "status",
+                  states[up->state], "upload_url", url, "method", "PUT", "expires_at",
+                  time_or_null(up->expires_at), "created_at", time_or_null(up->created_at));
+    if (up->state == UPLOAD_READY)
+        json_object_set_new(json, "media",
+                            json_pack("{s:f, s:i, s:i}", "duration_seconds", up->media_seconds,
+                                      "width", up->width, "height", up->height));
+    if (up->state == UPLOAD_REJECTED)
+        json_object_set_new(
+            json, "error",
+            json_pack("{s:s, s:s}", "code", up->error_code, "message", up->error_message));
+    return json;
+}
+
+enum MHD_Result api_upload_create(struct request *req) {
+    static const char *const allowed[] = {"fileName", "fileSize", "mimeType", NULL};
+    struct http_server *server = req->server;
+    enum MHD_Result result = MHD_NO;
+    json_t *body = parse_body(req, allowed, &result);
+    if (!body) return result;
+    json_t *name = json_object_get(body, "fileName"), *size = json_object_get(body, "fileSize"),
+           *mime = json_object_get(body, "mimeType");
+    struct upload up = {0};
+    struct vsr_error error = {0};
+    if (!json_is_string(name) || json_string_length(name) == 0 ||
+        json_string_length(name) >= sizeof up.file_name) {
+        result = bad_field(req, "fileName", "fileName must be a non-empty string (< 128 bytes)");
+        goto done;
+    }
+    if (!json_is_integer(size) || json_integer_value(size) < 0) {
+        result = bad_field(req, "fileSize", "fileSize must be the file's size in bytes");
+        goto done;
+    }
+    if (mime && (!json_is_string(mime) || json_string_length(mime) >= sizeof up.mime_type)) {
+        result = bad_field(req, "mimeType", "mimeType must be a string such as video/mp4");
+        goto done;
+    }
+    if (json_integer_value(size) > server->config->max_request_size) {
+        char message[160];
+        snprintf(message, sizeof message, "fileSize is over the limit of %lld bytes",
+                 (long long)server->config->max_request_size);
+        result = http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "file_too_large", message,
+                                    "fileSize");
+        goto done;
+    }
+    ids_random(up.id, sizeof up.id, "upl_", 12);
+    snprintf(up.key_id, sizeof up.key_id, "%s", req->key.id);
+    snprintf(up.file_name, sizeof up.file_name, "%s", json_string_value(name));
+    snprintf(up.mime_type, sizeof up.mime_type, "%s",
+             mime ? json_string_value(mime) : "application/octet-stream");
+    up.declared_size = json_integer_value(size);
+    snprintf(up.blob, sizeof up.blob, "uploads/%s", up.id);
+    up.state = UPLOAD_PENDING;
+    up.created_at = ids_now_ms();
+    up.expires_at = up.created_at + (int64_t)server->config->upload_expiry_seconds * 1000;
+    if (store_upload_create(server->store, &up, &error) != VSR_OK) {
+        result = storage_error(req, &error);
+        goto done;
+    }
+    result = http_respond_json(req, MHD_HTTP_CREATED, upload_to_json(server, &up));
+done:
+    json_decref(body);
+    return result;
+}
+
+/* At the PUT's headers: the upload must exist, belong to the key, not have
+ * expired and not be filled yet. The writer is opened here so the body
+ * streams straight to storage. */
+enum MHD_Result api_upload_begin(struct request *req) {
+    struct http_server *server = req->server;
+    struct vsr_error error = {0};
+    int found = store_upload_get(server->store, req->key.id, req->id, &req->upload, &error);
+    if (found < 0) return storage_error(req, &error);
+    if (found == 0)
+        return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such upload", NULL);
+    if (req->upload.expires_at < ids_now_ms())
+        return http_respond_error(req, MHD_HTTP_GONE, "upload_expired",
+                                  "this upload URL expired; start a new upload", NULL);
+    if (req->upload.state != UPLOAD_PENDING)
+        return http_respond_error(req, MHD_HTTP_CONFLICT, "upload_complete",
+                                  "this upload already holds a file; start a new upload", NULL);
+    if (blob_writer_open(server->blob, req->upload.blob, &req->writer, &error) != VSR_OK)
+        return storage_error(req, &error);
+    return MHD_YES;
+}
+
+/* A local copy of KEY: the blob's own file, or a temporary copy in
+ * DATA_DIR (TEMP set to 1: the caller deletes it). */
+static int sink_to_file(void *opaque, const void *data, size_t size) {
+    return fwrite(data, 1, size, opaque) == size ? 0 : 1;
+}
+
+static int local_copy(struct http_server *server, const char *key, char *path, size_t size,
+                      int *temp, struct vsr_error *error) {
+    *temp = 0;
+    if (blob_local_path(server->blob, key, path, size)) return VSR_OK;
+    snprintf(path, size, "%s/probe-XXXXXX", server->config->data_dir);
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        if (fd >= 0) close(fd);
+        error->code = VSR_E_OUTPUT;
+        snprintf(error->message, sizeof error->message, "cannot create a temporary file in %.300s",
+                 server->config->data_dir);
+        return VSR_E_OUTPUT;
+    }
+    *temp = 1;
+    int rc = blob_get(server->blob, key, sink_to_file, f, error);
+    if (fclose(f) != 0 && rc == VSR_OK) rc = VSR_E_OUTPUT;
+    return rc;
+}
+
+/* Probes the upload with FFmpeg's libraries; fills its media facts or the
+ * reason it is refused. */
+static void probe_upload(struct http_server *server, struct upload *up) {
+    char path[4096];
+    int temp = 0;
+    struct vsr_error error = {0};
+    struct vsr_media_info info;
+    int rc = local_copy(server, up->blob, path, sizeof path, &temp, &error);
+    if (rc == VSR_OK) rc = vsr_probe(path, &info, &error);
+    if (temp) unlink(path);
+    up->state = UPLOAD_REJECTED;
+    if (rc == VSR_E_NO_VIDEO) {
+        snprintf(up->error_code, sizeof up->error_code, "no_video_stream");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the file has no video stream; upload a video file");
+    } else if (rc != VSR_OK) {
+        snprintf(up->error_code, sizeof up->error_code, "not_a_video");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the file is not a readable video (%.400s); upload an MP4, MKV or MOV file",
+                 error.message);
+    } else if (info.duration_seconds > server->config->max_duration_seconds) {
+        snprintf(up->error_code, sizeof up->error_code, "too_long");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the video lasts %.0f s, over the limit of %.0f s; cut it into parts",
+                 info.duration_seconds, server->config->max_duration_seconds);
+    } else if (info.width > server->config->max_width || info.height > server->config->max_height) {
+        snprintf(up->error_code, sizeof up->error_code, "too_large");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the video is %dx%d, over the limit of %dx%d; scale it down", info.width,
+                 info.height, server->config->max_width, server->config->max_height);
+    } else {
+        up->state = UPLOAD_READY;
+        up->media_seconds = info.duration_seconds;
+        up->width = info.width;
+        up->height = info.height;
+    }
+}
+
+enum MHD_Result api_upload_finish(struct request *req) {
+    struct http_server *server = req->server;
+    struct vsr_error error = {0};
+    if (req->write_failed) return storage_error(req, &req->write_error);
+    struct blob_writer *writer = req->writer;
+    req->writer = NULL;
+    if (blob_writer_commit(writer, &error) != VSR_OK) return storage_error(req, &error);
+    struct upload *up = &req->upload;
+    up->size = req->received;
+    probe_upload(server, up);
+    if (up->state == UPLOAD_REJECTED) blob_remove(server->blob, up->blob, &error);
+    if (store_upload_update(server->store, up, &error) != VSR_OK) return storage_error(req, &error);
+    if (up->state == UPLOAD_REJECTED)
+        return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, up->error_code,
+                                  up->error_message, "file");
+    return http_respond_json(req, MHD_HTTP_OK, upload_to_json(server, up));
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+static json_t *job_to_json(struct http_server *server, const struct job *job, int with_position) {
+    json_t *options = json_loads(job->options, 0, NULL);
+    json_t *json = json_pack(
+        "{s:s, s:s, s:s, s:f, s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:o}", "id", job->id, "type",
+        job->type, "status", job_state_name(job->state), "progress", round(job->progress * 10) / 10,
+        "upload_id", job->upload_id, "options", options ? options : json_object(), "attempts",
+        job->attempts, "max_attempts", job->max_attempts, "created_at",
+        time_or_null(job->created_at), "started_at", time_or_null(job->started_at), "finished_at",
+        time_or_null(job->finished_at), "error",
+        job->error_code[0] && job->state != JOB_SUCCEEDED
+            ? json_pack("{s:s, s:s}", "code", job->error_code, "message", job->error_message)
+            : json_null());
+    if (!json) return NULL;
+    json_object_set_new(json, "webhook_url",
+                        job->webhook_url[0] ? json_string(job->webhook_url) : json_null());
+    int64_t now = ids_now_ms();
+    json_t *timings = json_object();
+    int64_t started = job->started_at ? job->started_at : 0;
+    int64_t queued_until = started ? started : (job->finished_at ? job->finished_at : now);
+    json_object_set_new(timings, "queued_seconds",
+                        json_real((double)(queued_until - job->created_at) / 1000.0));
+    json_object_set_new(
+        timings, "processing_seconds",
+        started
+            ? json_real((double)((job->finished_at ? job->finished_at : now) - started) / 1000.0)
+            : json_null());
+    json_object_set_new(json, "timings", timings);
+    json_t *eta = json_null();
+    if (job->state == JOB_PROCESSING && job->progress > 0.5 && started) {
+        double elapsed = (double)(now - started) / 1000.0;
+        eta = json_real(round(elapsed * (100.0 - job->progress) / job->progress));
+    }
+    json_object_set_new(json, "eta_seconds", eta);
+    if (with_position && job->state == JOB_QUEUED) {
+        int64_t position = 0;
+        struct vsr_error error = {0};
+        if (store_job_queue_position(server->store, job, &position, &error) == VSR_OK)
+            json_object_set_new(json, "queue_position", json_integer(position));
+    }
+    if (job->state == JOB_SUCCEEDED) {
+        char url[128];
+        snprintf(url, sizeof url, "/api/v1/jobs/%s/result", job->id);
+        json_object_set_new(json, "result_url", json_string(url));
+    }
+    return json;
+}
+
+/* Seconds until the first day of next month (UTC), for Retry-After. */
+static int64_t seconds_to_next_month(int64_t month_start_ms) {
+    time_t t = (time_t)(month_start_ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    tm.tm_mon += 1;
+    int64_t next = (int64_t)timegm(&tm);
+    int64_t wait = next - ids_now_ms() / 1000;
+    return wait > 1 ? wait : 1;
+}
+
+static enum MHD_Result quota_exceeded(struct request *req, const char *limit, int64_t limit_value,
+                                      int64_t retry_after, const char *message) {
+    json_t *body =
+        json_pack("{s:{s:s, s:s, s:s, s:I}}", "error", "code", "quota_exceeded", "message", message,
+                  "limit", limit, "limit_value", (json_int_t)limit_value);
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    struct MHD_Response *response =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!response) {
+        free(text);
+        return MHD_NO;
+    }
+    char retry[32];
+    snprintf(retry, sizeof retry, "%lld", (long long)retry_after);
+    MHD_add_response_header(response, "Content-Type", "application/json");
+    MHD_add_response_header(response, "Retry-After", retry);
+    return http_respond(req, MHD_HTTP_TOO_MANY_REQUESTS, response);
+}
+
+/* Checks the key's quotas for a job of MEDIA_SECONDS; answers 429 when over. */
+static enum MHD_Result check_quotas(struct request *req, double media_seconds, int *refused) {
+    struct http_server *server = req->server;
+    *refused = 0;
+    if (req->key.jobs_per_day <= 0 && req->key.minutes_per_month <= 0) return MHD_YES;
+    struct key_usage usage;
+    struct vsr_error error = {0};
+    if (store_key_usage(server->store, req->key.id, &usage, &error) != VSR_OK) {
+        *refused = 1;
+        return storage_error(req, &error);
+    }
+    char message[200];
+    if (req->key.jobs_per_day > 0 && usage.jobs_last_day >= req->key.jobs_per_day) {
+        *refused = 1;
+        snprintf(message, sizeof message,
+                 "quota of %lld jobs per day reached; retry later or ask for a larger quota",
+                 (long long)req->key.jobs_per_day);
+        return quota_exceeded(req, "jobs_per_day", req->key.jobs_per_day, 3600, message);
+    }
+    if (req->key.minutes_per_month > 0 &&
+        usage.minutes_this_month + media_seconds / 60.0 > (double)req->key.minutes_per_month) {
+        *refused = 1;
+        snprintf(message, sizeof message,
+                 "quota of %lld video minutes per month reached (%.1f used, this video %.1f)",
+                 (long long)req->key.minutes_per_month, usage.minutes_this_month,
+                 media_seconds / 60.0);
+        return quota_exceeded(req, "minutes_per_month", req->key.minutes_per_month,
+                              seconds_to_next_month(usage.month_start), message);
+    }
+    return MHD_YES;
+}
+
+enum MHD_Result api_job_create(struct request *req) {
+    static const char *const allowed[] = {"type", "upload_id", "options", "webhook_url", NULL};
+    struct http_server *server = req->server;
+    enum MHD_Result result = MHD_NO;
+    json_t *body = parse_body(req, allowed, &result);
+    if (!body) return result;
+    struct job job = {0};
+    struct upload up;
+    struct vsr_error error = {0};
+    char *options_text = NULL;
+    json_t *type = json_object_get(body, "type"), *upload_id = json_object_get(body, "upload_id"),
+           *options = json_object_get(body, "options"),
+           *webhook = json_object_get(body, "webhook_url");
+    const char *type_name = type ? json_string_value(type) : "remove";
+    const struct job_type *job_type = type_name ? job_type_find(type_name) : NULL;
+    if (!job_type) {
+        result = bad_field(req, "type", "type must name a job type: \"remove\"");
+        goto done;
+    }
+    if (!json_is_string(upload_id) || json_string_length(upload_id) >= sizeof job.upload_id) {
+        result = bad_field(req, "upload_id", "upload_id must be the id from POST /api/v1/uploads");
+        goto done;
+    }
+    if (options && !json_is_object(options)) {
+        result = bad_field(req, "options", "options must be an object");
+        goto done;
+    }
+    options_text = options ? json_dumps(options, JSON_COMPACT) : strdup("{}");
+    if (!options_text || strlen(options_text) >= sizeof job.options) {
+        result = bad_field(req, "options", "options are too long");
+        goto done;
+    }
+    char field[64] = "options";
+    if (job_type->validate(options_text, field, sizeof field, &error) != VSR_OK) {
+        result = bad_field(req, field, error.message);
+        goto done;
+    }
+    if (webhook && !json_is_null(webhook)) {
+        const char *url = json_string_value(webhook);
+        if (!url || strlen(url) >= sizeof job.webhook_url ||
+            (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
+            result = bad_field(req, "webhook_url", "webhook_url must be an http(s) URL");
+            goto done;
+        }
+        snprintf(job.webhook_url, sizeof job.webhook_url, "%s", url);
+    }
+    const char *idempotency =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Idempotency-Key");
+    if (idempotency &&
+        (strlen(idempotency) == 0 || strlen(idempotency) >= sizeof job.idempotency_key)) {
+        result =
+            http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_header",
+                               "Idempotency-Key must be 1 to 127 characters", "Idempotency-Key");
+        goto done;
+    }
+    int found =
+        store_upload_get(server->store, req->key.id, json_string_value(upload_id), &up, &error);
+    if (found < 0) {
+        result = storage_error(req, &error);
+        goto done;
+    }
+    if (found == 0 || up.state != UPLOAD_READY) {
+        result = http_respond_error(
+            req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+            found == 0 ? "upload_not_found"
+                       : (up.state == UPLOAD_PENDING ? "upload_incomplete" : up.error_code),
+            found == 0 ? "no such upload for this key"
+                       : (up.state == UPLOAD_PENDING
+                              ? "the upload has no file yet: PUT the bytes to its upload_url"
+                              : up.error_message),
+            "upload_id");
+        goto done;
+    }
+    int refused = 0;
+    result = check_quotas(req, up.media_seconds, &refused);
+    if (refused) goto done;
+    snprintf(job.key_id, sizeof job.key_id, "%s", req->key.id);
+    snprintf(job.type, sizeof job.type, "%s", job_type->name);
+    snprintf(job.upload_id, sizeof job.upload_id, "%s", up.id);
+    snprintf(job.input_blob, sizeof job.input_blob, "%s", up.blob);
+    snprintf(job.options, sizeof job.options, "%s", options_text);
+    if (idempotency) snprintf(job.idempotency_key, sizeof job.idempotency_key, "%s", idempotency);
+    job.media_seconds = up.media_seconds;
+    job.max_attempts = server->config->max_attempts;
+    int replayed = store_job_create(server->store, &job, &error);
+    if (replayed < 0) {
+        result = storage_error(req, &error);
+        goto done;
+    }
+    if (replayed && strcmp(job.upload_id, up.id) != 0) {
+        result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "idempotency_key_reused",
+                                    "this Idempotency-Key was used for a different request",
+                                    "Idempotency-Key");
+        goto done;
+    }
+    json_t *json = job_to_json(server, &job, 1);
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    struct MHD_Response *response =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!response) {
+        free(text);
+        goto done;
+    }
+    char location[96];
+    snprintf(location, sizeof location, "/api/v1/jobs/%s", job.id);
+    MHD_add_response_header(response, "Content-Type", "application/json");
+    MHD_add_response_header(response, "Location", location);
+    if (replayed) MHD_add_response_header(response, "Idempotent-Replayed", "true");
+    result = http_respond(req, MHD_HTTP_ACCEPTED, response);
+done:
+    free(options_text);
+    json_decref(body);
+    return result;
+}
+
+static enum MHD_Result job_not_found(struct request *req) {
+    return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL);
+}
+
+enum MHD_Result api_job_get(struct request *req) {
+    struct http_server *server = req->server;
+    struct job job;
+    struct vsr_error error = {0};
+    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
+    if (found < 0) return storage_error(req, &error);
+    if (found == 0) return job_not_found(req);
+    return http_respond_json(req, MHD_HTTP_OK, job_to_json(server, &job, 1));
+}
+
+enum MHD_Result api_job_cancel(struct request *req) {
+    struct http_server *server = req->server;
+    struct job job;
+    struct vsr_error error = {0};
+    int found = store_job_cancel(server->store, req->key.id, req->id, &job, &error);
+    if (found < 0) return storage_error(req, &error);
+    if (found == 0) return job_not_found(req);
+    /* 202 while the worker is still stopping it, 200 once it is final. */
+    return http_respond_json(req, job.state == JOB_PROCESSING ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK,
+                             job_to_json(server, &job, 0));
+}
+
+struct list_args {
+    int unknown;
+    char name[64];
+};
+
+static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value) {
+    struct list_args *args = cls;
+    if (strcmp(key, "status") && strcmp(key, "limit") && strcmp(key, "cursor")) {
+        args->unknown = 1;
+        snprintf(args->name, sizeof args->name, "%s", key);
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+enum MHD_Result api_job_list(struct request *req) {
+    struct http_server *server = req->server;
+    struct list_args args = {0};
+    MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, check_argument, &args);
+    if (args.unknown)
+        return bad_field(req, args.name, "unknown query parameter; use status, limit, cursor");
+    const char *status =
+        MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, "status");
+    const char *limit =
+        MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, "limit");
+    const char *cursor =
+        MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, "cursor");
+    struct job_list_query query = {.key_id = req->key.id, .state = -1, .limit = 20};
+    if (status && *status && (query.state = job_state_parse(status)) < 0)
+        return bad_field(req, "status",
+                         "status must be queued, processing, succeeded, failed or canceled");
+    if (limit) {
+        char *end;
+        long n = strtol(limit, &end, 10);
+        if (*end || end == limit || n < 1 || n > 100)
+            return bad_field(req, "limit", "limit must be a whole number from 1 to 100");
+        query.limit = (int)n;
+    }
+    if (cursor && *cursor) {
+        char *end;
+        long long n = strtoll(cursor, &end, 10);
+        if (*end || n <= 0) return bad_field(req, "cursor", "cursor must come from next_cursor");
+        query.cursor = n;
+    }
+    struct job *jobs = calloc((size_t)query.limit, sizeof *jobs);
+    if (!jobs) return MHD_NO;
+    int count = 0;
+    int64_t next = 0;
+    struct vsr_error error = {0};
+    enum MHD_Result result;
+    if (store_job_list(server->store, &query, jobs, &count, &next, &error) != VSR_OK) {
+        result = storage_error(req, &error);
+    } else {
+        json_t *data = json_array();
+        for (int i = 0; i < count; i++)
+            json_array_append_new(data, job_to_json(server, &jobs[i], 0));
+        char next_text[32];
+        snprintf(next_text, sizeof next_text, "%lld", (long long)next);
+        result = http_respond_json(req, MHD_HTTP_OK,
+                                   json_pack("{s:o, s:o}", "data", data, "next_cursor",
+                                             next ? json_string(next_text) : json_null()));
+    }
+    free(jobs);
+    return result;
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+struct download {
+    struct blob_reader *reader;
+    int64_t offset; /* of the first byte sent */
+};
+
+static ssize_t read_download(void *cls, uint64_t pos, char *buf, size_t max) {
+    struct download *d = cls;
+    struct vsr_error error = {0};
+    int64_t got = blob_reader_read_at(d->reader, d->offset + (int64_t)pos, buf, max, &error);
+    if (got < 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (got == 0) return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t)got;
+}
+
+static void free_download(void *cls) {
+    struct download *d = cls;
+    blob_reader_close(d->reader);
+    free(d);
+}
+
+/* Parses "bytes=A-B", "bytes=A-" or "bytes=-N" against SIZE. Returns 1 with
+ * [*first, *last] for a satisfiable single range, 0 for none or an ignored
+ * form (several ranges: the whole file is sent), -1 when unsatisfiable. */
+static int parse_range(const char *header, int64_t size, int64_t *first, int64_t *last) {
+    if (!header || strncmp(header, "bytes=", 6) != 0 || strchr(header, ',')) return 0;
+    const char *spec = header + 6, *dash = strchr(spec, '-');
+    if (!dash) return 0;
+    char *end;
+    if (dash == spec) {
+        long long n = strtoll(dash + 1, &end, 10);
+        if (*end || end == dash + 1 || n <= 0) return -1;
+        if (size == 0) return -1;
+        *first = n >= size ? 0 : size - n;
+        *last = size - 1;
+        return 1;
+    }
+    long long a = strtoll(spec, &end, 10);
+    if (end != dash || a < 0) return 0;
+    long long b = size - 1;
+    if (dash[1]) {
+        b = strtoll(dash + 1, &end, 10);
+        if (*end || b < a) return 0;
+        if (b > size - 1) b = size - 1;
+    }
+    if (a >= size) return -1;
+    *first = a;
+    *last = b;
+    return 1;
+}
+
+enum MHD_Result api_job_result(struct request *req) {
+    struct http_server *server = req->server;
+    struct job job;
+    struct vsr_error error = {0};
+    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
+    if (found < 0) return storage_error(req, &error);
+    if (found == 0) return job_not_found(req);
+    if (job.state != JOB_SUCCEEDED)
+        return http_respond_error(req, MHD_HTTP_CONFLICT, "not_ready",
+                                  "the job has no result: it has not succeeded (see status)", NULL);
+    struct download *d = calloc(1, sizeof *d);
+    if (!d) return MHD_NO;
+    if (blob_reader_open(server->blob, job.output_blob, &d->reader, &error) != VSR_OK) {
+        free(d);
+        return http_respond_error(req, MHD_HTTP_GONE, "result_gone",
+                                  "the result file is no longer stored", NULL);
+    }
+    int64_t size = blob_reader_size(d->reader), first = 0, last = size - 1;
+    const char *range = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Range");
+    int ranged = parse_range(range, size, &first, &last);
+    char content_range[96];
+    if (ranged < 0) {
+        free_download(d);
+        snprintf(content_range, sizeof content_range, "bytes */%lld", (long long)size);
+        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "range_not_satisfiable",
+                                 "message", "the range starts past the end of the file");
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        struct MHD_Response *response =
+            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+                 : NULL;
+        if (!response) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(response, "Content-Type", "application/json");
+        MHD_add_response_header(response, "Content-Range", content_range);
+        return http_respond(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, response);
+    }
+    if (ranged == 0) {
+        first = 0;
+        last = size - 1;
+    }
+    d->offset = first;
+    struct MHD_Response *response = MHD_create_response_from_callback(
+        (uint64_t)(last - first + 1), 64 * 1024, read_download, d, free_download);
+    if (!response) {
+        free_download(d);
+        return MHD_NO;
+    }
+    const struct job_type *type = job_type_find(job.type);
+    char disposition[128];
+    snprintf(disposition, sizeof disposition, "attachment; filename=\"%s%s\"", job.id,
+             type ? type->output_extension : "");
+    MHD_add_response_header(response, "Content-Type",
+                            type ? type->content_type : "application/octet-stream");
+    MHD_add_response_header(response, "Accept-Ranges", "bytes");
+    MHD_add_response_header(response, "Content-Disposition", disposition);
+    if (ranged > 0) {
+        snprintf(content_range, sizeof content_range, "bytes %lld-%lld/%lld", (long long)first,
+                 (long long)last, (long long)size);
+        MHD_add_response_header(response, "Content-Range", content_range);
+    }
+    return http_respond(req, ranged > 0 ? MHD_HTTP_PARTIAL_CONTENT : MHD_HTTP_OK, response);
+}
+
+enum MHD_Result api_job_webhooks(struct request *req) {
+    struct http_server *server = req->server;
+    struct job job;
+    struct vsr_error error = {0};
+    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
+    if (found < 0) return storage_error(req, &error);
+    if (found == 0) return job_not_found(req);
+    struct webhook_delivery rows[16];
+    int count = 0;
+    if (store_webhook_list(server->store, job.id, rows, 16, &count, &error) != VSR_OK)
+        return storage_error(req, &error);
+    json_t *data = json_array();
+    for (int i = 0; i < count; i++) {
+        const char *state = rows[i].delivered > 0   ? "delivered"
+                            : rows[i].delivered < 0 ? "failed"
+                                                    : "pending";
+        json_array_append_new(
+            data,
+            json_pack("{s:I, s:s, s:s, s:s, s:i, s:i, s:s, s:o, s:o}", "id", (json_int_t)rows[i].id,
+                      "event", rows[i].event, "url", rows[i].url, "status", state, "attempts",
+                      rows[i].attempts, "last_status", rows[i].last_status, "last_error",
+                      rows[i].last_error, "next_attempt_at",
+                      rows[i].delivered ? json_null() : time_or_null(rows[i].next_attempt_at),
+                      "created_at", time_or_null(rows[i].created_at)));
+    }
+    return http_respond_json(req, MHD_HTTP_OK, json_pack("{s:o}", "data", data));
+}

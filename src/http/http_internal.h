@@ -1,0 +1,97 @@
+/* http_internal.h: what server.c (connections, routing, auth, logging) and
+ * api.c (the handlers) share. Not a public header. */
+#ifndef VSR_HTTP_INTERNAL_H
+#define VSR_HTTP_INTERNAL_H
+
+#include <microhttpd.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "blob/blob.h"
+#include "http/rate_limit.h"
+#include "jobs/store.h"
+#include "service/config.h"
+#include "service/metrics.h"
+
+/* JSON request bodies are small; anything bigger is refused with 413. */
+#define HTTP_JSON_BODY_MAX (64 * 1024)
+
+enum route {
+    ROUTE_NOT_FOUND,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
+    ROUTE_METRICS,
+    ROUTE_METRICS_JSON,
+    ROUTE_UPLOADS,      /* POST /api/v1/uploads */
+    ROUTE_UPLOAD,       /* PUT /api/v1/uploads/{id} */
+    ROUTE_JOBS,         /* GET, POST /api/v1/jobs */
+    ROUTE_JOB,          /* GET, DELETE /api/v1/jobs/{id} */
+    ROUTE_JOB_RESULT,   /* GET /api/v1/jobs/{id}/result */
+    ROUTE_JOB_WEBHOOKS, /* GET /api/v1/jobs/{id}/webhooks */
+};
+
+struct http_server {
+    const struct service_config *config;
+    struct store *store;
+    struct blob *blob;
+    struct metrics *metrics;
+    struct rate_limit *rate_limit;
+    struct MHD_Daemon *daemon;
+    int port;
+};
+
+/* One request, from its headers to its completion. */
+struct request {
+    struct http_server *server;
+    struct MHD_Connection *connection;
+    enum route route;
+    const char *route_name; /* the template, for metrics */
+    char method[16];
+    char path[256];
+    char id[STORE_ID_SIZE]; /* the {id} of the path */
+    char request_id[40];
+    int64_t started_us;
+    int status; /* of the queued response; 0 until one is */
+    struct api_key key;
+    int authenticated;
+    /* JSON bodies are buffered (up to HTTP_JSON_BODY_MAX). */
+    char *body;
+    size_t body_len;
+    int body_too_large;
+    /* Uploads stream into the blob store. */
+    struct blob_writer *writer;
+    struct upload upload;
+    int64_t received;
+    int write_failed;
+    struct vsr_error write_error;
+};
+
+/* Queues RESPONSE with STATUS, adding X-Request-Id; takes the response. */
+enum MHD_Result http_respond(struct request *req, int status, struct MHD_Response *response);
+
+/* Queues JSON (a reference is taken over) with STATUS. */
+enum MHD_Result http_respond_json(struct request *req, int status, json_t *json);
+
+/* Queues {"error": {code, message[, field]}} with STATUS. */
+enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
+                                   const char *message, const char *field);
+
+/* Handlers, in api.c. Each queues exactly one response. */
+enum MHD_Result api_healthz(struct request *req);
+enum MHD_Result api_readyz(struct request *req);
+enum MHD_Result api_metrics(struct request *req, int json);
+enum MHD_Result api_upload_create(struct request *req);
+enum MHD_Result api_upload_begin(struct request *req); /* at the PUT's headers */
+enum MHD_Result api_upload_finish(struct request *req);
+enum MHD_Result api_job_create(struct request *req);
+enum MHD_Result api_job_get(struct request *req);
+enum MHD_Result api_job_list(struct request *req);
+enum MHD_Result api_job_cancel(struct request *req);
+enum MHD_Result api_job_result(struct request *req);
+enum MHD_Result api_job_webhooks(struct request *req);
+
+/* Milliseconds since the epoch as "2026-11-23T09:17:39.123Z" (32 bytes). */
+void http_format_time(int64_t ms, char *out, size_t size);
+
+#endif

@@ -1,0 +1,472 @@
+/* server.c: the HTTP server's plumbing on libmicrohttpd: the daemon, the
+ * life of a request (route, auth, rate limit, body), the response helpers
+ * and the JSON log line written when a request completes.
+ *
+ * libmicrohttpd calls the access handler first with the headers only (no
+ * body read yet): that is where requests are refused early, so that a 401,
+ * 413 or 429 never costs reading the body, and where a client that sent
+ * "Expect: 100-continue" gets its answer instead of "100 Continue". */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "http/http_internal.h"
+#include "util/ids.h"
+
+void http_format_time(int64_t ms, char *out, size_t size) {
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    char base[24];
+    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
+}
+
+enum MHD_Result http_respond(struct request *req, int status, struct MHD_Response *response) {
+    if (!response) return MHD_NO;
+    MHD_add_response_header(response, "X-Request-Id", req->request_id);
+    enum MHD_Result result = MHD_queue_response(req->connection, (unsigned)status, response);
+    MHD_destroy_response(response);
+    if (result == MHD_YES) req->status = status;
+    return result;
+}
+
+enum MHD_Result http_respond_json(struct request *req, int status, json_t *json) {
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    if (!text) return MHD_NO;
+    size_t len = strlen(text);
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, "Content-Type", "application/json");
+    MHD_add_response_header(response, "Cache-Control", "no-store");
+    return http_respond(req, status, response);
+}
+
+enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
+                                   const char *message, const char *field) {
+    json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (field && error) json_object_set_new(error, "field", json_string(field));
+    return http_respond_json(req, status, json_pack("{s:o}", "error", error));
+}
+
+/* ---- routing ----------------------------------------------------------- */
+
+/* Copies the path segment after PREFIX into ID when it is one plain
+ * segment followed by SUFFIX ("" or "/result"); 1 when it matched. */
+static int match_id(const char *url, const char *prefix, const char *suffix, char *id,
+                    size_t id_size) {
+    size_t plen = strlen(prefix);
+    if (strncmp(url, prefix, plen) != 0) return 0;
+    const char *start = url + plen, *end = strchr(start, '/');
+    size_t len = end ? (size_t)(end - start) : strlen(start);
+    if (len == 0 || len >= id_size || strcmp(start + len, suffix) != 0) return 0;
+    memcpy(id, start, len);
+    id[len] = '\0';
+    return 1;
+}
+
+static void route_request(struct request *req, const char *url) {
+    static const struct {
+        const char *path;
+        enum route route;
+    } fixed[] = {
+        {"/health/healthz", ROUTE_HEALTHZ},
+        {"/healthz", ROUTE_HEALTHZ},
+        {"/health/readyz", ROUTE_READYZ},
+        {"/api/health", ROUTE_READYZ},
+        {"/readyz", ROUTE_READYZ},
+        {"/metrics", ROUTE_METRICS},
+        {"/metrics/json", ROUTE_METRICS_JSON},
+        {"/api/v1/uploads", ROUTE_UPLOADS},
+        {"/api/v1/jobs", ROUTE_JOBS},
+    };
+    req->route = ROUTE_NOT_FOUND;
+    req->route_name = "other";
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        if (strcmp(url, fixed[i].path) == 0) {
+            req->route = fixed[i].route;
+            req->route_name = fixed[i].path;
+            return;
+        }
+    if (match_id(url, "/api/v1/uploads/", "", req->id, sizeof req->id)) {
+        req->route = ROUTE_UPLOAD;
+        req->route_name = "/api/v1/uploads/{id}";
+    } else if (match_id(url, "/api/v1/jobs/", "", req->id, sizeof req->id)) {
+        req->route = ROUTE_JOB;
+        req->route_name = "/api/v1/jobs/{id}";
+    } else if (match_id(url, "/api/v1/jobs/", "/result", req->id, sizeof req->id)) {
+        req->route = ROUTE_JOB_RESULT;
+        req->route_name = "/api/v1/jobs/{id}/result";
+    } else if (match_id(url, "/api/v1/jobs/", "/webhooks", req->id, sizeof req->id)) {
+        req->route = ROUTE_JOB_WEBHOOKS;
+        req->route_name = "/api/v1/jobs/{id}/webhooks";
+    }
+}
+
+static int route_needs_auth(enum route route) {
+    return route >= ROUTE_UPLOADS;
+}
+
+/* The methods each route answers, for 405 and Allow. */
+static const char *route_methods(enum route route) {
+    switch (route) {
+    case ROUTE_UPLOADS:
+        return "POST";
+    case ROUTE_UPLOAD:
+        return "PUT";
+    case ROUTE_JOBS:
+        return "GET, POST";
+    case ROUTE_JOB:
+        return "GET, DELETE";
+    case ROUTE_NOT_FOUND:
+        return "";
+    default:
+        return "GET";
+    }
+}
+
+static int method_allowed(enum route route, const char *method) {
+    const char *allowed = route_methods(route);
+    if (strcmp(method, "HEAD") == 0) method = "GET";
+    const char *hit = strstr(allowed, method);
+    size_t len = strlen(method);
+    return hit && (hit[len] == '\0' || hit[len] == ',');
+}
+
+/* ---- the request's first call: headers only ---------------------------- */
+
+static enum MHD_Result authenticate(struct request *req) {
+    struct http_server *server = req->server;
+    const char *header =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
+    if (!header || strncasecmp(header, "Bearer ", 7) != 0) {
+        struct MHD_Response *response = NULL;
+        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message",
+                                 "send an API key as \"Authorization: Bearer vsr_...\";"
+                                 " create one with `vsr keys create`");
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (text)
+            response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!response) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(response, "Content-Type", "application/json");
+        MHD_add_response_header(response, "WWW-Authenticate", "Bearer");
+        return http_respond(req, MHD_HTTP_UNAUTHORIZED, response);
+    }
+    const char *token = header + 7;
+    while (*token == ' ')
+        token++;
+    struct vsr_error error = {0};
+    int found = store_key_authenticate(server->store, token, &req->key, &error);
+    if (found < 0)
+        return http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "database_unavailable",
+                                  error.message, NULL);
+    if (found == 0)
+        return http_respond_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                                  "this API key is unknown or revoked", NULL);
+    req->authenticated = 1;
+    int wait = rate_limit_take(server->rate_limit, req->key.id, req->key.rate_per_second,
+                               ids_monotonic_ms());
+    if (wait > 0) {
+        char retry[16], message[160];
+        snprintf(retry, sizeof retry, "%d", wait);
+        snprintf(message, sizeof message,
+                 "rate limit of %g requests per second exceeded; retry after %d s",
+                 req->key.rate_per_second, wait);
+        json_t *body =
+            json_pack("{s:{s:s, s:s, s:s, s:f}}", "error", "code", "rate_limited", "message",
+                      message, "limit", "rate", "limit_value", req->key.rate_per_second);
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        struct MHD_Response *response =
+            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+                 : NULL;
+        if (!response) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(response, "Content-Type", "application/json");
+        MHD_add_response_header(response, "Retry-After", retry);
+        return http_respond(req, MHD_HTTP_TOO_MANY_REQUESTS, response);
+    }
+    return MHD_YES;
+}
+
+/* Refuses a body that is declared too big before any of it is read. */
+static enum MHD_Result check_declared_size(struct request *req) {
+    const char *length =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Length");
+    int64_t limit =
+        req->route == ROUTE_UPLOAD ? req->server->config->max_request_size : HTTP_JSON_BODY_MAX;
+    if (length && strtoll(length, NULL, 10) > limit) {
+        char message[160];
+        snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
+                 (long long)limit);
+        return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message,
+                                  NULL);
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result begin_request(struct request *req) {
+    if (req->route == ROUTE_NOT_FOUND)
+        return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint", NULL);
+    if (!method_allowed(req->route, req->method)) {
+        struct MHD_Response *response = NULL;
+        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
+                                 "this endpoint does not answer that method");
+        char *text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        if (text)
+            response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+        if (!response) {
+            free(text);
+            return MHD_NO;
+        }
+        MHD_add_response_header(response, "Content-Type", "application/json");
+        MHD_add_response_header(response, "Allow", route_methods(req->route));
+        return http_respond(req, MHD_HTTP_METHOD_NOT_ALLOWED, response);
+    }
+    if (route_needs_auth(req->route)) {
+        enum MHD_Result result = authenticate(req);
+        if (result != MHD_YES || req->status) return result;
+    }
+    enum MHD_Result result = check_declared_size(req);
+    if (result != MHD_YES || req->status) return result;
+    if (req->route == ROUTE_UPLOAD) return api_upload_begin(req);
+    return MHD_YES;
+}
+
+/* ---- the body and the end of the request ------------------------------- */
+
+static void take_body(struct request *req, const char *data, size_t size) {
+    if (req->route == ROUTE_UPLOAD) {
+        req->received += (int64_t)size;
+        if (req->write_failed || !req->writer) return;
+        if (req->received > req->server->config->max_request_size) {
+            req->body_too_large = 1;
+            return;
+        }
+        if (blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
+            req->write_failed = 1;
+        return;
+    }
+    if (req->body_too_large) return;
+    if (req->body_len + size > HTTP_JSON_BODY_MAX) {
+        req->body_too_large = 1;
+        return;
+    }
+    char *grown = realloc(req->body, req->body_len + size + 1);
+    if (!grown) {
+        req->body_too_large = 1;
+        return;
+    }
+    req->body = grown;
+    memcpy(req->body + req->body_len, data, size);
+    req->body_len += size;
+    req->body[req->body_len] = '\0';
+}
+
+static enum MHD_Result finish_request(struct request *req) {
+    if (req->body_too_large) {
+        char message[160];
+        snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
+                 (long long)(req->route == ROUTE_UPLOAD ? req->server->config->max_request_size
+                                                        : HTTP_JSON_BODY_MAX));
+        return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message,
+                                  NULL);
+    }
+    int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
+    switch (req->route) {
+    case ROUTE_HEALTHZ:
+        return api_healthz(req);
+    case ROUTE_READYZ:
+        return api_readyz(req);
+    case ROUTE_METRICS:
+        return api_metrics(req, 0);
+    case ROUTE_METRICS_JSON:
+        return api_metrics(req, 1);
+    case ROUTE_UPLOADS:
+        return api_upload_create(req);
+    case ROUTE_UPLOAD:
+        return api_upload_finish(req);
+    case ROUTE_JOBS:
+        return is_get ? api_job_list(req) : api_job_create(req);
+    case ROUTE_JOB:
+        return is_get ? api_job_get(req) : api_job_cancel(req);
+    case ROUTE_JOB_RESULT:
+        return api_job_result(req);
+    case ROUTE_JOB_WEBHOOKS:
+        return api_job_webhooks(req);
+    case ROUTE_NOT_FOUND:
+        break;
+    }
+    return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint", NULL);
+}
+
+static int64_t now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
+    struct request *req = *con_cls;
+    if (!req) {
+        req = calloc(1, sizeof *req);
+        if (!req) return MHD_NO;
+        *con_cls = req;
+        req->server = cls;
+        req->connection = connection;
+        req->started_us = now_us();
+        snprintf(req->method, sizeof req->method, "%s", method);
+        snprintf(req->path, sizeof req->path, "%s", url);
+        const char *given =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "X-Request-Id");
+        if (given && *given && strlen(given) < sizeof req->request_id &&
+            strspn(given, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") ==
+                strlen(given))
+            snprintf(req->request_id, sizeof req->request_id, "%s", given);
+        else
+            ids_random(req->request_id, sizeof req->request_id, "req_", 8);
+        route_request(req, url);
+        return begin_request(req);
+    }
+    if (*upload_data_size > 0) {
+        /* After an early answer the rest of the body is read and dropped. */
+        if (!req->status) take_body(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->status) return MHD_YES;
+    return finish_request(req);
+}
+
+static void log_request(const struct request *req, double seconds) {
+    char when[40];
+    http_format_time(ids_now_ms(), when, sizeof when);
+    json_t *line = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I}", "ts", when, "event", "request",
+        "request_id", req->request_id, "method", req->method, "path", req->path, "route",
+        req->route_name, "status", req->status, "duration_ms", seconds * 1000.0, "bytes_in",
+        (json_int_t)(req->route == ROUTE_UPLOAD ? req->received : (int64_t)req->body_len));
+    if (line && req->authenticated) json_object_set_new(line, "key_id", json_string(req->key.id));
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (text) {
+        fprintf(stderr, "%s\n", text);
+        free(text);
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+                         enum MHD_RequestTerminationCode code) {
+    struct request *req = *con_cls;
+    if (!req) return;
+    struct http_server *server = cls;
+    double seconds = (double)(now_us() - req->started_us) / 1e6;
+    if (!req->status) req->status = 499; /* the client went away before an answer */
+    metrics_record_request(server->metrics, req->route_name, req->method, req->status, seconds);
+    if (server->config->log_requests) log_request(req, seconds);
+    blob_writer_abort(req->writer);
+    free(req->body);
+    free(req);
+    *con_cls = NULL;
+}
+
+/* ---- the daemon -------------------------------------------------------- */
+
+static int parse_listen(const char *listen, struct sockaddr_in *addr, struct vsr_error *error) {
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    if (!colon || (size_t)(colon - listen) >= sizeof host) goto bad;
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = '\0';
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || port < 0 || port > 65535) goto bad;
+    addr->sin_port = htons((uint16_t)port);
+    if (!*host || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0)
+        addr->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+        goto bad;
+    return VSR_OK;
+bad:
+    error->code = VSR_E_USAGE;
+    snprintf(error->message, sizeof error->message,
+             "listen address \"%.200s\" is not IPV4:PORT (e.g. 127.0.0.1:8080 or 0.0.0.0:80)",
+             listen);
+    return VSR_E_USAGE;
+}
+
+int http_server_start(struct http_server **out, const struct service_config *config,
+                      struct store *store, struct blob *blob, struct metrics *metrics,
+                      struct vsr_error *error) {
+    *out = NULL;
+    struct sockaddr_in addr;
+    int rc = parse_listen(config->listen, &addr, error);
+    if (rc != VSR_OK) return rc;
+    struct http_server *server = calloc(1, sizeof *server);
+    if (!server || !(server->rate_limit = rate_limit_new())) {
+        free(server);
+        error->code = VSR_E_NOMEM;
+        snprintf(error->message, sizeof error->message, "out of memory");
+        return VSR_E_NOMEM;
+    }
+    server->config = config;
+    server->store = store;
+    server->blob = blob;
+    server->metrics = metrics;
+    unsigned threads = config->http_threads > 0 ? (unsigned)config->http_threads : 1;
+    server->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, server,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+    if (!server->daemon) {
+        rate_limit_free(server->rate_limit);
+        free(server);
+        error->code = VSR_E_OUTPUT;
+        snprintf(error->message, sizeof error->message,
+                 "cannot listen on %.200s: the port is in use or the address is not local;"
+                 " pick another with --listen",
+                 config->listen);
+        return VSR_E_OUTPUT;
+    }
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info ? info->port : ntohs(addr.sin_port);
+    *out = server;
+    return VSR_OK;
+}
+
+int http_server_port(const struct http_server *server) {
+    return server->port;
+}
+
+void http_server_stop(struct http_server *server) {
+    if (!server) return;
+    MHD_stop_daemon(server->daemon);
+    rate_limit_free(server->rate_limit);
+    free(server);
+}

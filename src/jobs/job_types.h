@@ -1,0 +1,44 @@
+/* job_types.h: the registry of job types. A job type names what a job does
+ * ("remove"), checks its options when the job is submitted, and runs it in a
+ * worker. The queue knows types only by name, so a new type (captions) is
+ * one more entry in job_types.c and touches neither the store nor workers.
+ *
+ * Thread-safety: the registry is read-only; run functions are called from
+ * many worker threads at once, each with its own struct job_run. */
+#ifndef VSR_JOBS_JOB_TYPES_H
+#define VSR_JOBS_JOB_TYPES_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "vsr.h"
+
+struct job_run {
+    const char *input_path;   /* a local file holding the input */
+    const char *output_path;  /* where to write the result (appears when complete) */
+    const char *options_json; /* as accepted by the type's validate */
+    int threads;              /* 0: automatic */
+    void (*progress)(void *opaque, double percent); /* optional; percent 0..100 */
+    void *progress_opaque;
+    atomic_int *cancel; /* set non-zero to stop: run returns VSR_E_CANCELED */
+};
+
+struct job_type {
+    const char *name;
+    const char *output_extension; /* of the result file, e.g. ".mp4" */
+    const char *content_type;     /* of the result, e.g. "video/mp4" */
+    /* Checks OPTIONS_JSON (an object; NULL or "" means {}). On failure returns
+     * VSR_E_USAGE, names the offending option in FIELD ("options.crf") and
+     * says what is wrong in ERROR. */
+    int (*validate)(const char *options_json, char *field, size_t field_size,
+                    struct vsr_error *error);
+    int (*run)(const struct job_run *run, struct vsr_error *error);
+};
+
+/* The type called NAME, or NULL. */
+const struct job_type *job_type_find(const char *name);
+
+/* The INDEX-th registered type (0-based), or NULL past the end. */
+const struct job_type *job_type_at(int index);
+
+#endif

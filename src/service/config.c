@@ -1,0 +1,181 @@
+/* config.c: settings from defaults, environment and flags (see config.h).
+ * One table maps each setting to its flag, its variable and its field. */
+#include "service/config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum option_kind { OPT_TEXT, OPT_INT, OPT_INT64, OPT_DOUBLE };
+
+struct option {
+    const char *flag; /* without the leading "--" */
+    const char *env;
+    enum option_kind kind;
+    size_t offset;
+    double min, max;
+    const char *help;
+};
+
+#define FIELD(name) offsetof(struct service_config, name)
+
+static const struct option options[] = {
+    {"listen", "VSR_LISTEN", OPT_TEXT, FIELD(listen), 0, 0, "HOST:PORT to serve HTTP on"},
+    {"data-dir", "VSR_DATA_DIR", OPT_TEXT, FIELD(data_dir), 0, 0, "folder for database and files"},
+    {"database", "VSR_DATABASE_URL", OPT_TEXT, FIELD(database_url), 0, 0,
+     "sqlite:PATH (default DATA_DIR/vsr.db)"},
+    {"storage", "VSR_STORAGE_URL", OPT_TEXT, FIELD(storage_url), 0, 0,
+     "file:DIR (default DATA_DIR/blobs)"},
+    {"public-url", "VSR_PUBLIC_URL", OPT_TEXT, FIELD(public_url), 0, 0,
+     "base URL clients reach the server at"},
+    {"workers", "VSR_WORKERS", OPT_INT, FIELD(workers), 0, 256, "job threads"},
+    {"threads-per-job", "VSR_THREADS_PER_JOB", OPT_INT, FIELD(threads_per_job), 0, 256,
+     "codec threads per job (0: automatic)"},
+    {"http-threads", "VSR_HTTP_THREADS", OPT_INT, FIELD(http_threads), 1, 256,
+     "HTTP server threads"},
+    {"max-request-size", "VSR_MAX_REQUEST_SIZE", OPT_INT64, FIELD(max_request_size), 1, 1e15,
+     "largest request body in bytes"},
+    {"max-duration", "VSR_MAX_DURATION_SECONDS", OPT_DOUBLE, FIELD(max_duration_seconds), 1, 1e7,
+     "longest accepted video in seconds"},
+    {"max-width", "VSR_MAX_WIDTH", OPT_INT, FIELD(max_width), 16, 65535, "widest accepted video"},
+    {"max-height", "VSR_MAX_HEIGHT", OPT_INT, FIELD(max_height), 16, 65535,
+     "tallest accepted video"},
+    {"lease-seconds", "VSR_LEASE_SECONDS", OPT_INT, FIELD(lease_seconds), 1, 86400,
+     "a worker that stops heartbeating loses its job after this"},
+    {"max-attempts", "VSR_MAX_ATTEMPTS", OPT_INT, FIELD(max_attempts), 1, 100,
+     "claims before a job fails for good"},
+    {"backoff-seconds", "VSR_BACKOFF_SECONDS", OPT_INT, FIELD(backoff_seconds), 0, 86400,
+     "first retry delay (doubles each attempt)"},
+    {"drain-seconds", "VSR_DRAIN_SECONDS", OPT_INT, FIELD(drain_seconds), 0, 86400,
+     "SIGTERM waits this long for running jobs"},
+    {"upload-expiry", "VSR_UPLOAD_EXPIRY_SECONDS", OPT_INT, FIELD(upload_expiry_seconds), 1, 604800,
+     "upload URLs expire after this"},
+    {"poll-ms", "VSR_POLL_MS", OPT_INT, FIELD(poll_ms), 10, 60000,
+     "idle workers look for jobs this often"},
+    {"log-requests", "VSR_LOG_REQUESTS", OPT_INT, FIELD(log_requests), 0, 1,
+     "one JSON log line per request (1/0)"},
+};
+
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+void config_init(struct service_config *config) {
+    memset(config, 0, sizeof *config);
+    snprintf(config->listen, sizeof config->listen, "127.0.0.1:8080");
+    snprintf(config->data_dir, sizeof config->data_dir, "vsr-data");
+    config->workers = 1;
+    config->http_threads = 4;
+    config->max_request_size = 2LL << 30;
+    config->max_duration_seconds = 4 * 3600;
+    config->max_width = 7680;
+    config->max_height = 4320;
+    config->lease_seconds = 30;
+    config->max_attempts = 3;
+    config->backoff_seconds = 5;
+    config->drain_seconds = 60;
+    config->upload_expiry_seconds = 3600;
+    config->poll_ms = 500;
+    config->log_requests = 1;
+}
+
+static int set_option(struct service_config *config, const struct option *opt, const char *value,
+                      const char *source, struct vsr_error *error) {
+    char *field = (char *)config + opt->offset;
+    if (opt->kind == OPT_TEXT) {
+        if (strlen(value) >= CONFIG_TEXT_SIZE) goto bad;
+        snprintf(field, CONFIG_TEXT_SIZE, "%s", value);
+        return VSR_OK;
+    }
+    char *end = NULL;
+    errno = 0;
+    double number = strtod(value, &end);
+    if (errno || end == value || *end || number < opt->min || number > opt->max) goto bad;
+    if (opt->kind != OPT_DOUBLE && number != (double)(int64_t)number) goto bad;
+    if (opt->kind == OPT_INT)
+        *(int *)(void *)field = (int)number;
+    else if (opt->kind == OPT_INT64)
+        *(int64_t *)(void *)field = (int64_t)number;
+    else
+        *(double *)(void *)field = number;
+    return VSR_OK;
+bad:
+    error->code = VSR_E_USAGE;
+    if (opt->kind == OPT_TEXT)
+        snprintf(error->message, sizeof error->message, "%s: value too long", source);
+    else
+        snprintf(error->message, sizeof error->message, "%s: \"%s\" is not a %s from %g to %g",
+                 source, value, opt->kind == OPT_DOUBLE ? "number" : "whole number", opt->min,
+                 opt->max);
+    return VSR_E_USAGE;
+}
+
+int config_apply_env(struct service_config *config, char **env, struct vsr_error *error) {
+    for (char **e = env; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || strncmp(*e, "VSR_", 4) != 0) continue;
+        size_t name_len = (size_t)(eq - *e);
+        for (size_t i = 0; i < OPTION_COUNT; i++) {
+            if (strlen(options[i].env) != name_len || strncmp(options[i].env, *e, name_len) != 0)
+                continue;
+            int rc = set_option(config, &options[i], eq + 1, options[i].env, error);
+            if (rc != VSR_OK) return rc;
+        }
+    }
+    return VSR_OK;
+}
+
+int config_apply_args(struct service_config *config, int argc, char **argv,
+                      struct vsr_error *error) {
+    for (int a = 0; a < argc; a++) {
+        const char *arg = argv[a];
+        const struct option *opt = NULL;
+        const char *value = NULL;
+        if (strncmp(arg, "--", 2) == 0) {
+            const char *name = arg + 2, *eq = strchr(name, '=');
+            size_t len = eq ? (size_t)(eq - name) : strlen(name);
+            for (size_t i = 0; i < OPTION_COUNT; i++)
+                if (strlen(options[i].flag) == len && strncmp(options[i].flag, name, len) == 0)
+                    opt = &options[i];
+            if (opt) value = eq ? eq + 1 : (a + 1 < argc ? argv[++a] : NULL);
+        }
+        if (!opt || !value) {
+            error->code = VSR_E_USAGE;
+            snprintf(error->message, sizeof error->message,
+                     opt ? "%s needs a value" : "unknown option %s; see --help", arg);
+            return VSR_E_USAGE;
+        }
+        int rc = set_option(config, opt, value, arg, error);
+        if (rc != VSR_OK) return rc;
+    }
+    return VSR_OK;
+}
+
+int config_finish(struct service_config *config, struct vsr_error *error) {
+    if (!config->database_url[0]) {
+        if (strlen(config->data_dir) + 8 >= sizeof config->database_url) goto too_long;
+        snprintf(config->database_url, sizeof config->database_url, "%.1000s/vsr.db",
+                 config->data_dir);
+    }
+    if (!config->storage_url[0]) {
+        if (strlen(config->data_dir) + 7 >= sizeof config->storage_url) goto too_long;
+        snprintf(config->storage_url, sizeof config->storage_url, "%.1000s/blobs",
+                 config->data_dir);
+    }
+    if (!strchr(config->listen, ':')) {
+        error->code = VSR_E_USAGE;
+        snprintf(error->message, sizeof error->message,
+                 "listen address \"%.200s\" must be HOST:PORT, e.g. 127.0.0.1:8080",
+                 config->listen);
+        return VSR_E_USAGE;
+    }
+    return VSR_OK;
+too_long:
+    error->code = VSR_E_USAGE;
+    snprintf(error->message, sizeof error->message, "data dir path is too long");
+    return VSR_E_USAGE;
+}
+
+void config_print_help(FILE *out) {
+    for (size_t i = 0; i < OPTION_COUNT; i++)
+        fprintf(out, "  --%-18s %-26s %s\n", options[i].flag, options[i].env, options[i].help);
+}

@@ -1,0 +1,56 @@
+/* config.h: the settings of `vsr serve` and `vsr worker`, in one struct that
+ * is filled from defaults, then VSR_* environment variables, then flags, and
+ * passed down to every part of the service (nothing reads the environment
+ * on its own). README lists every setting. */
+#ifndef VSR_SERVICE_CONFIG_H
+#define VSR_SERVICE_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "vsr.h"
+
+#define CONFIG_TEXT_SIZE 1024
+
+struct service_config {
+    char listen[CONFIG_TEXT_SIZE];       /* VSR_LISTEN, --listen: HOST:PORT (port 0: any) */
+    char data_dir[CONFIG_TEXT_SIZE];     /* VSR_DATA_DIR, --data-dir */
+    char database_url[CONFIG_TEXT_SIZE]; /* VSR_DATABASE_URL, --database; "": DATA_DIR/vsr.db */
+    char storage_url[CONFIG_TEXT_SIZE];  /* VSR_STORAGE_URL, --storage; "": DATA_DIR/blobs */
+    char public_url[CONFIG_TEXT_SIZE]; /* VSR_PUBLIC_URL: base of upload URLs; "": http://LISTEN */
+    int workers;                       /* VSR_WORKERS, --workers: job threads (serve: 0 = none) */
+    int threads_per_job;               /* VSR_THREADS_PER_JOB: codec threads; 0 = automatic */
+    int http_threads;                  /* VSR_HTTP_THREADS: the server's thread pool */
+    int64_t max_request_size;          /* VSR_MAX_REQUEST_SIZE: bytes of one request body */
+    double max_duration_seconds;       /* VSR_MAX_DURATION_SECONDS: longest accepted video */
+    int max_width, max_height;         /* VSR_MAX_WIDTH, VSR_MAX_HEIGHT */
+    int lease_seconds;                 /* VSR_LEASE_SECONDS: a silent worker loses its job after */
+    int max_attempts;                  /* VSR_MAX_ATTEMPTS: claims before a job fails for good */
+    int backoff_seconds;               /* VSR_BACKOFF_SECONDS: first retry delay, doubling */
+    int drain_seconds;                 /* VSR_DRAIN_SECONDS: SIGTERM waits this long for jobs */
+    int upload_expiry_seconds;         /* VSR_UPLOAD_EXPIRY_SECONDS: upload URLs expire after */
+    int poll_ms;                       /* VSR_POLL_MS: idle workers look for jobs this often */
+    int log_requests;                  /* VSR_LOG_REQUESTS: one JSON line per request (1/0) */
+};
+
+/* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB
+ * bodies, 4 hours, 7680x4320, 30 s leases, 3 attempts, 5 s backoff, 60 s
+ * drain, 1 hour uploads, 500 ms polls, request logs on. */
+void config_init(struct service_config *config);
+
+/* Applies the VSR_* variables of ENVIRON-style array ENV (NULL-terminated;
+ * pass `environ`). VSR_E_USAGE and a message for a malformed value. */
+int config_apply_env(struct service_config *config, char **env, struct vsr_error *error);
+
+/* Applies the flags in ARGV[0..ARGC) ("--workers 4" or "--workers=4"). */
+int config_apply_args(struct service_config *config, int argc, char **argv,
+                      struct vsr_error *error);
+
+/* Fills the derived defaults (database and storage inside data_dir,
+ * public_url from listen) and checks ranges. */
+int config_finish(struct service_config *config, struct vsr_error *error);
+
+/* Prints the flags and variables, for --help. */
+void config_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,38 @@
+/* metrics.h: counters and histograms of one service process, rendered in the
+ * Prometheus text format (exposition format 0.0.4) and as JSON. Queue depth
+ * and job statistics shared by all processes come from the store at render
+ * time; this file holds what only this process sees (requests, its workers).
+ *
+ * Thread-safety: every function may be called from any thread; the lock is
+ * held only while numbers are copied, never during I/O. */
+#ifndef VSR_SERVICE_METRICS_H
+#define VSR_SERVICE_METRICS_H
+
+#include <stdint.h>
+
+#include "jobs/store.h"
+
+struct metrics;
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *metrics); /* NULL is a no-op */
+
+/* One answered request: ROUTE is a template ("/api/v1/jobs/{id}"), a static
+ * string. */
+void metrics_record_request(struct metrics *metrics, const char *route, const char *method,
+                            int status, double seconds);
+
+/* One job that ended in STATE after SECONDS of processing. */
+void metrics_record_job(struct metrics *metrics, enum job_state state, double seconds);
+
+/* Workers of this process: how many there are and how many run a job. */
+void metrics_set_workers(struct metrics *metrics, int total);
+void metrics_worker_busy(struct metrics *metrics, int delta);
+
+/* The Prometheus text; the caller frees it. STORE may be NULL. */
+char *metrics_render_prometheus(struct metrics *metrics, struct store *store);
+
+/* The JSON summary for /metrics/json; the caller frees it. */
+char *metrics_render_json(struct metrics *metrics, struct store *store);
+
+#endif

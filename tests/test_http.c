@@ -1,0 +1,617 @@
+/* test_http.c: the job service end to end: the real HTTP server on a
+ * loopback port, real SQLite and a real folder, in-process workers running
+ * the real engine, driven by libcurl as the client. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "blob/blob.h"
+#include "http/server.h"
+#include "jobs/store.h"
+#include "service/config.h"
+#include "service/metrics.h"
+#include "service/worker.h"
+#include "test.h"
+
+struct service {
+    struct service_config config;
+    struct store *store;
+    struct blob *blob;
+    struct metrics *metrics;
+    struct http_server *server;
+    struct worker_pool *workers;
+    char base[64];
+    char token[80], other_token[80];
+    struct api_key key, other_key;
+    char dir[256];
+};
+
+/* Starts the service in a fresh folder with WORKERS worker threads. */
+static int service_start(struct service *s, int workers, int64_t max_request_size) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->dir, sizeof s->dir, "%s", test_tmpdir());
+    config_init(&s->config);
+    snprintf(s->config.listen, sizeof s->config.listen, "127.0.0.1:0");
+    snprintf(s->config.data_dir, sizeof s->config.data_dir, "%s", s->dir);
+    s->config.workers = workers;
+    s->config.http_threads = 2;
+    s->config.max_request_size = max_request_size;
+    s->config.lease_seconds = 2;
+    s->config.poll_ms = 50;
+    s->config.log_requests = 0;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, config_finish(&s->config, &error));
+    struct store_options options;
+    store_options_init(&options);
+    options.backoff_base_ms = 200;
+    if (store_open(&s->store, s->config.database_url, &options, &error) != VSR_OK ||
+        blob_open(&s->blob, s->config.storage_url, &error) != VSR_OK ||
+        !(s->metrics = metrics_new())) {
+        fprintf(stderr, "  service_start: %s\n", error.message);
+        test_failures++;
+        return -1;
+    }
+    snprintf(s->key.name, sizeof s->key.name, "alice");
+    snprintf(s->other_key.name, sizeof s->other_key.name, "bob");
+    CHECK_INT(VSR_OK, store_key_create(s->store, &s->key, s->token, sizeof s->token, &error));
+    CHECK_INT(VSR_OK, store_key_create(s->store, &s->other_key, s->other_token,
+                                       sizeof s->other_token, &error));
+    int rc = http_server_start(&s->server, &s->config, s->store, s->blob, s->metrics, &error);
+    if (rc != VSR_OK) {
+        fprintf(stderr, "  http_server_start: %s\n", error.message);
+        test_failures++;
+        return -1;
+    }
+    snprintf(s->base, sizeof s->base, "http://127.0.0.1:%d", http_server_port(s->server));
+    if (workers > 0 && worker_pool_start(&s->workers, &s->config, s->store, s->blob, s->metrics,
+                                         &error) != VSR_OK) {
+        fprintf(stderr, "  worker_pool_start: %s\n", error.message);
+        test_failures++;
+        return -1;
+    }
+    return 0;
+}
+
+static void service_stop(struct service *s) {
+    if (s->workers) worker_pool_drain(s->workers, 10000);
+    worker_pool_free(s->workers);
+    http_server_stop(s->server);
+    metrics_free(s->metrics);
+    blob_close(s->blob);
+    store_close(s->store);
+}
+
+struct buffer {
+    char *data;
+    size_t len;
+};
+
+static size_t collect(char *ptr, size_t size, size_t n, void *opaque) {
+    struct buffer *b = opaque;
+    char *grown = realloc(b->data, b->len + size * n + 1);
+    if (!grown) return 0;
+    b->data = grown;
+    memcpy(b->data + b->len, ptr, size * n);
+    b->len += size * n;
+    b->data[b->len] = '\0';
+    return size * n;
+}
+
+/* Reads a file for an upload, counting what curl asked for. */
+struct source {
+    FILE *file;
+    size_t sent;
+    size_t fake_remaining; /* when no file: bytes of 'x' to send */
+};
+
+static size_t send_bytes(char *ptr, size_t size, size_t n, void *opaque) {
+    struct source *src = opaque;
+    size_t want = size * n, got;
+    if (src->file) {
+        got = fread(ptr, 1, want, src->file);
+    } else {
+        got = want < src->fake_remaining ? want : src->fake_remaining;
+        memset(ptr, 'x', got);
+        src->fake_remaining -= got;
+    }
+    src->sent += got;
+    return got;
+}
+
+struct response {
+    long status;
+    struct buffer body;
+    struct buffer headers;
+    json_t *json;
+};
+
+static void response_free(struct response *r) {
+    free(r->body.data);
+    free(r->headers.data);
+    json_decref(r->json);
+    memset(r, 0, sizeof *r);
+}
+
+/* One request. BODY (JSON text) or UPLOAD (a source of UPLOAD_SIZE bytes);
+ * EXTRA is one more header line or NULL. */
+static void call(struct service *s, const char *method, const char *path, const char *token,
+                 const char *body, struct source *upload, long long upload_size, const char *extra,
+                 struct response *r) {
+    memset(r, 0, sizeof *r);
+    CURL *curl = curl_easy_init();
+    char url[512], auth[160];
+    snprintf(url, sizeof url, "%s%s", s->base, path);
+    struct curl_slist *headers = NULL;
+    if (token) {
+        snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+        headers = curl_slist_append(headers, auth);
+    }
+    if (extra) headers = curl_slist_append(headers, extra);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (body) {
+        headers = curl_slist_append(headers, "Content-Type: application/json");
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    }
+    if (upload) {
+        curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(curl, CURLOPT_READFUNCTION, send_bytes);
+        curl_easy_setopt(curl, CURLOPT_READDATA, upload);
+        curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)upload_size);
+    }
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r->body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r->headers);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK) fprintf(stderr, "  %s %s: %s\n", method, path, curl_easy_strerror(rc));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (r->body.data) r->json = json_loads(r->body.data, 0, NULL);
+}
+
+static const char *json_text(json_t *json, const char *path1, const char *path2) {
+    json_t *v = json_object_get(json, path1);
+    if (path2) v = json_object_get(v, path2);
+    return json_string_value(v) ? json_string_value(v) : "";
+}
+
+/* Whether the response's headers hold LINE (case-insensitive). */
+static int has_header(const struct response *r, const char *line) {
+    size_t len = strlen(line);
+    for (const char *p = r->headers.data; p && *p; p++)
+        if (strncasecmp(p, line, len) == 0) return 1;
+    return 0;
+}
+
+/* A 2-second 160x120 video with a burned-in line of text. */
+static int make_video(const char *path) {
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -t 2"
+             " -vf \"drawbox=x=20:y=90:w=120:h=14:color=white:t=fill\""
+             " -pix_fmt yuv420p -c:v libx264 -preset ultrafast '%s'",
+             path);
+    char out[2048];
+    int rc = test_run(cmd, out, sizeof out);
+    if (rc != 0) fprintf(stderr, "  ffmpeg: %s\n", out);
+    return rc;
+}
+
+/* POST /uploads then PUT the file; returns the upload response. */
+static void upload_file(struct service *s, const char *token, const char *path,
+                        struct response *put) {
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    if (!f) return;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"fileName\":\"clip.mp4\",\"fileSize\":%ld,"
+             "\"mimeType\":\"video/mp4\"}",
+             size);
+    struct response init;
+    call(s, "POST", "/api/v1/uploads", token, body, NULL, 0, NULL, &init);
+    CHECK_INT(201, init.status);
+    const char *url = json_text(init.json, "upload_url", NULL);
+    CHECK(strstr(url, "/api/v1/uploads/upl_") != NULL);
+    char put_path[256];
+    snprintf(put_path, sizeof put_path, "/api/v1/uploads/%s", json_text(init.json, "id", NULL));
+    struct source src = {.file = f};
+    call(s, "PUT", put_path, token, NULL, &src, size, NULL, put);
+    fclose(f);
+    response_free(&init);
+}
+
+static void create_job(struct service *s, const char *token, const char *upload_id,
+                       const char *idempotency, struct response *r) {
+    char body[512], header[200];
+    snprintf(body, sizeof body,
+             "{\"type\":\"remove\",\"upload_id\":\"%s\",\"options\":{\"crf\":23,"
+             "\"preset\":\"ultrafast\"}}",
+             upload_id);
+    snprintf(header, sizeof header, "Idempotency-Key: %s", idempotency ? idempotency : "");
+    call(s, "POST", "/api/v1/jobs", token, body, NULL, 0, idempotency ? header : NULL, r);
+}
+
+/* Polls the job until it leaves queued/processing or SECONDS pass. */
+static void wait_job(struct service *s, const char *job_id, int seconds, struct response *r) {
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
+    for (int i = 0; i < seconds * 10; i++) {
+        call(s, "GET", path, s->token, NULL, NULL, 0, NULL, r);
+        const char *status = json_text(r->json, "status", NULL);
+        if (strcmp(status, "queued") != 0 && strcmp(status, "processing") != 0) return;
+        response_free(r);
+        usleep(100 * 1000);
+    }
+    call(s, "GET", path, s->token, NULL, NULL, 0, NULL, r);
+}
+
+TEST(http_health) {
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    call(&s, "GET", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "ok") == 0);
+    CHECK(has_header(&r, "X-Request-Id: req_"));
+    response_free(&r);
+    call(&s, "GET", "/health/readyz", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    json_t *db = json_object_get(json_object_get(r.json, "services"), "database");
+    CHECK(json_is_true(json_object_get(db, "ok")));
+    CHECK(json_is_integer(json_object_get(db, "latency_ms")));
+    CHECK(json_is_true(
+        json_object_get(json_object_get(json_object_get(r.json, "services"), "storage"), "ok")));
+    response_free(&r);
+
+    /* The database file replaced by garbage: readyz says 503, healthz stays 200. */
+    char db_path[1100], moved[1200];
+    snprintf(db_path, sizeof db_path, "%s", s.config.database_url);
+    snprintf(moved, sizeof moved, "%s.moved", db_path);
+    CHECK_INT(0, rename(db_path, moved));
+    FILE *f = fopen(db_path, "w");
+    if (f) {
+        fputs("garbage garbage garbage garbage\n", f);
+        fclose(f);
+    }
+    call(&s, "GET", "/api/health", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(503, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "unavailable") == 0);
+    response_free(&r);
+    call(&s, "GET", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    response_free(&r);
+    CHECK_INT(0, rename(moved, db_path));
+    call(&s, "GET", "/api/health", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    response_free(&r);
+
+    call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(r.body.data && strstr(r.body.data, "vsr_http_requests_total{route=\"/api/health\","
+                                             "method=\"GET\",status=\"503\"} 1"));
+    CHECK(r.body.data && strstr(r.body.data, "vsr_queue_jobs{state=\"queued\"} 0"));
+    response_free(&r);
+    call(&s, "GET", "/metrics/json", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(json_integer_value(json_object_get(json_object_get(r.json, "errors"), "503")) == 1);
+    CHECK(json_is_object(json_object_get(r.json, "queue_depth")));
+    response_free(&r);
+    call(&s, "GET", "/nope", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(404, r.status);
+    response_free(&r);
+    call(&s, "DELETE", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(405, r.status);
+    response_free(&r);
+    service_stop(&s);
+}
+
+TEST(http_auth_and_isolation) {
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    call(&s, "GET", "/api/v1/jobs", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(401, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "unauthorized") == 0);
+    CHECK(has_header(&r, "WWW-Authenticate: Bearer"));
+    response_free(&r);
+    call(&s, "GET", "/api/v1/jobs", "vsr_0123456789", NULL, NULL, 0, NULL, &r);
+    CHECK_INT(401, r.status);
+    response_free(&r);
+
+    /* A job of alice's is invisible to bob. */
+    struct job job = {0};
+    struct vsr_error error = {0};
+    snprintf(job.key_id, sizeof job.key_id, "%s", s.key.id);
+    snprintf(job.type, sizeof job.type, "remove");
+    snprintf(job.input_blob, sizeof job.input_blob, "uploads/x");
+    CHECK_INT(0, store_job_create(s.store, &job, &error));
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job.id);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "queued") == 0);
+    CHECK_INT(0, json_integer_value(json_object_get(r.json, "queue_position")));
+    response_free(&r);
+    call(&s, "GET", path, s.other_token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(404, r.status);
+    response_free(&r);
+    call(&s, "DELETE", path, s.other_token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(404, r.status);
+    response_free(&r);
+    call(&s, "GET", "/api/v1/jobs", s.other_token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK_INT(0, json_array_size(json_object_get(r.json, "data")));
+    response_free(&r);
+    call(&s, "GET", "/api/v1/jobs?status=queued&limit=5", s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK_INT(1, json_array_size(json_object_get(r.json, "data")));
+    CHECK(json_is_null(json_object_get(r.json, "next_cursor")));
+    response_free(&r);
+    call(&s, "GET", "/api/v1/jobs?status=bogus", s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "status") == 0);
+    response_free(&r);
+    /* Cancel by its owner: a queued job is canceled at once. */
+    call(&s, "DELETE", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "canceled") == 0);
+    response_free(&r);
+    /* A revoked key is refused. */
+    CHECK_INT(1, store_key_revoke(s.store, "bob", &error));
+    call(&s, "GET", "/api/v1/jobs", s.other_token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(401, r.status);
+    response_free(&r);
+    service_stop(&s);
+}
+
+TEST(http_request_validation) {
+    struct service s;
+    if (service_start(&s, 0, 64 * 1024) != 0) return;
+    struct response r;
+    /* 413 from the declared size, answered before the body is sent. */
+    call(&s, "POST", "/api/v1/uploads", s.token, "{\"fileName\":\"a.mp4\",\"fileSize\":1000000000}",
+         NULL, 0, NULL, &r);
+    CHECK_INT(413, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "fileSize") == 0);
+    response_free(&r);
+    call(&s, "POST", "/api/v1/uploads", s.token, "{\"fileName\":\"a.mp4\",\"fileSize\":10}", NULL,
+         0, NULL, &r);
+    CHECK_INT(201, r.status);
+    char put_path[256];
+    snprintf(put_path, sizeof put_path, "/api/v1/uploads/%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    struct source big = {.fake_remaining = 10 * 1024 * 1024};
+    call(&s, "PUT", put_path, s.token, NULL, &big, 10 * 1024 * 1024, "Expect: 100-continue", &r);
+    CHECK_INT(413, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "request_too_large") == 0);
+    CHECK_AT_MOST(1024 * 1024, big.sent); /* the body was not pushed through */
+    response_free(&r);
+
+    /* 400: malformed JSON, unknown fields, bad options. */
+    call(&s, "POST", "/api/v1/jobs", s.token, "{\"type\":", NULL, 0, NULL, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_json") == 0);
+    response_free(&r);
+    call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"u\",\"colour\":1}", NULL, 0, NULL,
+         &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "colour") == 0);
+    response_free(&r);
+    call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"u\",\"options\":{\"crf\":99}}",
+         NULL, 0, NULL, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "options.crf") == 0);
+    response_free(&r);
+    call(&s, "POST", "/api/v1/jobs", s.token,
+         "{\"upload_id\":\"u\",\"options\":{\"regions\":[{\"x\":1}]}}", NULL, 0, NULL, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "options.regions") == 0);
+    response_free(&r);
+    call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"u\",\"type\":\"paint\"}", NULL, 0,
+         NULL, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "type") == 0);
+    response_free(&r);
+    /* 422: the upload does not exist (or is someone else's). */
+    call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"upl_nope\"}", NULL, 0, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "upload_not_found") == 0);
+    response_free(&r);
+
+    /* 422: a text file is probed and refused; a job on it is refused too. */
+    char text_path[512];
+    snprintf(text_path, sizeof text_path, "%s/notes.txt", s.dir);
+    FILE *f = fopen(text_path, "w");
+    if (f) {
+        for (int i = 0; i < 100; i++)
+            fputs("this is a text file, not a video\n", f);
+        fclose(f);
+    }
+    upload_file(&s, s.token, text_path, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    response_free(&r);
+    service_stop(&s);
+}
+
+TEST(http_end_to_end) {
+    struct service s;
+    if (service_start(&s, 1, 64 << 20) != 0) return;
+    char video[512];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    upload_file(&s, s.token, video, &r);
+    CHECK_INT(200, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "ready") == 0);
+    CHECK_INT(160, json_integer_value(json_object_get(json_object_get(r.json, "media"), "width")));
+    char upload_id[64];
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+
+    /* Bob cannot use alice's upload. */
+    create_job(&s, s.other_token, upload_id, NULL, &r);
+    CHECK_INT(422, r.status);
+    response_free(&r);
+
+    create_job(&s, s.token, upload_id, "e2e-1", &r);
+    CHECK_INT(202, r.status);
+    CHECK(has_header(&r, "Location: /api/v1/jobs/job_"));
+    char job_id[64];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    /* The same Idempotency-Key gives back the same job. */
+    create_job(&s, s.token, upload_id, "e2e-1", &r);
+    CHECK_INT(202, r.status);
+    CHECK(strcmp(json_text(r.json, "id", NULL), job_id) == 0);
+    CHECK(has_header(&r, "Idempotent-Replayed: true"));
+    response_free(&r);
+
+    wait_job(&s, job_id, 60, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    if (strcmp(json_text(r.json, "status", NULL), "succeeded") != 0 && r.body.data)
+        fprintf(stderr, "  job: %s\n", r.body.data);
+    CHECK(json_real_value(json_object_get(r.json, "progress")) == 100.0);
+    CHECK_INT(1, json_integer_value(json_object_get(r.json, "attempts")));
+    response_free(&r);
+
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_id);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(has_header(&r, "Content-Type: video/mp4"));
+    CHECK(r.body.len > 1000);
+    size_t full = r.body.len;
+    char result_path[600];
+    snprintf(result_path, sizeof result_path, "%s/result.mp4", s.dir);
+    FILE *out = fopen(result_path, "wb");
+    if (out) {
+        fwrite(r.body.data, 1, r.body.len, out);
+        fclose(out);
+    }
+    response_free(&r);
+    struct vsr_media_info info;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, vsr_probe(result_path, &info, &error));
+    CHECK_INT(160, info.width);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, "Range: bytes=10-19", &r);
+    CHECK_INT(206, r.status);
+    CHECK_INT(10, r.body.len);
+    char expected_range[64];
+    snprintf(expected_range, sizeof expected_range, "Content-Range: bytes 10-19/%zu", full);
+    CHECK(has_header(&r, expected_range));
+    response_free(&r);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, "Range: bytes=99999999-", &r);
+    CHECK_INT(416, r.status);
+    response_free(&r);
+    call(&s, "GET", path, s.other_token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(404, r.status);
+    response_free(&r);
+    service_stop(&s);
+}
+
+TEST(http_rate_and_quota) {
+    struct service s;
+    if (service_start(&s, 0, 64 << 20) != 0) return;
+    struct api_key limited = {0};
+    char token[80];
+    struct vsr_error error = {0};
+    snprintf(limited.name, sizeof limited.name, "limited");
+    limited.rate_per_second = 2;
+    limited.jobs_per_day = 1;
+    CHECK_INT(VSR_OK, store_key_create(s.store, &limited, token, sizeof token, &error));
+    struct response r;
+    int ok = 0, limited_count = 0;
+    for (int i = 0; i < 5; i++) {
+        call(&s, "GET", "/api/v1/jobs", token, NULL, NULL, 0, NULL, &r);
+        if (r.status == 200) ok++;
+        if (r.status == 429) {
+            limited_count++;
+            CHECK(has_header(&r, "Retry-After: "));
+            CHECK(strcmp(json_text(r.json, "error", "limit"), "rate") == 0);
+        }
+        response_free(&r);
+    }
+    CHECK_INT(2, ok); /* the burst */
+    CHECK_INT(3, limited_count);
+
+    /* Quota: one job per day. The first job exists already. */
+    sleep(2); /* refill the bucket */
+    struct job job = {0};
+    snprintf(job.key_id, sizeof job.key_id, "%s", limited.id);
+    snprintf(job.type, sizeof job.type, "remove");
+    snprintf(job.input_blob, sizeof job.input_blob, "uploads/x");
+    CHECK_INT(0, store_job_create(s.store, &job, &error));
+    struct upload up = {0};
+    snprintf(up.id, sizeof up.id, "upl_ready");
+    snprintf(up.key_id, sizeof up.key_id, "%s", limited.id);
+    snprintf(up.blob, sizeof up.blob, "uploads/upl_ready");
+    up.state = UPLOAD_READY;
+    up.media_seconds = 10;
+    up.expires_at = up.created_at = 1;
+    CHECK_INT(VSR_OK, store_upload_create(s.store, &up, &error));
+    create_job(&s, token, "upl_ready", NULL, &r);
+    CHECK_INT(429, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "quota_exceeded") == 0);
+    CHECK(strcmp(json_text(r.json, "error", "limit"), "jobs_per_day") == 0);
+    CHECK(has_header(&r, "Retry-After: "));
+    response_free(&r);
+    service_stop(&s);
+}
+
+/* A worker that died (its lease runs out) loses the job to a live one, and
+ * the job still succeeds once, on its second attempt. */
+TEST(http_lease_reclaim) {
+    struct service s;
+    if (service_start(&s, 0, 64 << 20) != 0) return;
+    char video[512];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    upload_file(&s, s.token, video, &r);
+    char upload_id[64];
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+
+    /* "dead" claims it with a 300 ms lease and never heartbeats. */
+    struct job claimed;
+    struct vsr_error error = {0};
+    CHECK_INT(1, store_job_claim(s.store, "dead-worker", 300, &claimed, &error));
+    CHECK(strcmp(claimed.id, job_id) == 0);
+    s.config.workers = 1;
+    CHECK_INT(VSR_OK, worker_pool_start(&s.workers, &s.config, s.store, s.blob, s.metrics, &error));
+    wait_job(&s, job_id, 60, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_INT(2, json_integer_value(json_object_get(r.json, "attempts")));
+    response_free(&r);
+    struct job_finish late = {.state = JOB_SUCCEEDED, .output_blob = "x"};
+    CHECK_INT(0, store_job_finish(s.store, job_id, "dead-worker", &late, &error));
+    service_stop(&s);
+}
