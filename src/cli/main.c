@@ -9,6 +9,7 @@
 #include <libavutil/log.h>
 
 #include "cli/cli.h"
+#include "cli/commands.h"
 
 static const char usage_text[] =
     "usage: vsr COMMAND [ARGS]\n"
@@ -28,6 +29,9 @@ static const char usage_text[] =
     "    H.264, audio streams are copied unchanged. OUTPUT (and the mask) appear only\n"
     "    when complete. Ctrl-C cancels and removes partial files.\n"
     "  probe INPUT [--json]           print what INPUT holds (size, fps, frames, audio)\n"
+    "  serve [options]                run the job service: HTTP API and workers (--help)\n"
+    "  worker [options]               run job workers only, on serve's database (--help)\n"
+    "  keys create|list|revoke        manage API keys of the job service (--help)\n"
     "  help                           print this text\n"
     "  --version                      print the version\n"
     "\n"
@@ -85,6 +89,9 @@ int main(int argc, char **argv) {
     const char *command = argv[1];
     if (strcmp(command, "remove") == 0) return cli_remove(argc - 2, argv + 2);
     if (strcmp(command, "probe") == 0) return cli_probe(argc - 2, argv + 2);
+    if (strcmp(command, "serve") == 0) return cli_serve(argc - 2, argv + 2);
+    if (strcmp(command, "worker") == 0) return cli_worker(argc - 2, argv + 2);
+    if (strcmp(command, "keys") == 0) return cli_keys(argc - 2, argv + 2);
     if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
         strcmp(command, "-h") == 0) {
         fputs(usage_text, stdout);

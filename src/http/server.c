@@ -9,6 +9,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -364,7 +365,8 @@ static void log_request(const struct request *req, double seconds) {
     json_t *line = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I}", "ts", when, "event", "request",
         "request_id", req->request_id, "method", req->method, "path", req->path, "route",
-        req->route_name, "status", req->status, "duration_ms", seconds * 1000.0, "bytes_in",
+        req->route_name, "status", req->status, "duration_ms", round(seconds * 1e6) / 1000.0,
+        "bytes_in",
         (json_int_t)(req->route == ROUTE_UPLOAD ? req->received : (int64_t)req->body_len));
     if (line && req->authenticated) json_object_set_new(line, "key_id", json_string(req->key.id));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;

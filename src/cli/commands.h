@@ -1,0 +1,11 @@
+/* commands.h: the job-service subcommands of the vsr command line. Like the
+ * others (cli.h), each takes the arguments after its name and returns the
+ * process exit code. */
+#ifndef VSR_CLI_COMMANDS_H
+#define VSR_CLI_COMMANDS_H
+
+int cli_serve(int argc, char **argv);  /* vsr serve: HTTP API + worker threads */
+int cli_worker(int argc, char **argv); /* vsr worker: workers only, same database and files */
+int cli_keys(int argc, char **argv);   /* vsr keys create|list|revoke */
+
+#endif

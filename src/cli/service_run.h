@@ -1,0 +1,27 @@
+/* service_run.h: what `vsr serve` and `vsr worker` share: reading the
+ * configuration, opening the store and the file store, and waiting for
+ * SIGTERM or SIGINT. */
+#ifndef VSR_CLI_SERVICE_RUN_H
+#define VSR_CLI_SERVICE_RUN_H
+
+#include "blob/blob.h"
+#include "jobs/store.h"
+#include "service/config.h"
+
+/* Fills CONFIG from defaults, environment and ARGV. Returns 0, or -1 after
+ * printing --help (*exit_code 0) or an error (*exit_code set). */
+int service_configure(struct service_config *config, int argc, char **argv, const char *usage,
+                      int *exit_code);
+
+/* Opens the store and the file store named by CONFIG (creating data_dir). */
+int service_open(const struct service_config *config, struct store **store, struct blob **blob,
+                 struct vsr_error *error);
+
+/* Blocks SIGTERM and SIGINT in this thread and every thread it starts from
+ * now on, so that service_wait_for_signal alone receives them. */
+void service_block_signals(void);
+
+/* Waits for SIGTERM or SIGINT; returns the signal. */
+int service_wait_for_signal(void);
+
+#endif
