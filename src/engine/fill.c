@@ -30,8 +30,9 @@
 
 struct slot {
     AVFrame *frame;
-    uint8_t *mask; /* width*height, non-zero = to fill */
-    double ox, oy; /* position in "world" coordinates: world = pixel + o */
+    uint8_t *mask;             /* width*height, non-zero = to fill */
+    double ox, oy;             /* position in "world" coordinates: world = pixel + o */
+    struct motion_field field; /* motion from the frame before, per block */
     int64_t index;
 };
 
@@ -40,6 +41,7 @@ struct source {
     const struct slot *slot;
     double dx, dy;  /* source pixel = this pixel + (dx, dy) */
     int use_filled; /* previous output: its filled pixels count as known */
+    int offset[3];  /* added to what is copied, per plane */
 };
 
 struct filler {
@@ -51,6 +53,7 @@ struct filler {
     int finished;
     struct motion_pyramid *pyramids[2];
     double last_ox, last_oy;
+    double last_dx, last_dy; /* motion of the last frame pushed */
     /* per-frame work buffers */
     uint16_t *source_of; /* width*height: 0 not masked, 1.. source id, SPATIAL */
     struct source *sources;
@@ -124,10 +127,13 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
     motion_pyramid_build(cur, frame->data[0], frame->linesize[0], mask);
     if (f->pushed > 0) {
         double dx, dy;
-        motion_estimate(prev, cur, &dx, &dy);
+        motion_estimate(prev, cur, f->last_dx, f->last_dy, &dx, &dy, &s->field);
+        f->last_dx = dx;
+        f->last_dy = dy;
         f->last_ox += dx;
         f->last_oy += dy;
     }
+    if (f->pushed == 0) memset(&s->field, 0, sizeof s->field);
     s->ox = f->last_ox;
     s->oy = f->last_oy;
     f->pushed++;
@@ -160,29 +166,59 @@ static inline int source_known(const struct filler *f, const struct slot *src, i
     return !(m[0] | m[1] | m[f->width] | m[f->width + 1]);
 }
 
-/* Mean |difference| between frame CUR and SRC displaced by (dx, dy) over
- * the known pixels around tile (tx, ty); -1 when too few pixels to judge. */
-static double tile_mismatch(const struct filler *f, const struct slot *cur, const struct slot *src,
-                            int use_filled, int tx, int ty, double dx, double dy) {
+/* How well SRC, displaced by (dx, dy), fits frame CUR around tile (tx, ty):
+ * the mean |difference| over the known pixels there once the mean difference
+ * (exposure drift, a cloud) is taken out, and that mean per plane, which the
+ * copy then adds back so the patch sits flush with its surroundings. */
+struct match {
+    double mismatch; /* -1 when too few pixels to judge */
+    int offset[3];   /* cur - src, per plane */
+};
+
+static struct match tile_match(const struct filler *f, const struct slot *cur,
+                               const struct slot *src, int use_filled, int tx, int ty, double dx,
+                               double dy) {
+    struct match r = {-1, {0, 0, 0}};
     int x0 = tx - RING < 0 ? 0 : tx - RING, y0 = ty - RING < 0 ? 0 : ty - RING;
     int x1 = tx + TILE + RING > f->width ? f->width : tx + TILE + RING;
     int y1 = ty + TILE + RING > f->height ? f->height : ty + TILE + RING;
     const uint8_t *cp = cur->frame->data[0], *sp = src->frame->data[0];
     int cs = cur->frame->linesize[0], ss = src->frame->linesize[0];
-    long sum = 0, n = 0;
+    int diffs[(TILE + 2 * RING) * (TILE + 2 * RING)];
+    long sum = 0, sum_u = 0, sum_v = 0, n = 0, n_c = 0;
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++) {
             if (cur->mask[(size_t)y * f->width + x]) continue;
             if (!source_known(f, src, use_filled, x, y, dx, dy)) continue;
             int d = cp[(size_t)y * cs + x] - sample(sp, ss, x + dx, y + dy);
-            sum += d < 0 ? -d : d;
-            n++;
+            diffs[n++] = d;
+            sum += d;
+            if (!((x | y) & 1)) {
+                double sx = (x + dx) / 2, sy = (y + dy) / 2;
+                if (sx <= (f->width + 1) / 2 - 2 && sy <= (f->height + 1) / 2 - 2) {
+                    sum_u +=
+                        cur->frame->data[1][(size_t)(y / 2) * cur->frame->linesize[1] + x / 2] -
+                        sample(src->frame->data[1], src->frame->linesize[1], sx, sy);
+                    sum_v +=
+                        cur->frame->data[2][(size_t)(y / 2) * cur->frame->linesize[2] + x / 2] -
+                        sample(src->frame->data[2], src->frame->linesize[2], sx, sy);
+                    n_c++;
+                }
+            }
         }
-    return n < 24 ? -1 : (double)sum / (double)n;
+    if (n < 24) return r;
+    double mean = (double)sum / (double)n, dev = 0;
+    for (long i = 0; i < n; i++)
+        dev += fabs(diffs[i] - mean);
+    r.mismatch = dev / (double)n + fabs(mean) / 4; /* a large shift is itself suspect */
+    r.offset[0] = (int)lround(mean);
+    r.offset[1] = n_c ? (int)lround((double)sum_u / (double)n_c) : 0;
+    r.offset[2] = n_c ? (int)lround((double)sum_v / (double)n_c) : 0;
+    return r;
 }
 
 static int add_source(struct filler *f, const struct slot *slot, double dx, double dy,
-                      int use_filled) {
+                      int use_filled, const int offset[3]) {
     if (f->source_count + 1 >= SOURCE_SPATIAL) return -1;
     if (f->source_count == f->source_capacity) {
         size_t cap = f->source_capacity ? f->source_capacity * 2 : 256;
@@ -191,8 +227,13 @@ static int add_source(struct filler *f, const struct slot *slot, double dx, doub
         f->sources = grown;
         f->source_capacity = cap;
     }
-    f->sources[f->source_count] = (struct source){slot, dx, dy, use_filled};
+    f->sources[f->source_count] =
+        (struct source){slot, dx, dy, use_filled, {offset[0], offset[1], offset[2]}};
     return (int)++f->source_count; /* ids start at 1 */
+}
+
+static inline uint8_t clamp8(int v) {
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
 /* Copies into the tile's still-unfilled masked luma pixels what SOURCE shows;
@@ -210,22 +251,22 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
             size_t i = (size_t)y * f->width + x;
             if (!cur->mask[i] || f->source_of[i]) continue;
             if (!source_known(f, s->slot, s->use_filled, x, y, s->dx, s->dy)) continue;
-            cp[(size_t)y * cs + x] = (uint8_t)sample(sp, ss, x + s->dx, y + s->dy);
+            cp[(size_t)y * cs + x] = clamp8(sample(sp, ss, x + s->dx, y + s->dy) + s->offset[0]);
             f->source_of[i] = (uint16_t)id;
             remaining--;
         }
     return remaining;
 }
 
-/* Best local displacement near (cx, cy) for SRC; returns its mismatch. */
-static double search_local(const struct filler *f, const struct slot *cur, const struct slot *src,
-                           int tx, int ty, double cx, double cy, int radius, double *bx,
-                           double *by) {
-    double best = -1;
+/* Best local displacement within RADIUS of (cx, cy) for SRC. */
+static struct match search_local(const struct filler *f, const struct slot *cur,
+                                 const struct slot *src, int tx, int ty, double cx, double cy,
+                                 int radius, double *bx, double *by) {
+    struct match best = {-1, {0, 0, 0}};
     for (int y = -radius; y <= radius; y++)
         for (int x = -radius; x <= radius; x++) {
-            double m = tile_mismatch(f, cur, src, 0, tx, ty, cx + x, cy + y);
-            if (m >= 0 && (best < 0 || m < best)) {
+            struct match m = tile_match(f, cur, src, 0, tx, ty, cx + x, cy + y);
+            if (m.mismatch >= 0 && (best.mismatch < 0 || m.mismatch < best.mismatch)) {
                 best = m;
                 *bx = cx + x;
                 *by = cy + y;
@@ -238,6 +279,17 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
     /* Local motion per frame found so far in each direction (past, future). */
     double vx[2] = {0, 0}, vy[2] = {0, 0};
     int have_v[2] = {0, 0};
+    /* The block motion field guesses how what moves here moves: for the past
+     * from this frame's field, for the future from the next frame's. */
+    int block = (ty * MOTION_GRID_Y / f->height) * MOTION_GRID_X + tx * MOTION_GRID_X / f->width;
+    double field_x[2] = {0, 0}, field_y[2] = {0, 0};
+    field_x[0] = cur->field.dx[block] - cur->field.global_dx;
+    field_y[0] = cur->field.dy[block] - cur->field.global_dy;
+    if (cur->index + 1 < f->pushed) {
+        const struct slot *next = slot_at(f, cur->index + 1);
+        field_x[1] = -(next->field.dx[block] - next->field.global_dx);
+        field_y[1] = -(next->field.dy[block] - next->field.global_dy);
+    }
     int reach = f->past > f->future ? f->past : f->future;
     for (int k = 1; k <= reach && remaining > 0; k++)
         for (int dir = 0; dir < 2 && remaining > 0; dir++) {
@@ -247,14 +299,27 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
             struct slot *src = slot_at(f, j);
             if (!src->frame || src->index != j) continue;
             double dx = cur->ox - src->ox, dy = cur->oy - src->oy;
-            double m = tile_mismatch(f, cur, src, 0, tx, ty, dx, dy);
-            if (m > MATCH_TOLERANCE && k <= LOCAL_FRAMES) {
+            struct match m = tile_match(f, cur, src, 0, tx, ty, dx, dy);
+            if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && k <= LOCAL_FRAMES) {
                 double sx = dx, sy = dy;
-                double cx = dx + (have_v[dir] ? vx[dir] * k : 0);
-                double cy = dy + (have_v[dir] ? vy[dir] * k : 0);
-                double lm = search_local(f, cur, src, tx, ty, cx, cy,
-                                         have_v[dir] ? 2 : LOCAL_RADIUS, &sx, &sy);
-                if (lm >= 0 && lm <= MATCH_TOLERANCE) {
+                struct match lm;
+                if (have_v[dir]) {
+                    lm = search_local(f, cur, src, tx, ty, dx + vx[dir] * k, dy + vy[dir] * k, 2,
+                                      &sx, &sy);
+                } else {
+                    lm = search_local(f, cur, src, tx, ty, dx, dy, LOCAL_RADIUS, &sx, &sy);
+                    double fx = dx, fy = dy;
+                    struct match fm = {-1, {0, 0, 0}};
+                    if (fabs(field_x[dir]) + fabs(field_y[dir]) > LOCAL_RADIUS)
+                        fm = search_local(f, cur, src, tx, ty, dx + field_x[dir] * k,
+                                          dy + field_y[dir] * k, LOCAL_RADIUS, &fx, &fy);
+                    if (fm.mismatch >= 0 && (lm.mismatch < 0 || fm.mismatch < lm.mismatch)) {
+                        lm = fm;
+                        sx = fx;
+                        sy = fy;
+                    }
+                }
+                if (lm.mismatch >= 0 && lm.mismatch <= MATCH_TOLERANCE) {
                     m = lm;
                     vx[dir] = (sx - dx) / k;
                     vy[dir] = (sy - dy) / k;
@@ -263,8 +328,9 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
                     dy = sy;
                 }
             }
-            if (m > MATCH_TOLERANCE) continue; /* something else is there now */
-            int id = add_source(f, src, dx, dy, 0);
+            if (m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE)
+                continue; /* something else is there now */
+            int id = add_source(f, src, dx, dy, 0, m.offset);
             if (id < 0) return remaining;
             remaining = take_from(f, cur, id, tx, ty, remaining);
         }
@@ -273,9 +339,9 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
         struct slot *prev = slot_at(f, cur->index - 1);
         if (prev->frame && prev->index == cur->index - 1) {
             double dx = cur->ox - prev->ox, dy = cur->oy - prev->oy;
-            double m = tile_mismatch(f, cur, prev, 1, tx, ty, dx, dy);
-            if (m >= 0 && m <= MATCH_TOLERANCE) {
-                int id = add_source(f, prev, dx, dy, 1);
+            struct match m = tile_match(f, cur, prev, 1, tx, ty, dx, dy);
+            if (m.mismatch >= 0 && m.mismatch <= MATCH_TOLERANCE) {
+                int id = add_source(f, prev, dx, dy, 1, m.offset);
                 if (id > 0) remaining = take_from(f, cur, id, tx, ty, remaining);
             }
         }

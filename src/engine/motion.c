@@ -9,6 +9,8 @@
 #define TRUNCATE      40    /* differences beyond this are outliers (moving objects) */
 #define SAMPLES_MAX   40000 /* pixels looked at per cost, at most */
 
+enum { GRID_X = MOTION_GRID_X, GRID_Y = MOTION_GRID_Y };
+
 struct level {
     int w, h;
     uint8_t *luma;
@@ -76,11 +78,17 @@ void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int str
 
 /* Mean truncated squared difference between cur and prev shifted by (dx, dy),
  * over pixels unmasked in both; HUGE_VAL when too few overlap. */
-static double cost(const struct level *prev, const struct level *cur, int dx, int dy) {
+static double cost_in(const struct level *prev, const struct level *cur, int dx, int dy, int bx0,
+                      int by0, int bx1, int by1, const uint8_t *inliers) {
     int w = cur->w, h = cur->h;
     int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? w - dx : w;
     int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? h - dy : h;
     if (x1 - x0 < w / 2 || y1 - y0 < h / 2) return HUGE_VAL;
+    if (x0 < bx0) x0 = bx0;
+    if (y0 < by0) y0 = by0;
+    if (x1 > bx1) x1 = bx1;
+    if (y1 > by1) y1 = by1;
+    if (x1 - x0 < 2 || y1 - y0 < 2) return HUGE_VAL;
     long long area = (long long)(x1 - x0) * (y1 - y0);
     int step = 1;
     while (area / ((long long)step * step) > SAMPLES_MAX)
@@ -91,8 +99,10 @@ static double cost(const struct level *prev, const struct level *cur, int dx, in
         const uint8_t *c = cur->luma + (size_t)y * w, *cm = cur->mask + (size_t)y * w;
         const uint8_t *p = prev->luma + (size_t)(y + dy) * w + dx;
         const uint8_t *pm = prev->mask + (size_t)(y + dy) * w + dx;
+        int gy = y * GRID_Y / h;
         for (int x = x0; x < x1; x += step) {
             if (cm[x] | pm[x]) continue;
+            if (inliers && !inliers[gy * GRID_X + x * GRID_X / w]) continue;
             int d = c[x] - p[x];
             if (d < 0) d = -d;
             if (d > TRUNCATE) d = TRUNCATE;
@@ -103,6 +113,67 @@ static double cost(const struct level *prev, const struct level *cur, int dx, in
     return n * 16 < area / ((long long)step * step) ? HUGE_VAL : sum / (double)n;
 }
 
+static double cost(const struct level *prev, const struct level *cur, int dx, int dy,
+                   const uint8_t *inliers) {
+    return cost_in(prev, cur, dx, dy, 0, 0, cur->w, cur->h, inliers);
+}
+
+/* The coarse displacement most blocks of the frame agree with. A block
+ * agrees with every shift that matches it about as well as its best one, so
+ * flat blocks (asphalt, sky, walls) agree with anything and textured ones
+ * only with their true motion. A car that fills a few blocks cannot outvote
+ * the background, unlike a single whole-frame cost. INLIERS gets the blocks
+ * that agree with the winner. */
+static void vote_coarse(const struct level *prev, const struct level *cur, int prior_x, int prior_y,
+                        int *bx, int *by, uint8_t inliers[GRID_Y][GRID_X],
+                        int block_best[GRID_Y][GRID_X]) {
+    enum { SIDE = 2 * COARSE_RADIUS + 1 };
+    static const double margin = 12; /* noise between two frames, in cost units */
+    double costs[GRID_Y][GRID_X][SIDE * SIDE];
+    double best_of[GRID_Y][GRID_X];
+    int support[SIDE * SIDE] = {0};
+    int textured = 0;
+    for (int gy = 0; gy < GRID_Y; gy++)
+        for (int gx = 0; gx < GRID_X; gx++) {
+            int x0 = cur->w * gx / GRID_X, x1 = cur->w * (gx + 1) / GRID_X;
+            int y0 = cur->h * gy / GRID_Y, y1 = cur->h * (gy + 1) / GRID_Y;
+            double best = HUGE_VAL;
+            for (int i = 0; i < SIDE * SIDE; i++) {
+                double c = cost_in(prev, cur, i % SIDE - COARSE_RADIUS, i / SIDE - COARSE_RADIUS,
+                                   x0, y0, x1, y1, NULL);
+                costs[gy][gx][i] = c;
+                if (c < best) best = c;
+            }
+            best_of[gy][gx] = best;
+            block_best[gy][gx] = -1;
+            if (!isfinite(best)) continue;
+            int agree = 0, best_i = -1;
+            for (int i = 0; i < SIDE * SIDE; i++) {
+                agree += costs[gy][gx][i] <= best + margin;
+                if (costs[gy][gx][i] == best && best_i < 0) best_i = i;
+            }
+            if (agree * 4 > SIDE * SIDE) continue; /* flat: agrees with anything */
+            block_best[gy][gx] = best_i;
+            textured++;
+            for (int i = 0; i < SIDE * SIDE; i++)
+                if (costs[gy][gx][i] <= best + margin) support[i]++;
+        }
+    if (prior_x < -COARSE_RADIUS || prior_x > COARSE_RADIUS) prior_x = 0;
+    if (prior_y < -COARSE_RADIUS || prior_y > COARSE_RADIUS) prior_y = 0;
+    int prior = (prior_y + COARSE_RADIUS) * SIDE + prior_x + COARSE_RADIUS, winner = prior;
+    for (int i = 0; i < SIDE * SIDE; i++)
+        if (support[i] > support[winner]) winner = i;
+    /* A camera moves smoothly: leaving the previous motion takes a clear
+     * majority, so an object crossing the frame does not drag it along. */
+    if (support[winner] < 2 * support[prior] + 2 || support[winner] * 3 < textured) winner = prior;
+    *bx = winner % SIDE - COARSE_RADIUS;
+    *by = winner / SIDE - COARSE_RADIUS;
+    for (int gy = 0; gy < GRID_Y; gy++)
+        for (int gx = 0; gx < GRID_X; gx++)
+            inliers[gy][gx] =
+                isfinite(best_of[gy][gx]) && costs[gy][gx][winner] <= best_of[gy][gx] + margin;
+}
+
 /* Vertex of the parabola through (-1, a), (0, b), (1, c), clamped to +-0.5. */
 static double parabola(double a, double b, double c) {
     double den = a - 2 * b + c;
@@ -111,20 +182,29 @@ static double parabola(double a, double b, double c) {
     return v > 0.5 ? 0.5 : v < -0.5 ? -0.5 : v;
 }
 
-int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyramid *cur, double *dx,
-                    double *dy) {
+int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyramid *cur,
+                    double prior_dx, double prior_dy, double *dx, double *dy,
+                    struct motion_field *field) {
     int top = MOTION_LEVELS - 1;
     int bx = 0, by = 0;
     double best = HUGE_VAL;
-    for (int y = -COARSE_RADIUS; y <= COARSE_RADIUS; y++)
-        for (int x = -COARSE_RADIUS; x <= COARSE_RADIUS; x++) {
-            double c = cost(&prev->levels[top], &cur->levels[top], x, y);
-            if (c < best || (c == best && abs(x) + abs(y) < abs(bx) + abs(by))) {
-                best = c;
-                bx = x;
-                by = y;
+    uint8_t inliers[GRID_Y][GRID_X];
+    int block_best[GRID_Y][GRID_X];
+    int scale = 1 << top;
+    vote_coarse(&prev->levels[top], &cur->levels[top], (int)lround(prior_dx / scale),
+                (int)lround(prior_dy / scale), &bx, &by, inliers, block_best);
+    if (field) {
+        enum { SIDE = 2 * COARSE_RADIUS + 1 };
+        for (int gy = 0; gy < GRID_Y; gy++)
+            for (int gx = 0; gx < GRID_X; gx++) {
+                int i = block_best[gy][gx];
+                int mx = i < 0 ? bx : i % SIDE - COARSE_RADIUS,
+                    my = i < 0 ? by : i / SIDE - COARSE_RADIUS;
+                field->dx[gy * GRID_X + gx] = (float)(mx * scale);
+                field->dy[gy * GRID_X + gx] = (float)(my * scale);
             }
-        }
+    }
+    const uint8_t *in = &inliers[0][0];
     for (int l = top - 1; l >= 0; l--) {
         bx *= 2;
         by *= 2;
@@ -132,7 +212,7 @@ int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyram
         best = HUGE_VAL;
         for (int y = cy - 1; y <= cy + 1; y++)
             for (int x = cx - 1; x <= cx + 1; x++) {
-                double c = cost(&prev->levels[l], &cur->levels[l], x, y);
+                double c = cost(&prev->levels[l], &cur->levels[l], x, y, in);
                 if (c < best) {
                     best = c;
                     bx = x;
@@ -141,14 +221,18 @@ int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyram
             }
     }
     const struct level *p0 = &prev->levels[0], *c0 = &cur->levels[0];
-    double still = cost(p0, c0, 0, 0);
-    double fx = parabola(cost(p0, c0, bx - 1, by), best, cost(p0, c0, bx + 1, by));
-    double fy = parabola(cost(p0, c0, bx, by - 1), best, cost(p0, c0, bx, by + 1));
+    double still = cost(p0, c0, 0, 0, in);
+    double fx = parabola(cost(p0, c0, bx - 1, by, in), best, cost(p0, c0, bx + 1, by, in));
+    double fy = parabola(cost(p0, c0, bx, by - 1, in), best, cost(p0, c0, bx, by + 1, in));
     *dx = bx + fx;
     *dy = by + fy;
     /* Noise alone moves the parabola's vertex by a few hundredths: a still
      * camera must stay exactly still, or the error adds up over seconds. */
     int weak = (bx || by) && isfinite(still) && best > 0.95 * still;
+    if (field) {
+        field->global_dx = (float)(bx + fx);
+        field->global_dy = (float)(by + fy);
+    }
     if (!isfinite(best) || weak || (bx == 0 && by == 0 && fabs(fx) < 0.1 && fabs(fy) < 0.1)) {
         *dx = *dy = 0;
         return 0;

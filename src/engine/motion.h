@@ -15,6 +15,17 @@
 
 struct motion_pyramid;
 
+#define MOTION_GRID_X 8 /* blocks across that vote on the motion */
+#define MOTION_GRID_Y 6
+
+/* Coarse motion of each block of the frame (full-size pixels, same sense as
+ * motion_estimate's), for following objects that move on their own. Blocks
+ * too flat to tell take the global motion. */
+struct motion_field {
+    float dx[MOTION_GRID_X * MOTION_GRID_Y], dy[MOTION_GRID_X * MOTION_GRID_Y];
+    float global_dx, global_dy;
+};
+
 struct motion_pyramid *motion_pyramid_new(int width, int height);
 void motion_pyramid_free(struct motion_pyramid *pyramid); /* NULL is a no-op */
 
@@ -23,10 +34,13 @@ void motion_pyramid_free(struct motion_pyramid *pyramid); /* NULL is a no-op */
 void motion_pyramid_build(struct motion_pyramid *pyramid, const uint8_t *luma, int stride,
                           const uint8_t *mask);
 
-/* Finds (dx, dy) such that cur(x, y) matches prev(x + dx, y + dy). Returns 1
- * when that explains the frames clearly better than no motion, else 0 with
- * dx = dy = 0. */
-int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyramid *cur, double *dx,
-                    double *dy);
+/* Finds (dx, dy) such that cur(x, y) matches prev(x + dx, y + dy). PRIOR is
+ * the motion found for the frame before (0, 0 at first): the camera is taken
+ * to keep it unless most of the picture says otherwise. Returns 1 when the
+ * frames moved, else 0 with dx = dy = 0. FIELD (may be NULL) gets the
+ * per-block motion. */
+int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyramid *cur,
+                    double prior_dx, double prior_dy, double *dx, double *dy,
+                    struct motion_field *field);
 
 #endif
