@@ -2,6 +2,9 @@
 # Installs, when missing, the Debian 12 packages vsr needs to build, run and
 # test. Idempotent: a machine that has them all costs one dpkg query.
 #   scripts/install-deps.sh            build + run + test dependencies
+# Also installs the Node tools the tests use (tests/webhook: the official
+# standardwebhooks receiver and @redocly/cli) with `npm ci`, offline-safe
+# once node_modules matches package-lock.json.
 set -euo pipefail
 
 pkgs=(
@@ -10,16 +13,31 @@ pkgs=(
   ffmpeg fonts-dejavu-core python3-numpy
   libass-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libjansson-dev libssl-dev
+  nodejs npm prometheus wrk python3-fastapi uvicorn
 )
 
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then exit 0; fi
+# A node that came from elsewhere (nodesource, nvm) is as good as Debian's.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  keep=(); for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || keep+=("$p"); done
+  missing=("${keep[@]}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 
-echo "install-deps: installing ${missing[*]}" >&2
-sudo=""; [ "$(id -u)" -eq 0 ] || sudo=sudo
-export DEBIAN_FRONTEND=noninteractive
-$sudo apt-get update -qq
-$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The tests' Node tools, pinned by package-lock.json.
+here="$(cd "$(dirname "$0")/.." && pwd)"
+tools="$here/tests/webhook"
+if [ ! -f "$tools/node_modules/.package-lock.json" ] ||
+   [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in tests/webhook" >&2
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -48,14 +48,31 @@ extern int test_failures; /* failed checks in the running test */
 
 /* Declares every test of tests/test_list.h. */
 #define TEST(name) void test_##name(void)
-#define X(name) TEST(name);
+#define X(name)    TEST(name);
 #include "test_list.h"
 #undef X
 
 /* Helpers shared by the tests (tests/util.c). */
-const char *test_tmpdir(void);          /* a fresh folder for the running test */
-const char *test_shared_dir(void);      /* ../shared, or $VSR_SHARED; NULL when absent */
-const char *test_vsr_bin(void);         /* the CLI under test ($VSR_BIN) */
+const char *test_tmpdir(void);     /* a fresh folder for the running test */
+const char *test_shared_dir(void); /* ../shared, or $VSR_SHARED; NULL when absent */
+const char *test_vsr_bin(void);    /* the CLI under test ($VSR_BIN) */
 int test_run(const char *cmd, char *out, size_t out_size); /* exit status; stdout+stderr */
+
+/* A child process whose stdout the test reads line by line. */
+struct test_child {
+    int pid;
+    int fd; /* the read end of its stdout */
+    char buffer[8192];
+    size_t len;
+};
+/* Starts "sh -c CMD" (stderr to LOG_PATH, or inherited when NULL); 0 or -1. */
+int test_spawn(struct test_child *child, const char *cmd, const char *log_path);
+/* Reads the next line of its stdout into OUT (newline dropped) within
+ * TIMEOUT_MS; 0, or -1 on timeout or end of output. */
+int test_read_line(struct test_child *child, char *out, size_t out_size, int timeout_ms);
+/* SIGTERM, then SIGKILL after a second; returns its exit status. */
+int test_child_stop(struct test_child *child);
+/* Whether PROGRAM is found on PATH. */
+int test_have_program(const char *program);
 
 #endif

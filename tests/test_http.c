@@ -15,6 +15,7 @@
 #include "jobs/store.h"
 #include "service/config.h"
 #include "service/metrics.h"
+#include "service/webhooks.h"
 #include "service/worker.h"
 #include "test.h"
 
@@ -31,8 +32,10 @@ struct service {
     char dir[256];
 };
 
-/* Starts the service in a fresh folder with WORKERS worker threads. */
-static int service_start(struct service *s, int workers, int64_t max_request_size) {
+/* Starts the service in a fresh folder with WORKERS worker threads; TWEAK,
+ * when given, changes the configuration before anything starts. */
+static int service_start_tweaked(struct service *s, int workers, int64_t max_request_size,
+                                 void (*tweak)(struct service_config *)) {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "%s", test_tmpdir());
     config_init(&s->config);
@@ -44,6 +47,7 @@ static int service_start(struct service *s, int workers, int64_t max_request_siz
     s->config.lease_seconds = 2;
     s->config.poll_ms = 50;
     s->config.log_requests = 0;
+    if (tweak) tweak(&s->config);
     struct vsr_error error = {0};
     CHECK_INT(VSR_OK, config_finish(&s->config, &error));
     struct store_options options;
@@ -75,6 +79,10 @@ static int service_start(struct service *s, int workers, int64_t max_request_siz
         return -1;
     }
     return 0;
+}
+
+static int service_start(struct service *s, int workers, int64_t max_request_size) {
+    return service_start_tweaked(s, workers, max_request_size, NULL);
 }
 
 static void service_stop(struct service *s) {
@@ -613,5 +621,184 @@ TEST(http_lease_reclaim) {
     response_free(&r);
     struct job_finish late = {.state = JOB_SUCCEEDED, .output_blob = "x"};
     CHECK_INT(0, store_job_finish(s.store, job_id, "dead-worker", &late, &error));
+    service_stop(&s);
+}
+
+/* ---- webhooks ---------------------------------------------------------- */
+
+static void webhook_config(struct service_config *config) {
+    config->webhook_backoff_ms = 200;
+    config->webhook_timeout_seconds = 1;
+    config->poll_ms = 50;
+}
+
+/* Reads receiver lines until one has "n": N; 0 when found. */
+static int receiver_line(struct test_child *receiver, int n, json_t **out, int timeout_ms) {
+    char line[4096];
+    while (test_read_line(receiver, line, sizeof line, timeout_ms) == 0) {
+        json_t *json = json_loads(line, 0, NULL);
+        if (json_integer_value(json_object_get(json, "n")) == n) {
+            *out = json;
+            return 0;
+        }
+        json_decref(json);
+    }
+    *out = NULL;
+    return -1;
+}
+
+static void job_webhooks(struct service *s, const char *job_id, struct response *r) {
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/webhooks", job_id);
+    call(s, "GET", path, s->token, NULL, NULL, 0, NULL, r);
+}
+
+/* A queued job canceled with a webhook_url: the job.canceled event goes to a
+ * receiver built on the official `standardwebhooks` npm package, which first
+ * answers 500 with Retry-After: 1 and then verifies the signature. The sender
+ * is stopped after the failed attempt and a new one started (a restart): the
+ * retry comes from the database. Also: the SSRF guard refuses a loopback URL
+ * unless allowed, 410 Gone stops retries, and a timeout is retried. */
+TEST(http_webhook_delivery) {
+    if (!test_have_program("node")) {
+        printf("  skipped: node is not installed (scripts/install-deps.sh installs it)\n");
+        return;
+    }
+    struct service s;
+    struct test_child receiver = {0};
+    struct webhook_sender *sender = NULL;
+    json_t *first = NULL, *second = NULL;
+    if (service_start_tweaked(&s, 0, 64 << 20, webhook_config) != 0) return;
+    char cmd[512], line[256], log[512];
+    snprintf(log, sizeof log, "%s/receiver.log", s.dir);
+    snprintf(cmd, sizeof cmd, "exec node tests/webhook/receiver.mjs '%s' 1", s.key.webhook_secret);
+    CHECK(strncmp(s.key.webhook_secret, "whsec_", 6) == 0);
+    if (test_spawn(&receiver, cmd, log) != 0 || test_read_line(&receiver, line, sizeof line, 20000)) {
+        fprintf(stderr, "  the receiver did not start (run scripts/install-deps.sh for"
+                        " tests/webhook/node_modules); see %s\n", log);
+        test_failures++;
+        goto done;
+    }
+    json_t *hello = json_loads(line, 0, NULL);
+    int port = (int)json_integer_value(json_object_get(hello, "port"));
+    json_decref(hello);
+    CHECK(port > 0);
+
+    char video[512];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        goto done;
+    }
+    struct response r;
+    upload_file(&s, s.token, video, &r);
+    char upload_id[64];
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+
+    /* The SSRF guard: a loopback receiver is refused by default. */
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"upload_id\":\"%s\",\"webhook_url\":\"http://127.0.0.1:%d/hook\"}", upload_id,
+             port);
+    call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "webhook_url") == 0);
+    response_free(&r);
+    s.config.webhook_allow_private = 1; /* as VSR_WEBHOOK_ALLOW_PRIVATE=1 */
+    call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64], path[160];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
+    call(&s, "DELETE", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    response_free(&r);
+
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, webhook_sender_start(&sender, &s.config, s.store, s.metrics, &error));
+    CHECK_INT(0, receiver_line(&receiver, 1, &first, 20000));
+    CHECK_INT(500, json_integer_value(json_object_get(first, "answered")));
+    webhook_sender_stop(sender); /* a restart: what is left is in the database */
+    sender = NULL;
+    job_webhooks(&s, job_id, &r);
+    json_t *row = json_array_get(json_object_get(r.json, "data"), 0);
+    CHECK(strcmp(json_text(row, "status", NULL), "pending") == 0);
+    CHECK(strcmp(json_text(row, "event", NULL), "job.canceled") == 0);
+    CHECK_INT(1, json_integer_value(json_object_get(row, "attempts")));
+    CHECK_INT(500, json_integer_value(json_object_get(row, "last_status")));
+    response_free(&r);
+
+    CHECK_INT(VSR_OK, webhook_sender_start(&sender, &s.config, s.store, s.metrics, &error));
+    CHECK_INT(0, receiver_line(&receiver, 2, &second, 20000));
+    CHECK(json_is_true(json_object_get(second, "verified")));
+    if (!json_is_true(json_object_get(second, "verified")))
+        fprintf(stderr, "  receiver: %s\n", json_text(second, "error", NULL));
+    CHECK(strcmp(json_text(second, "type", NULL), "job.canceled") == 0);
+    CHECK(strcmp(json_text(second, "job", NULL), job_id) == 0);
+    CHECK(strcmp(json_text(second, "id", NULL), json_text(first, "id", NULL)) == 0);
+    /* Retry-After: 1 was honoured. */
+    CHECK_AT_LEAST(900, json_integer_value(json_object_get(second, "t")) -
+                            json_integer_value(json_object_get(first, "t")));
+    for (int i = 0; i < 50; i++) { /* the sender records the attempt after the answer */
+        job_webhooks(&s, job_id, &r);
+        row = json_array_get(json_object_get(r.json, "data"), 0);
+        if (strcmp(json_text(row, "status", NULL), "pending") != 0) break;
+        response_free(&r);
+        usleep(50 * 1000);
+    }
+    CHECK(strcmp(json_text(row, "status", NULL), "delivered") == 0);
+    CHECK_INT(2, json_integer_value(json_object_get(row, "attempts")));
+    CHECK_INT(200, json_integer_value(json_object_get(row, "last_status")));
+    response_free(&r);
+
+    /* 410 Gone stops at once; a receiver that does not answer in time is
+     * retried. */
+    const char *paths[2] = {"gone", "slow"};
+    char ids[2][64];
+    for (int k = 0; k < 2; k++) {
+        snprintf(body, sizeof body,
+                 "{\"upload_id\":\"%s\",\"webhook_url\":\"http://127.0.0.1:%d/%s\"}",
+                 upload_id, port, paths[k]);
+        call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+        snprintf(ids[k], sizeof ids[k], "%s", json_text(r.json, "id", NULL));
+        response_free(&r);
+        snprintf(path, sizeof path, "/api/v1/jobs/%s", ids[k]);
+        call(&s, "DELETE", path, s.token, NULL, NULL, 0, NULL, &r);
+        response_free(&r);
+    }
+    int gone_done = 0, slow_retried = 0;
+    for (int i = 0; i < 100 && !(gone_done && slow_retried); i++) {
+        usleep(100 * 1000);
+        job_webhooks(&s, ids[0], &r);
+        row = json_array_get(json_object_get(r.json, "data"), 0);
+        if (strcmp(json_text(row, "status", NULL), "failed") == 0) {
+            gone_done = 1;
+            CHECK_INT(1, json_integer_value(json_object_get(row, "attempts")));
+            CHECK_INT(410, json_integer_value(json_object_get(row, "last_status")));
+        }
+        response_free(&r);
+        job_webhooks(&s, ids[1], &r);
+        row = json_array_get(json_object_get(r.json, "data"), 0);
+        if (json_integer_value(json_object_get(row, "attempts")) >= 2 &&
+            strcmp(json_text(row, "status", NULL), "pending") == 0) {
+            slow_retried = 1;
+            CHECK(strstr(json_text(row, "last_error", NULL), "imeout") ||
+                  strstr(json_text(row, "last_error", NULL), "timed out"));
+        }
+        response_free(&r);
+    }
+    CHECK(gone_done);
+    CHECK(slow_retried);
+    call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK(r.body.data && strstr(r.body.data, "vsr_webhook_deliveries_total 1\n"));
+    CHECK(r.body.data && strstr(r.body.data, "vsr_webhook_given_up_total 1\n"));
+    response_free(&r);
+done:
+    webhook_sender_stop(sender);
+    json_decref(first);
+    json_decref(second);
+    if (receiver.pid) test_child_stop(&receiver);
     service_stop(&s);
 }

@@ -50,6 +50,7 @@ TEST(service_keys_cli) {
              test_vsr_bin(), dir);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     CHECK(strstr(out, "token: vsr_") != NULL);
+    CHECK(strstr(out, "webhook_secret: whsec_") != NULL);
     snprintf(cmd, sizeof cmd, "%s keys list --data-dir %s", test_vsr_bin(), dir);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     CHECK(strstr(out, "ci") != NULL && strstr(out, "active") != NULL);

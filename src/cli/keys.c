@@ -46,8 +46,10 @@ static int keys_create(struct store *store, struct api_key *key) {
     if (!key->name[0]) return cli_fail(VSR_E_USAGE, "keys create needs --name NAME");
     int rc = store_key_create(store, key, token, sizeof token, &error);
     if (rc != VSR_OK) return cli_fail(rc, "%s", error.message);
-    printf("id: %s\nname: %s\ntoken: %s\n", key->id, key->name, token);
-    fprintf(stderr, "vsr: keep the token now: it is not stored and cannot be shown again\n");
+    printf("id: %s\nname: %s\ntoken: %s\nwebhook_secret: %s\n", key->id, key->name, token,
+           key->webhook_secret);
+    fprintf(stderr, "vsr: keep the token now: it is not stored and cannot be shown again;"
+                    " verify webhooks with the webhook_secret (Standard Webhooks)\n");
     return 0;
 }
 

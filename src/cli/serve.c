@@ -10,6 +10,7 @@
 #include "cli/service_run.h"
 #include "http/server.h"
 #include "service/metrics.h"
+#include "service/webhooks.h"
 #include "service/worker.h"
 
 static const char usage[] = "usage: vsr serve [options]\n"
@@ -27,6 +28,7 @@ int cli_serve(int argc, char **argv) {
     struct metrics *metrics = NULL;
     struct http_server *server = NULL;
     struct worker_pool *workers = NULL;
+    struct webhook_sender *sender = NULL;
     int rc = service_open(&config, &store, &blob, &error);
     if (rc == VSR_OK && !(metrics = metrics_new())) {
         error.code = rc = VSR_E_NOMEM;
@@ -35,6 +37,7 @@ int cli_serve(int argc, char **argv) {
     if (rc == VSR_OK) rc = http_server_start(&server, &config, store, blob, metrics, &error);
     if (rc == VSR_OK && config.workers > 0)
         rc = worker_pool_start(&workers, &config, store, blob, metrics, &error);
+    if (rc == VSR_OK) rc = webhook_sender_start(&sender, &config, store, metrics, &error);
     if (rc != VSR_OK) {
         exit_code = cli_fail(rc, "%s", error.message);
         goto done;
@@ -50,6 +53,7 @@ int cli_serve(int argc, char **argv) {
     fprintf(stderr, "{\"event\":\"serve.stopped\",\"released\":%d}\n", released);
 done:
     worker_pool_free(workers);
+    webhook_sender_stop(sender);
     http_server_stop(server);
     metrics_free(metrics);
     blob_close(blob);

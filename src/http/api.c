@@ -11,6 +11,7 @@
 
 #include "http/http_internal.h"
 #include "jobs/job_types.h"
+#include "service/webhooks.h"
 #include "util/ids.h"
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -448,6 +449,11 @@ enum MHD_Result api_job_create(struct request *req) {
         if (!url || strlen(url) >= sizeof job.webhook_url ||
             (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0)) {
             result = bad_field(req, "webhook_url", "webhook_url must be an http(s) URL");
+            goto done;
+        }
+        /* The SSRF guard: no webhooks into the operator's own network. */
+        if (webhook_url_check(url, server->config->webhook_allow_private, &error) != VSR_OK) {
+            result = bad_field(req, "webhook_url", error.message);
             goto done;
         }
         snprintf(job.webhook_url, sizeof job.webhook_url, "%s", url);

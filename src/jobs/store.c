@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <errno.h>
+#include <sys/random.h>
+
 #include <openssl/evp.h>
 
 #include "util/ids.h"
@@ -67,6 +70,22 @@ int store_key_create(struct store *store, struct api_key *key, char *token, size
         snprintf(error->message, sizeof error->message, "cannot draw random bytes for a key");
         return VSR_E_INTERNAL;
     }
+    /* The webhook secret: 24 random bytes, base64 after "whsec_" as the
+     * Standard Webhooks libraries expect. */
+    unsigned char raw[24];
+    size_t got = 0;
+    while (got < sizeof raw) {
+        ssize_t n = getrandom(raw + got, sizeof raw - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            error->code = VSR_E_INTERNAL;
+            snprintf(error->message, sizeof error->message, "cannot draw random bytes for a key");
+            return VSR_E_INTERNAL;
+        }
+        got += (size_t)n;
+    }
+    memcpy(key->webhook_secret, "whsec_", 6);
+    EVP_EncodeBlock((unsigned char *)key->webhook_secret + 6, raw, (int)sizeof raw);
     store_hash_token(token, key->secret_hash);
     snprintf(key->prefix, sizeof key->prefix, "%.12s", token);
     key->created_at = ids_now_ms();

@@ -95,6 +95,9 @@ struct api_key {
     double rate_per_second;    /* requests; 0: unlimited */
     int64_t created_at;
     int64_t revoked_at; /* 0 while valid */
+    /* Signs this key's webhooks (Standard Webhooks): "whsec_" + base64 of the
+     * HMAC key. Made with the key; shown by `vsr keys create`. */
+    char webhook_secret[64];
 };
 
 struct key_usage {
@@ -115,6 +118,7 @@ struct webhook_delivery {
     int last_status; /* HTTP status of the last attempt, 0 when none */
     char last_error[STORE_MESSAGE_SIZE];
     int64_t created_at;
+    char secret[64]; /* the owning key's webhook_secret, to sign with */
 };
 
 /* How the queue treats leases and retries. */

@@ -62,6 +62,12 @@ static const char *const migrations[] = {
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX webhook_due ON webhook_outbox(delivered, next_attempt_at);"
     "CREATE INDEX webhook_job ON webhook_outbox(job_id, id);",
+    /* version 2: a webhook signing secret per key (Standard Webhooks "whsec_"
+     * + base64; keys made before get 24 random bytes as hex, which is valid
+     * base64 too), and what the retention sweep looks up. */
+    "ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';"
+    "UPDATE api_keys SET webhook_secret = 'whsec_' || hex(randomblob(24));"
+    "CREATE INDEX uploads_created ON uploads(created_at);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -76,7 +82,7 @@ static const char *const migrations[] = {
 
 #define KEY_COLUMNS                                                                                \
     "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"      \
-    " created_at, revoked_at"
+    " created_at, revoked_at, webhook_secret"
 
 #define UPLOAD_COLUMNS                                                                             \
     "id, key_id, file_name, mime_type, declared_size, size, blob, state, media_seconds, width,"    \
@@ -84,7 +90,8 @@ static const char *const migrations[] = {
 
 #define WEBHOOK_COLUMNS                                                                            \
     "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"          \
-    " last_error, created_at"
+    " last_error, created_at, coalesce((SELECT k.webhook_secret FROM jobs j"                    \
+    " JOIN api_keys k ON k.id = j.key_id WHERE j.id = webhook_outbox.job_id), '')"
 
 /* Backoff after attempt N (1-based): base * 2^(N-1), capped; :B is the base,
  * :M the cap. The shift is capped too, so that it cannot overflow. */
@@ -95,7 +102,8 @@ static const char *const migrations[] = {
 #define WEBHOOK_INSERT_SQL                                                                         \
     "INSERT INTO webhook_outbox(job_id, event, url, payload, next_attempt_at, created_at)"         \
     " SELECT id, 'job.' || state, webhook_url,"                                                    \
-    " json_object('type', 'job.' || state, 'timestamp', :N, 'data',"                               \
+    " json_object('type', 'job.' || state,"                                                        \
+    "  'timestamp', strftime('%Y-%m-%dT%H:%M:%fZ', :N / 1000.0, 'unixepoch'), 'data',"             \
     "  json_object('id', id, 'type', type, 'status', state, 'created_at', created_at,"             \
     "   'finished_at', finished_at, 'error', CASE WHEN error_code = '' THEN NULL ELSE"             \
     "   json_object('code', error_code, 'message', error_message) END)), :N, :N"                   \
@@ -141,7 +149,7 @@ enum statement {
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_KEY_INSERT] = "INSERT INTO api_keys(" KEY_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
-                      " ?8, ?9, ?10)",
+                      " ?8, ?9, ?10, ?11)",
     [ST_KEY_BY_HASH] = "SELECT " KEY_COLUMNS " FROM api_keys WHERE secret_hash = ?1"
                        " AND revoked_at = 0",
     [ST_KEY_LIST] = "SELECT " KEY_COLUMNS " FROM api_keys ORDER BY created_at DESC, id",
@@ -387,6 +395,7 @@ static void read_key(sqlite3_stmt *st, struct api_key *key) {
     key->rate_per_second = sqlite3_column_double(st, 7);
     key->created_at = sqlite3_column_int64(st, 8);
     key->revoked_at = sqlite3_column_int64(st, 9);
+    column_text(key->webhook_secret, sizeof key->webhook_secret, st, 10);
 }
 
 static void read_upload(sqlite3_stmt *st, struct upload *up) {
@@ -421,6 +430,7 @@ static void read_webhook(sqlite3_stmt *st, struct webhook_delivery *w) {
     w->last_status = sqlite3_column_int(st, 8);
     column_text(w->last_error, sizeof w->last_error, st, 9);
     w->created_at = sqlite3_column_int64(st, 10);
+    column_text(w->secret, sizeof w->secret, st, 11);
 }
 
 /* Runs a statement that returns no rows (or whose rows are not needed). */
@@ -516,6 +526,7 @@ static int sqlite_key_create(struct store *store, const struct api_key *key,
     sqlite3_bind_double(st, 8, key->rate_per_second);
     sqlite3_bind_int64(st, 9, key->created_at);
     sqlite3_bind_int64(st, 10, key->revoked_at);
+    sqlite3_bind_text(st, 11, key->webhook_secret, -1, SQLITE_TRANSIENT);
     rc = run(conn, st, "creating an API key", error);
 done:
     release(s, conn);

@@ -55,6 +55,26 @@ static const struct option options[] = {
      "idle workers look for jobs this often"},
     {"log-requests", "VSR_LOG_REQUESTS", OPT_INT, FIELD(log_requests), 0, 1,
      "one JSON log line per request (1/0)"},
+    {"webhook-allow-private", "VSR_WEBHOOK_ALLOW_PRIVATE", OPT_INT, FIELD(webhook_allow_private),
+     0, 1, "allow webhook URLs on loopback/private addresses (1/0)"},
+    {"webhook-timeout", "VSR_WEBHOOK_TIMEOUT_SECONDS", OPT_INT, FIELD(webhook_timeout_seconds), 1,
+     300, "one webhook attempt's time limit in seconds"},
+    {"webhook-max-attempts", "VSR_WEBHOOK_MAX_ATTEMPTS", OPT_INT, FIELD(webhook_max_attempts), 1,
+     100, "webhook attempts before giving up"},
+    {"webhook-backoff-ms", "VSR_WEBHOOK_BACKOFF_MS", OPT_INT, FIELD(webhook_backoff_ms), 1,
+     86400000, "first webhook retry delay in ms (doubles, with jitter)"},
+    {"webhook-backoff-max", "VSR_WEBHOOK_BACKOFF_MAX_SECONDS", OPT_INT,
+     FIELD(webhook_backoff_max_seconds), 1, 604800, "longest webhook retry delay in seconds"},
+    {"business-hours-only", "VSR_BUSINESS_HOURS_ONLY", OPT_INT, FIELD(business_hours_only), 0, 1,
+     "run jobs only within business hours (1/0)"},
+    {"business-hours", "VSR_BUSINESS_HOURS", OPT_TEXT, FIELD(business_hours), 0, 0,
+     "HH:MM-HH:MM (may wrap past midnight)"},
+    {"timezone", "VSR_TIMEZONE", OPT_TEXT, FIELD(timezone), 0, 0,
+     "time zone of the business hours, e.g. Europe/Berlin"},
+    {"retention-hours", "VSR_RETENTION_HOURS", OPT_INT, FIELD(retention_hours), 0, 1000000,
+     "delete results and uploads older than this (0: keep)"},
+    {"metrics-admin-only", "VSR_METRICS_ADMIN_ONLY", OPT_INT, FIELD(metrics_admin_only), 0, 1,
+     "/metrics and /metrics/json need an admin key (1/0)"},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])
@@ -76,6 +96,11 @@ void config_init(struct service_config *config) {
     config->upload_expiry_seconds = 3600;
     config->poll_ms = 500;
     config->log_requests = 1;
+    config->webhook_timeout_seconds = 10;
+    config->webhook_max_attempts = 10;
+    config->webhook_backoff_ms = 5000;
+    config->webhook_backoff_max_seconds = 3600;
+    snprintf(config->business_hours, sizeof config->business_hours, "09:00-17:00");
 }
 
 static int set_option(struct service_config *config, const struct option *opt, const char *value,

@@ -31,11 +31,26 @@ struct service_config {
     int upload_expiry_seconds;         /* VSR_UPLOAD_EXPIRY_SECONDS: upload URLs expire after */
     int poll_ms;                       /* VSR_POLL_MS: idle workers look for jobs this often */
     int log_requests;                  /* VSR_LOG_REQUESTS: one JSON line per request (1/0) */
+    /* Webhooks (service/webhooks.h). */
+    int webhook_allow_private;       /* VSR_WEBHOOK_ALLOW_PRIVATE: allow private/loopback URLs */
+    int webhook_timeout_seconds;     /* VSR_WEBHOOK_TIMEOUT_SECONDS: one attempt's limit */
+    int webhook_max_attempts;        /* VSR_WEBHOOK_MAX_ATTEMPTS: then the delivery is given up */
+    int webhook_backoff_ms;          /* VSR_WEBHOOK_BACKOFF_MS: first retry delay, doubling */
+    int webhook_backoff_max_seconds; /* VSR_WEBHOOK_BACKOFF_MAX_SECONDS: longest retry delay */
+    /* Business hours (service/hours.h): outside them workers claim nothing. */
+    int business_hours_only;               /* VSR_BUSINESS_HOURS_ONLY (1/0) */
+    char business_hours[CONFIG_TEXT_SIZE]; /* VSR_BUSINESS_HOURS: "HH:MM-HH:MM" */
+    char timezone[CONFIG_TEXT_SIZE];       /* VSR_TIMEZONE: IANA name; "": the machine's */
+    /* Retention: results and uploads older than this are deleted (0: kept). */
+    int retention_hours; /* VSR_RETENTION_HOURS */
+    int metrics_admin_only; /* VSR_METRICS_ADMIN_ONLY: /metrics needs an admin key (1/0) */
 };
 
 /* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB
  * bodies, 4 hours, 7680x4320, 30 s leases, 3 attempts, 5 s backoff, 60 s
- * drain, 1 hour uploads, 500 ms polls, request logs on. */
+ * drain, 1 hour uploads, 500 ms polls, request logs on; webhooks: public
+ * addresses only, 10 s timeout, 10 attempts from 5 s up to 1 hour; business
+ * hours off (09:00-17:00 when on); retention off; metrics open. */
 void config_init(struct service_config *config);
 
 /* Applies the VSR_* variables of ENVIRON-style array ENV (NULL-terminated;

@@ -45,6 +45,7 @@ struct metrics {
     struct histogram jobs;
     uint64_t jobs_ended[JOB_STATE_COUNT];
     int workers, busy;
+    uint64_t webhook_deliveries, webhook_failures, webhooks_given_up;
     int64_t started_ms;
 };
 
@@ -94,6 +95,16 @@ void metrics_record_job(struct metrics *m, enum job_state state, double seconds)
     pthread_mutex_lock(&m->lock);
     if ((unsigned)state < JOB_STATE_COUNT) m->jobs_ended[state]++;
     if (state == JOB_SUCCEEDED) observe(&m->jobs, job_buckets, JOB_BUCKETS, seconds);
+    pthread_mutex_unlock(&m->lock);
+}
+
+void metrics_record_webhook(struct metrics *m, int delivered, int given_up) {
+    pthread_mutex_lock(&m->lock);
+    if (delivered)
+        m->webhook_deliveries++;
+    else
+        m->webhook_failures++;
+    if (given_up) m->webhooks_given_up++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -180,6 +191,18 @@ char *metrics_render_prometheus(struct metrics *m, struct store *store) {
                 "# HELP vsr_workers_busy Worker threads running a job.\n"
                 "# TYPE vsr_workers_busy gauge\nvsr_workers_busy %d\n",
                 copy.workers, copy.busy);
+    text_printf(&t,
+                "# HELP vsr_webhook_deliveries_total Webhooks this process delivered (2xx).\n"
+                "# TYPE vsr_webhook_deliveries_total counter\nvsr_webhook_deliveries_total %llu\n"
+                "# HELP vsr_webhook_failures_total Webhook attempts that failed (non-2xx,"
+                " timeout, refused).\n"
+                "# TYPE vsr_webhook_failures_total counter\nvsr_webhook_failures_total %llu\n"
+                "# HELP vsr_webhook_given_up_total Webhooks given up after their last attempt or"
+                " a 410.\n"
+                "# TYPE vsr_webhook_given_up_total counter\nvsr_webhook_given_up_total %llu\n",
+                (unsigned long long)copy.webhook_deliveries,
+                (unsigned long long)copy.webhook_failures,
+                (unsigned long long)copy.webhooks_given_up);
     int64_t depth[JOB_STATE_COUNT];
     struct vsr_error error = {0};
     if (store && store_queue_depth(store, depth, &error) == VSR_OK) {
@@ -232,6 +255,9 @@ char *metrics_render_json(struct metrics *m, struct store *store) {
     json_object_set_new(root, "processing_seconds",
                         json_pack("{s:f, s:f}", "p50", p50, "p95", p95));
     json_object_set_new(root, "errors", errors);
+    json_object_set_new(root, "webhook_failures", json_integer((json_int_t)copy.webhook_failures));
+    json_object_set_new(root, "webhook_deliveries",
+                        json_integer((json_int_t)copy.webhook_deliveries));
     json_object_set_new(root, "workers",
                         json_pack("{s:i, s:i}", "total", copy.workers, "busy", copy.busy));
     char *text = json_dumps(root, JSON_COMPACT);

@@ -25,6 +25,10 @@ void metrics_record_request(struct metrics *metrics, const char *route, const ch
 /* One job that ended in STATE after SECONDS of processing. */
 void metrics_record_job(struct metrics *metrics, enum job_state state, double seconds);
 
+/* One webhook attempt: DELIVERED when the receiver took it; GIVEN_UP when
+ * it failed for good. */
+void metrics_record_webhook(struct metrics *metrics, int delivered, int given_up);
+
 /* Workers of this process: how many there are and how many run a job. */
 void metrics_set_workers(struct metrics *metrics, int total);
 void metrics_worker_busy(struct metrics *metrics, int delta);

@@ -1,0 +1,86 @@
+/* test_webhook.c: the pieces of webhook delivery that need no network:
+ * Standard Webhooks signatures (the spec's own test vector), the SSRF guard
+ * on addresses and URLs, and the retry backoff. Delivery to a real receiver
+ * is in test_http.c (http_webhook_delivery). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "service/webhooks.h"
+#include "test.h"
+
+TEST(webhook_signature) {
+    /* The example of the Standard Webhooks test suites. */
+    char signature[128];
+    CHECK_INT(VSR_OK, webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                   "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+                                   "{\"test\": 2432232314}", signature, sizeof signature));
+    CHECK(strcmp(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=") == 0);
+    /* The prefix is optional; the key is the decoded bytes. */
+    char again[128];
+    CHECK_INT(VSR_OK, webhook_sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                                   1614265330, "{\"test\": 2432232314}", again, sizeof again));
+    CHECK(strcmp(signature, again) == 0);
+    /* Any change to id, time or body changes it. */
+    CHECK_INT(VSR_OK, webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                                   "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331,
+                                   "{\"test\": 2432232314}", again, sizeof again));
+    CHECK(strcmp(signature, again) != 0);
+    CHECK_INT(VSR_E_USAGE, webhook_sign("whsec_abc", "m", 1, "{}", again, sizeof again));
+}
+
+static int public4(const char *text) {
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    inet_pton(AF_INET, text, &a.sin_addr);
+    return webhook_address_is_public((struct sockaddr *)&a);
+}
+
+static int public6(const char *text) {
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, text, &a.sin6_addr);
+    return webhook_address_is_public((struct sockaddr *)&a);
+}
+
+TEST(webhook_ssrf_guard) {
+    const char *blocked4[] = {"127.0.0.1",   "10.1.2.3",    "172.16.0.1",  "172.31.255.255",
+                              "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+                              "224.0.0.1",   "255.255.255.255"};
+    for (size_t i = 0; i < sizeof blocked4 / sizeof blocked4[0]; i++)
+        if (public4(blocked4[i])) {
+            fprintf(stderr, "  %s passed the guard\n", blocked4[i]);
+            test_failures++;
+        }
+    CHECK(public4("8.8.8.8"));
+    CHECK(public4("172.32.0.1"));
+    CHECK(public4("100.128.0.1"));
+    CHECK(!public6("::1"));
+    CHECK(!public6("::"));
+    CHECK(!public6("fe80::1"));
+    CHECK(!public6("fd00::1"));
+    CHECK(!public6("::ffff:127.0.0.1"));
+    CHECK(!public6("::ffff:10.0.0.1"));
+    CHECK(public6("2001:4860:4860::8888"));
+    CHECK(public6("::ffff:8.8.8.8"));
+
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://127.0.0.1:9/hook", 0, &error));
+    CHECK(strstr(error.message, "VSR_WEBHOOK_ALLOW_PRIVATE") != NULL);
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://localhost/hook", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://[::1]:8080/", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://169.254.169.254/latest/meta-data", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://0x7f000001/", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("ftp://8.8.8.8/", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("not a url", 1, &error));
+    CHECK_INT(VSR_OK, webhook_url_check("https://8.8.8.8/hook", 0, &error));
+    CHECK_INT(VSR_OK, webhook_url_check("http://127.0.0.1:9/hook", 1, &error));
+}
+
+TEST(webhook_backoff) {
+    CHECK_INT(500, webhook_backoff_ms(1, 1000, 60000, 0));
+    CHECK_INT(1000, webhook_backoff_ms(1, 1000, 60000, 1));
+    CHECK_INT(4000, webhook_backoff_ms(3, 1000, 60000, 1));
+    CHECK_INT(60000, webhook_backoff_ms(30, 1000, 60000, 1));
+    CHECK_INT(60000, webhook_backoff_ms(200, 1000, 60000, 1));
+    int64_t mid = webhook_backoff_ms(4, 1000, 60000, 0.5);
+    CHECK(mid >= 4000 && mid <= 8000);
+}
