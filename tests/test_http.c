@@ -802,3 +802,148 @@ done:
     if (receiver.pid) test_child_stop(&receiver);
     service_stop(&s);
 }
+
+/* ---- documentation, metrics format, admin ------------------------------ */
+
+/* Writes the body of R to DIR/NAME; returns the path in PATH. */
+static void save_body(const struct response *r, const char *dir, const char *name, char *path,
+                      size_t size) {
+    snprintf(path, size, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    if (r->body.data) fwrite(r->body.data, 1, r->body.len, f);
+    fclose(f);
+}
+
+/* /openapi.json describes every route and passes `redocly lint` (the
+ * @redocly/cli npm package in tests/webhook); /docs renders it. */
+TEST(http_openapi) {
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    call(&s, "GET", "/openapi.json", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(has_header(&r, "Content-Type: application/json"));
+    CHECK(strcmp(json_text(r.json, "openapi", NULL), "3.1.0") == 0);
+    json_t *paths = json_object_get(r.json, "paths");
+    const char *routes[] = {"/health/healthz", "/health/readyz", "/api/health", "/metrics",
+                            "/metrics/json", "/openapi.json", "/docs", "/api/v1/uploads",
+                            "/api/v1/uploads/{id}", "/api/v1/jobs", "/api/v1/jobs/{id}",
+                            "/api/v1/jobs/{id}/result", "/api/v1/jobs/{id}/webhooks",
+                            "/api/v1/admin/jobs"};
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (!json_object_get(paths, routes[i])) {
+            fprintf(stderr, "  %s is not in /openapi.json\n", routes[i]);
+            test_failures++;
+        }
+    CHECK(json_object_get(json_object_get(json_object_get(r.json, "components"),
+                                          "securitySchemes"),
+                          "bearer") != NULL);
+    char path[512];
+    save_body(&r, s.dir, "openapi.json", path, sizeof path);
+    response_free(&r);
+    call(&s, "GET", "/docs", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(has_header(&r, "Content-Type: text/html"));
+    CHECK(r.body.data && strstr(r.body.data, "fetch('/openapi.json')"));
+    response_free(&r);
+    if (!test_have_program("node")) {
+        printf("  skipped the lint: node is not installed (scripts/install-deps.sh)\n");
+    } else {
+        char cmd[1024], out[8192];
+        snprintf(cmd, sizeof cmd,
+                 "cd tests/webhook && REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true"
+                 " timeout 180 npx --no-install redocly lint --format=stylish '%s'",
+                 path);
+        int rc = test_run(cmd, out, sizeof out);
+        CHECK_INT(0, rc);
+        if (rc != 0) fprintf(stderr, "  redocly lint:\n%s\n", out);
+        CHECK(strstr(out, "You have") == NULL); /* "You have N warnings" */
+    }
+    service_stop(&s);
+}
+
+/* `promtool check metrics` (Debian's prometheus package) accepts /metrics
+ * after traffic of every kind. */
+TEST(http_metrics_promtool) {
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    const char *warmup[] = {"/health/healthz", "/health/readyz", "/nope", "/api/v1/jobs",
+                            "/metrics/json"};
+    for (size_t i = 0; i < sizeof warmup / sizeof warmup[0]; i++) {
+        call(&s, "GET", warmup[i], i == 3 ? s.token : NULL, NULL, NULL, 0, NULL, &r);
+        response_free(&r);
+    }
+    call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(has_header(&r, "Content-Type: text/plain; version=0.0.4"));
+    char path[512];
+    save_body(&r, s.dir, "metrics.txt", path, sizeof path);
+    response_free(&r);
+    if (!test_have_program("promtool")) {
+        printf("  skipped: promtool is not installed (scripts/install-deps.sh)\n");
+    } else {
+        char cmd[1024], out[8192];
+        snprintf(cmd, sizeof cmd, "promtool check metrics < '%s'", path);
+        int rc = test_run(cmd, out, sizeof out);
+        CHECK_INT(0, rc);
+        if (rc != 0 || out[0]) fprintf(stderr, "  promtool:\n%s\n", out);
+        CHECK(out[0] == '\0'); /* no lint remarks either */
+    }
+    service_stop(&s);
+}
+
+static void admin_metrics(struct service_config *config) {
+    config->metrics_admin_only = 1;
+}
+
+/* Operator endpoints need an admin key: every key's jobs at
+ * /api/v1/admin/jobs, and /metrics when VSR_METRICS_ADMIN_ONLY=1. */
+TEST(http_admin_role) {
+    struct service s;
+    if (service_start_tweaked(&s, 0, 1 << 20, admin_metrics) != 0) return;
+    struct api_key admin = {0};
+    char admin_token[80];
+    struct vsr_error error = {0};
+    snprintf(admin.name, sizeof admin.name, "ops");
+    admin.admin = 1;
+    CHECK_INT(VSR_OK, store_key_create(s.store, &admin, admin_token, sizeof admin_token, &error));
+    for (int k = 0; k < 2; k++) {
+        struct job job = {0};
+        snprintf(job.key_id, sizeof job.key_id, "%s", k ? s.other_key.id : s.key.id);
+        snprintf(job.type, sizeof job.type, "remove");
+        snprintf(job.input_blob, sizeof job.input_blob, "uploads/x");
+        CHECK_INT(0, store_job_create(s.store, &job, &error));
+    }
+    struct response r;
+    call(&s, "GET", "/api/v1/admin/jobs", s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(403, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "admin_only") == 0);
+    response_free(&r);
+    call(&s, "GET", "/api/v1/admin/jobs", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(401, r.status);
+    response_free(&r);
+    call(&s, "GET", "/api/v1/admin/jobs?limit=10", admin_token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK_INT(2, json_array_size(json_object_get(r.json, "data")));
+    CHECK(strcmp(json_text(json_array_get(json_object_get(r.json, "data"), 0), "key_id", NULL),
+                 s.other_key.id) == 0);
+    response_free(&r);
+    call(&s, "GET", "/api/v1/jobs", s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(1, json_array_size(json_object_get(r.json, "data")));
+    response_free(&r);
+    call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(401, r.status);
+    response_free(&r);
+    call(&s, "GET", "/metrics/json", s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(403, r.status);
+    response_free(&r);
+    call(&s, "GET", "/metrics", admin_token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    response_free(&r);
+    call(&s, "GET", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status); /* health checks stay open */
+    response_free(&r);
+    service_stop(&s);
+}

@@ -570,7 +570,8 @@ static enum MHD_Result check_argument(void *cls, enum MHD_ValueKind kind, const 
     return MHD_YES;
 }
 
-enum MHD_Result api_job_list(struct request *req) {
+/* A page of KEY_ID's jobs (NULL: every key's). */
+static enum MHD_Result list_jobs(struct request *req, const char *key_id) {
     struct http_server *server = req->server;
     struct list_args args = {0};
     MHD_get_connection_values(req->connection, MHD_GET_ARGUMENT_KIND, check_argument, &args);
@@ -582,7 +583,7 @@ enum MHD_Result api_job_list(struct request *req) {
         MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, "limit");
     const char *cursor =
         MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, "cursor");
-    struct job_list_query query = {.key_id = req->key.id, .state = -1, .limit = 20};
+    struct job_list_query query = {.key_id = key_id, .state = -1, .limit = 20};
     if (status && *status && (query.state = job_state_parse(status)) < 0)
         return bad_field(req, "status",
                          "status must be queued, processing, succeeded, failed or canceled");
@@ -609,8 +610,11 @@ enum MHD_Result api_job_list(struct request *req) {
         result = storage_error(req, &error);
     } else {
         json_t *data = json_array();
-        for (int i = 0; i < count; i++)
-            json_array_append_new(data, job_to_json(server, &jobs[i], 0));
+        for (int i = 0; i < count; i++) {
+            json_t *job = job_to_json(server, &jobs[i], 0);
+            if (!key_id && job) json_object_set_new(job, "key_id", json_string(jobs[i].key_id));
+            json_array_append_new(data, job);
+        }
         char next_text[32];
         snprintf(next_text, sizeof next_text, "%lld", (long long)next);
         result = http_respond_json(req, MHD_HTTP_OK,
@@ -619,6 +623,25 @@ enum MHD_Result api_job_list(struct request *req) {
     }
     free(jobs);
     return result;
+}
+
+enum MHD_Result api_job_list(struct request *req) {
+    return list_jobs(req, req->key.id);
+}
+
+enum MHD_Result api_admin_job_list(struct request *req) {
+    return list_jobs(req, NULL); /* server.c let only admin keys through */
+}
+
+/* ---- documentation ----------------------------------------------------- */
+
+enum MHD_Result api_asset(struct request *req, const char *text, const char *content_type) {
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (!response) return MHD_NO;
+    MHD_add_response_header(response, "Content-Type", content_type);
+    MHD_add_response_header(response, "Cache-Control", "public, max-age=300");
+    return http_respond(req, MHD_HTTP_OK, response);
 }
 
 /* ---- results ----------------------------------------------------------- */

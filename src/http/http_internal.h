@@ -23,13 +23,20 @@ enum route {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_METRICS_JSON,
-    ROUTE_UPLOADS,      /* POST /api/v1/uploads */
+    ROUTE_OPENAPI, /* GET /openapi.json */
+    ROUTE_DOCS,    /* GET /docs */
+    ROUTE_UPLOADS, /* POST /api/v1/uploads; this and every route below need a key */
     ROUTE_UPLOAD,       /* PUT /api/v1/uploads/{id} */
     ROUTE_JOBS,         /* GET, POST /api/v1/jobs */
     ROUTE_JOB,          /* GET, DELETE /api/v1/jobs/{id} */
     ROUTE_JOB_RESULT,   /* GET /api/v1/jobs/{id}/result */
     ROUTE_JOB_WEBHOOKS, /* GET /api/v1/jobs/{id}/webhooks */
+    ROUTE_ADMIN_JOBS,   /* GET /api/v1/admin/jobs: admin keys only */
 };
+
+/* The served assets (build/gen/http_assets.c, made from src/http/). */
+extern const char http_openapi_json[];
+extern const char http_docs_html[];
 
 struct http_server {
     const struct service_config *config;
@@ -90,6 +97,8 @@ enum MHD_Result api_job_list(struct request *req);
 enum MHD_Result api_job_cancel(struct request *req);
 enum MHD_Result api_job_result(struct request *req);
 enum MHD_Result api_job_webhooks(struct request *req);
+enum MHD_Result api_admin_job_list(struct request *req);
+enum MHD_Result api_asset(struct request *req, const char *text, const char *content_type);
 
 /* Milliseconds since the epoch as "2026-11-23T09:17:39.123Z" (32 bytes). */
 void http_format_time(int64_t ms, char *out, size_t size);

@@ -89,6 +89,9 @@ static void route_request(struct request *req, const char *url) {
         {"/readyz", ROUTE_READYZ},
         {"/metrics", ROUTE_METRICS},
         {"/metrics/json", ROUTE_METRICS_JSON},
+        {"/openapi.json", ROUTE_OPENAPI},
+        {"/docs", ROUTE_DOCS},
+        {"/api/v1/admin/jobs", ROUTE_ADMIN_JOBS},
         {"/api/v1/uploads", ROUTE_UPLOADS},
         {"/api/v1/jobs", ROUTE_JOBS},
     };
@@ -242,9 +245,17 @@ static enum MHD_Result begin_request(struct request *req) {
         MHD_add_response_header(response, "Allow", route_methods(req->route));
         return http_respond(req, MHD_HTTP_METHOD_NOT_ALLOWED, response);
     }
-    if (route_needs_auth(req->route)) {
+    /* Metrics are open unless the operator keeps them to admin keys. */
+    int metrics_route = req->route == ROUTE_METRICS || req->route == ROUTE_METRICS_JSON;
+    if (route_needs_auth(req->route) ||
+        (metrics_route && req->server->config->metrics_admin_only)) {
         enum MHD_Result result = authenticate(req);
         if (result != MHD_YES || req->status) return result;
+        if ((metrics_route || req->route == ROUTE_ADMIN_JOBS) && !req->key.admin)
+            return http_respond_error(req, MHD_HTTP_FORBIDDEN, "admin_only",
+                                      "this endpoint needs an admin key"
+                                      " (`vsr keys create --admin`)",
+                                      NULL);
     }
     enum MHD_Result result = check_declared_size(req);
     if (result != MHD_YES || req->status) return result;
@@ -301,6 +312,12 @@ static enum MHD_Result finish_request(struct request *req) {
         return api_metrics(req, 0);
     case ROUTE_METRICS_JSON:
         return api_metrics(req, 1);
+    case ROUTE_OPENAPI:
+        return api_asset(req, http_openapi_json, "application/json");
+    case ROUTE_DOCS:
+        return api_asset(req, http_docs_html, "text/html; charset=utf-8");
+    case ROUTE_ADMIN_JOBS:
+        return api_admin_job_list(req);
     case ROUTE_UPLOADS:
         return api_upload_create(req);
     case ROUTE_UPLOAD:

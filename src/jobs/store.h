@@ -131,7 +131,7 @@ struct store_options {
 void store_options_init(struct store_options *options); /* 5 s, 10 min, 5 s */
 
 struct job_list_query {
-    const char *key_id; /* required */
+    const char *key_id; /* the owner; NULL: every key's jobs (operators) */
     int state;          /* an enum job_state, or -1 for all */
     int64_t cursor;     /* 0: from the newest; else the next_cursor of the previous page */
     int limit;          /* 1..100 */

@@ -124,6 +124,7 @@ enum statement {
     ST_JOB_GET,
     ST_JOB_GET_ANY,
     ST_JOB_LIST,
+    ST_JOB_LIST_ALL,
     ST_EXPIRED_FAIL,
     ST_EXPIRED_REQUEUE,
     ST_JOB_CLAIM,
@@ -175,6 +176,8 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_JOB_GET_ANY] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1",
     [ST_JOB_LIST] = "SELECT " JOB_COLUMNS " FROM jobs WHERE key_id = ?1 AND seq < ?3"
                     " AND (?2 = '' OR state = ?2) ORDER BY seq DESC LIMIT ?4",
+    [ST_JOB_LIST_ALL] = "SELECT " JOB_COLUMNS " FROM jobs WHERE ?1 = ?1 AND seq < ?3"
+                        " AND (?2 = '' OR state = ?2) ORDER BY seq DESC LIMIT ?4",
     [ST_EXPIRED_FAIL] =
         "UPDATE jobs SET state = CASE WHEN cancel_requested THEN 'canceled' ELSE 'failed' END,"
         " error_code = CASE WHEN cancel_requested THEN '' ELSE 'lease_expired' END,"
@@ -842,12 +845,12 @@ static int sqlite_job_list(struct store *store, const struct job_list_query *que
     *next_cursor = 0;
     int rc = acquire(s, &conn, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_JOB_LIST, error);
+    sqlite3_stmt *st = statement(conn, query->key_id ? ST_JOB_LIST : ST_JOB_LIST_ALL, error);
     if (!st) {
         rc = VSR_E_OUTPUT;
         goto done;
     }
-    sqlite3_bind_text(st, 1, query->key_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 1, query->key_id ? query->key_id : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, query->state >= 0 ? job_state_name(query->state) : "", -1,
                       SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, query->cursor > 0 ? query->cursor : INT64_MAX);
