@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -14,6 +15,7 @@
 #include "http/server.h"
 #include "jobs/store.h"
 #include "service/config.h"
+#include "service/hours.h"
 #include "service/metrics.h"
 #include "service/webhooks.h"
 #include "service/worker.h"
@@ -1051,4 +1053,89 @@ TEST(http_big_upload_memory) {
     CHECK(peak > 0);
     CHECK_AT_MOST(100 * 1000, peak);
     CHECK_INT(0, test_child_stop(&serve));
+}
+
+/* ---- business hours ---------------------------------------------------- */
+
+static char closed_hours[32];
+
+static void business_hours_config(struct service_config *config) {
+    config->business_hours_only = 1;
+    snprintf(config->business_hours, sizeof config->business_hours, "%s", closed_hours);
+}
+
+static time_t local_time_at(int hour, int minute) {
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    tm.tm_hour = hour;
+    tm.tm_min = minute;
+    tm.tm_sec = 0;
+    tm.tm_isdst = -1;
+    return mktime(&tm);
+}
+
+/* VSR_BUSINESS_HOURS_ONLY=1 with hours that exclude now: a worker claims
+ * nothing and the job stays queued; with hours that include now it runs. */
+TEST(http_business_hours) {
+    int open = 0, close = 0;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, hours_parse("09:00-17:30", &open, &close, &error));
+    CHECK_INT(540, open);
+    CHECK_INT(1050, close);
+    CHECK_INT(VSR_E_USAGE, hours_parse("9-5", &open, &close, &error));
+    CHECK_INT(VSR_E_USAGE, hours_parse("09:00-25:00", &open, &close, &error));
+    CHECK(hours_is_open(540, 1050, local_time_at(9, 0)));
+    CHECK(!hours_is_open(540, 1050, local_time_at(17, 30)));
+    CHECK(hours_is_open(22 * 60, 6 * 60, local_time_at(23, 30))); /* wraps past midnight */
+    CHECK(hours_is_open(22 * 60, 6 * 60, local_time_at(5, 59)));
+    CHECK(!hours_is_open(22 * 60, 6 * 60, local_time_at(12, 0)));
+    CHECK_INT(VSR_E_USAGE, hours_apply_timezone("Mars/Olympus_Mons", &error));
+
+    /* Hours that begin two hours from now and last one hour. */
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    int minute = tm.tm_hour * 60 + tm.tm_min;
+    int from = (minute + 120) % 1440, to = (minute + 180) % 1440;
+    snprintf(closed_hours, sizeof closed_hours, "%02d:%02d-%02d:%02d", from / 60, from % 60,
+             to / 60, to % 60);
+    struct service s;
+    if (service_start_tweaked(&s, 1, 64 << 20, business_hours_config) != 0) return;
+    char video[512];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    upload_file(&s, s.token, video, &r);
+    char upload_id[64], job_id[64], path[128];
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    usleep(1500 * 1000); /* 30 polls of the worker */
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "queued") == 0);
+    CHECK_INT(0, json_integer_value(json_object_get(r.json, "attempts")));
+    response_free(&r);
+
+    /* Opening hours now: a new pool (as after a config change) runs it. */
+    worker_pool_drain(s.workers, 1000);
+    worker_pool_free(s.workers);
+    s.workers = NULL;
+    from = (minute + 1440 - 60) % 1440;
+    snprintf(s.config.business_hours, sizeof s.config.business_hours, "%02d:%02d-%02d:%02d",
+             from / 60, from % 60, to / 60, to % 60);
+    CHECK_INT(VSR_OK, config_finish(&s.config, &error));
+    CHECK_INT(VSR_OK, worker_pool_start(&s.workers, &s.config, s.store, s.blob, s.metrics, &error));
+    wait_job(&s, job_id, 60, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    service_stop(&s);
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "service/hours.h"
 
 extern char **environ;
 
@@ -25,7 +26,8 @@ int service_configure(struct service_config *config, int argc, char **argv, cons
     config_init(config);
     if (config_apply_env(config, environ, &error) != VSR_OK ||
         config_apply_args(config, argc, argv, &error) != VSR_OK ||
-        config_finish(config, &error) != VSR_OK) {
+        config_finish(config, &error) != VSR_OK ||
+        hours_apply_timezone(config->timezone, &error) != VSR_OK) {
         *exit_code = cli_fail(error.code, "%s", error.message);
         return -1;
     }

@@ -8,7 +8,8 @@
 #include "jobs/store.h"
 #include "service/config.h"
 
-/* Fills CONFIG from defaults, environment and ARGV. Returns 0, or -1 after
+/* Fills CONFIG from defaults, environment and ARGV, and sets the process's
+ * time zone (VSR_TIMEZONE; before any thread starts). Returns 0, or -1 after
  * printing --help (*exit_code 0) or an error (*exit_code set). */
 int service_configure(struct service_config *config, int argc, char **argv, const char *usage,
                       int *exit_code);

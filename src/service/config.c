@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service/hours.h"
+
 enum option_kind { OPT_TEXT, OPT_INT, OPT_INT64, OPT_DOUBLE };
 
 struct option {
@@ -186,6 +188,9 @@ int config_finish(struct service_config *config, struct vsr_error *error) {
         snprintf(config->storage_url, sizeof config->storage_url, "%.1000s/blobs",
                  config->data_dir);
     }
+    int rc = hours_parse(config->business_hours, &config->business_open_minute,
+                         &config->business_close_minute, error);
+    if (rc != VSR_OK) return rc;
     if (!strchr(config->listen, ':')) {
         error->code = VSR_E_USAGE;
         snprintf(error->message, sizeof error->message,

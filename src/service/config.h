@@ -41,6 +41,7 @@ struct service_config {
     int business_hours_only;               /* VSR_BUSINESS_HOURS_ONLY (1/0) */
     char business_hours[CONFIG_TEXT_SIZE]; /* VSR_BUSINESS_HOURS: "HH:MM-HH:MM" */
     char timezone[CONFIG_TEXT_SIZE];       /* VSR_TIMEZONE: IANA name; "": the machine's */
+    int business_open_minute, business_close_minute; /* parsed by config_finish */
     /* Retention: results and uploads older than this are deleted (0: kept). */
     int retention_hours; /* VSR_RETENTION_HOURS */
     int metrics_admin_only; /* VSR_METRICS_ADMIN_ONLY: /metrics needs an admin key (1/0) */

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "jobs/job_types.h"
+#include "service/hours.h"
 #include "util/ids.h"
 
 struct slot {
@@ -229,7 +230,13 @@ static void *worker_main(void *arg) {
         if (stopping) break;
         struct job job;
         struct vsr_error error = {0};
-        int claimed = store_job_claim(pool->store, slot->worker_id, lease_ms, &job, &error);
+        int claimed = 0;
+        const struct service_config *config = pool->config;
+        /* Outside business hours queued jobs wait: nothing is claimed. */
+        if (!config->business_hours_only ||
+            hours_is_open(config->business_open_minute, config->business_close_minute,
+                          time(NULL)))
+            claimed = store_job_claim(pool->store, slot->worker_id, lease_ms, &job, &error);
         if (claimed == 1) {
             run_job(slot, &job);
             continue;
