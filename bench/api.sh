@@ -143,6 +143,10 @@ busy_ratio=$(awk -v a="$(field 2 2)" -v b="$(field 4 2)" 'BEGIN {printf "%.1f", 
   for r in "${results[@]}"; do echo "| ${r//|/ | } |"; done
   echo
   echo "Status endpoint, vsr over FastAPI+uvicorn: **${ratio}x** idle, **${busy_ratio}x** with a removal job running."
+  echo
+  echo "wrk, the server and (in the second pair) the removal job share the same cores, and"
+  echo "other processes on this machine may run too, so p99 figures move by a few ms between runs."
+  echo "The 1 GB streamed-upload figure is a test: http_big_upload_memory (peak RSS ~47 MB under ASan)."
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
 echo "api.sh: wrote $OUT (ratio ${ratio}x idle, ${busy_ratio}x busy)"
