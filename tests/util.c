@@ -110,7 +110,8 @@ int test_read_line(struct test_child *child, char *out, size_t out_size, int tim
         if (left <= 0 || child->fd < 0 || child->len >= sizeof child->buffer) return -1;
         struct pollfd p = {.fd = child->fd, .events = POLLIN};
         if (poll(&p, 1, (int)left) <= 0) return -1;
-        ssize_t got = read(child->fd, child->buffer + child->len, sizeof child->buffer - child->len);
+        ssize_t got =
+            read(child->fd, child->buffer + child->len, sizeof child->buffer - child->len);
         if (got <= 0) return -1;
         child->len += (size_t)got;
     }

@@ -1,0 +1,342 @@
+/* test_detect.c: the subtitle detector and the global motion estimate on
+ * synthetic frames with known answers: text drawn on known frames must be
+ * masked there and nowhere else; pictures without text must give no mask;
+ * a known pan must be measured within 0.15 px. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/detect.h"
+#include "engine/motion.h"
+#include "test.h"
+#include "test_frames.h"
+
+#define W   320
+#define H   180
+#define FPS 25.0
+
+/* What a synthetic clip shows, frame by frame. */
+struct scene {
+    int frames;
+    uint32_t seed;
+    double pan_x, pan_y; /* background motion per frame, px */
+    int noise;           /* +- levels of grain */
+    /* Text on frames [text_from, text_to) at (text_x, text_y); none when
+     * text_to <= text_from. A second line on the same frames when text2_y
+     * is non-zero. */
+    int text_from, text_to, text_x, text_y, text2_y;
+    /* A flat grey object (not text) on frames [object_from, object_to). */
+    int object_from, object_to;
+    /* The camera jumps by jump_px across at these frames (0: never). */
+    int jump_at, jump_back_at, jump_px;
+};
+
+/* Frame INDEX of SCENE; TRUTH (W*H, may be NULL) gets the text pixels. */
+static AVFrame *scene_frame(const struct scene *s, int index, uint8_t *truth) {
+    AVFrame *frame = frames_new(W, H);
+    if (!frame) return NULL;
+    double shift = 0;
+    if (s->jump_at && index >= s->jump_at) shift += s->jump_px;
+    if (s->jump_back_at && index >= s->jump_back_at) shift += s->jump_px;
+    frames_texture(frame, s->seed, s->pan_x * index + shift, s->pan_y * index);
+    if (s->noise) {
+        uint32_t state = s->seed * 7919u + (uint32_t)index * 104729u + 1;
+        frames_noise(frame, &state, s->noise);
+    }
+    if (truth) memset(truth, 0, (size_t)W * H);
+    if (index >= s->object_from && index < s->object_to)
+        for (int y = 40; y < 110; y++)
+            memset(frame->data[0] + (size_t)y * frame->linesize[0] + 90, 150, 130);
+    if (index >= s->text_from && index < s->text_to) {
+        frames_draw_text(frame, s->text_x, s->text_y, 18, 9, 3, truth);
+        if (s->text2_y) frames_draw_text(frame, s->text_x + 20, s->text2_y, 18, 7, 3, truth);
+    }
+    return frame;
+}
+
+/* Runs the detector over SCENE as remove.c does (asking for each frame's mask
+ * and pushing frames until it can tell). Returns scene->frames masks of W*H
+ * bytes, to free, or NULL after a failed check. */
+static uint8_t *detect_scene(const struct scene *s, const struct vsr_region *regions,
+                             int region_count) {
+    struct detector *d = detector_new(W, H, FPS, regions, region_count);
+    uint8_t *masks = malloc((size_t)s->frames * W * H);
+    int pushed = 0, ok = d && masks;
+    CHECK(d && masks);
+    for (int i = 0; ok && i < s->frames; i++) {
+        for (;;) {
+            int ret = detector_mask(d, i, masks + (size_t)i * W * H);
+            if (ret == 1) break;
+            if (ret < 0 || pushed > s->frames) {
+                CHECK_INT(1, ret);
+                ok = 0;
+                break;
+            }
+            if (pushed == s->frames) {
+                detector_finish(d);
+                pushed++;
+                continue;
+            }
+            AVFrame *frame = scene_frame(s, pushed++, NULL);
+            CHECK(frame != NULL);
+            ret = frame ? detector_push(d, frame) : VSR_E_NOMEM;
+            av_frame_free(&frame);
+            CHECK_INT(0, ret);
+            if (ret) ok = 0;
+        }
+    }
+    detector_free(d);
+    if (!ok) {
+        free(masks);
+        return NULL;
+    }
+    return masks;
+}
+
+static size_t count_set(const uint8_t *mask) {
+    size_t n = 0;
+    for (size_t i = 0; i < (size_t)W * H; i++)
+        n += mask[i] != 0;
+    return n;
+}
+
+/* Text pixels of frame INDEX the mask misses. */
+static size_t count_missed(const struct scene *s, int index, const uint8_t *mask) {
+    uint8_t *truth = malloc((size_t)W * H);
+    AVFrame *frame = truth ? scene_frame(s, index, truth) : NULL;
+    size_t missed = 0;
+    for (size_t i = 0; frame && i < (size_t)W * H; i++)
+        missed += truth[i] && !mask[i];
+    av_frame_free(&frame);
+    free(truth);
+    return missed;
+}
+
+/* Mask pixels farther than R px from any text pixel of frame INDEX. */
+static size_t count_stray(const struct scene *s, int index, const uint8_t *mask, int r) {
+    uint8_t *truth = malloc((size_t)W * H);
+    AVFrame *frame = truth ? scene_frame(s, index, truth) : NULL;
+    size_t stray = 0;
+    for (int y = 0; frame && y < H; y++)
+        for (int x = 0; x < W; x++) {
+            if (!mask[(size_t)y * W + x]) continue;
+            int near = 0;
+            for (int yy = y - r; yy <= y + r && !near; yy++)
+                for (int xx = x - r; xx <= x + r && !near; xx++)
+                    near = yy >= 0 && yy < H && xx >= 0 && xx < W && truth[(size_t)yy * W + xx];
+            stray += !near;
+        }
+    av_frame_free(&frame);
+    free(truth);
+    return stray;
+}
+
+/* The text of S is masked on all its frames, and nothing is masked before it
+ * or from the second frame after it (the engine extends an event by one
+ * frame for the encoder's blurred trace). */
+static void check_text_found(const struct scene *s) {
+    uint8_t *masks = detect_scene(s, NULL, 0);
+    if (!masks) return;
+    size_t missed = 0, stray = 0, before = 0, after = 0;
+    for (int i = 0; i < s->frames; i++) {
+        const uint8_t *mask = masks + (size_t)i * W * H;
+        if (i < s->text_from)
+            before += count_set(mask);
+        else if (i < s->text_to) {
+            missed += count_missed(s, i, mask);
+            stray += count_stray(s, i, mask, 6);
+        } else if (i > s->text_to)
+            after += count_set(mask);
+    }
+    CHECK_INT(0, missed);
+    CHECK_INT(0, stray);
+    CHECK_INT(0, before);
+    CHECK_INT(0, after);
+    free(masks);
+}
+
+static void check_nothing_found(const struct scene *s) {
+    uint8_t *masks = detect_scene(s, NULL, 0);
+    if (!masks) return;
+    size_t set = 0;
+    int first = -1;
+    for (int i = 0; i < s->frames; i++) {
+        size_t n = count_set(masks + (size_t)i * W * H);
+        if (n && first < 0) first = i;
+        set += n;
+    }
+    if (set) fprintf(stderr, "  first masked frame: %d\n", first);
+    CHECK_INT(0, set);
+    free(masks);
+}
+
+TEST(detect_text_on_static_background) {
+    KNOWN_FAILURE("detector: a textured still background held from frame 0 until the text "
+                  "comes, or from its end to the end of the video, is taken for text");
+    struct scene s = {.frames = 90,
+                      .seed = 1,
+                      .noise = 3,
+                      .text_from = 20,
+                      .text_to = 45,
+                      .text_x = 60,
+                      .text_y = 140};
+    check_text_found(&s);
+}
+
+TEST(detect_text_on_integer_pan) {
+    /* Waves parallel to the pan do not move: the same defect as above. */
+    KNOWN_FAILURE("detector: a textured still background held from frame 0 until the text "
+                  "comes, or from its end to the end of the video, is taken for text");
+    struct scene s = {.frames = 90,
+                      .seed = 2,
+                      .pan_x = 2,
+                      .noise = 3,
+                      .text_from = 20,
+                      .text_to = 45,
+                      .text_x = 60,
+                      .text_y = 140};
+    check_text_found(&s);
+}
+
+TEST(detect_text_on_subpixel_pan) {
+    struct scene s = {.frames = 90,
+                      .seed = 3,
+                      .pan_x = 0.7,
+                      .pan_y = 0.45,
+                      .noise = 2,
+                      .text_from = 30,
+                      .text_to = 70,
+                      .text_x = 40,
+                      .text_y = 20};
+    check_text_found(&s);
+}
+
+/* A line already on screen when the video starts, and one still there when
+ * it ends (over a pan, so that only the ends are in question). */
+TEST(detect_text_at_both_ends) {
+    struct scene first = {.frames = 70,
+                          .seed = 4,
+                          .pan_x = 1.5,
+                          .noise = 3,
+                          .text_from = 0,
+                          .text_to = 25,
+                          .text_x = 60,
+                          .text_y = 140};
+    check_text_found(&first);
+    struct scene last = {.frames = 70,
+                         .seed = 10,
+                         .pan_x = 1.5,
+                         .noise = 3,
+                         .text_from = 40,
+                         .text_to = 70,
+                         .text_x = 60,
+                         .text_y = 140};
+    check_text_found(&last);
+}
+
+TEST(detect_nothing_without_text) {
+    struct scene still = {.frames = 80, .seed = 5, .noise = 4};
+    check_nothing_found(&still);
+    struct scene pan = {.frames = 80, .seed = 6, .pan_x = 0.6, .pan_y = -0.3, .noise = 3};
+    check_nothing_found(&pan);
+}
+
+/* A big flat object appears and goes away like a subtitle does, but it is not
+ * made of strokes. */
+TEST(detect_ignores_flat_object) {
+    KNOWN_FAILURE("detector: a textured still background held from frame 0 until the text "
+                  "comes, or from its end to the end of the video, is taken for text");
+    struct scene s = {.frames = 80, .seed = 7, .noise = 3, .object_from = 20, .object_to = 45};
+    check_nothing_found(&s);
+}
+
+/* The camera jumps sideways and back a second later (a jolt): every edge
+ * jumps, holds, and jumps again, as text does, but moves with the picture. */
+TEST(detect_ignores_camera_jolt) {
+    KNOWN_FAILURE("detector: textured background that jumps, holds and jumps back passes the "
+                  "stroke test");
+    struct scene s = {
+        .frames = 90, .seed = 8, .noise = 2, .jump_at = 25, .jump_back_at = 50, .jump_px = 7};
+    check_nothing_found(&s);
+}
+
+/* Two lines on the same frames; a region around the lower one keeps the
+ * upper one out of the mask. */
+TEST(detect_region_limits_mask) {
+    struct scene s = {.frames = 80,
+                      .seed = 9,
+                      .noise = 3,
+                      .text_from = 20,
+                      .text_to = 45,
+                      .text_x = 60,
+                      .text_y = 140,
+                      .text2_y = 20};
+    struct vsr_region region = {0, 120, W, 60};
+    uint8_t *masks = detect_scene(&s, &region, 1);
+    if (!masks) return;
+    size_t outside = 0, missed_inside = 0;
+    uint8_t *truth = malloc((size_t)W * H);
+    CHECK(truth != NULL);
+    for (int i = 0; truth && i < s.frames; i++) {
+        const uint8_t *mask = masks + (size_t)i * W * H;
+        AVFrame *frame = scene_frame(&s, i, truth);
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                size_t at = (size_t)y * W + x;
+                int inside = y >= region.y && y < region.y + region.h;
+                if (!inside)
+                    outside += mask[at] != 0;
+                else if (i >= s.text_from && i < s.text_to)
+                    missed_inside += truth[at] && !mask[at];
+            }
+        av_frame_free(&frame);
+    }
+    CHECK_INT(0, outside);
+    CHECK_INT(0, missed_inside);
+    free(truth);
+    free(masks);
+}
+
+/* Motion between two frames of a known pan, with and without static text
+ * (masked out) that would vote for no motion. */
+static void check_motion(double sx, double sy, int with_text) {
+    struct motion_pyramid *prev = motion_pyramid_new(W, H), *cur = motion_pyramid_new(W, H);
+    AVFrame *a = frames_new(W, H), *b = frames_new(W, H);
+    uint8_t *mask = calloc((size_t)W * H, 1);
+    CHECK(prev && cur && a && b && mask);
+    if (prev && cur && a && b && mask) {
+        frames_texture(a, 11, 0, 0);
+        frames_texture(b, 11, sx, sy);
+        if (with_text) {
+            frames_draw_text(a, 60, 140, 18, 9, 3, mask);
+            frames_draw_text(b, 60, 140, 18, 9, 3, mask);
+        }
+        motion_pyramid_build(prev, a->data[0], a->linesize[0], with_text ? mask : NULL);
+        motion_pyramid_build(cur, b->data[0], b->linesize[0], with_text ? mask : NULL);
+        double dx = 99, dy = 99;
+        struct motion_field field;
+        int moved = motion_estimate(prev, cur, 0, 0, &dx, &dy, &field);
+        if (fabs(dx - sx) > 0.15 || fabs(dy - sy) > 0.15)
+            fprintf(stderr, "  pan (%.2f, %.2f)%s: measured (%.3f, %.3f)\n", sx, sy,
+                    with_text ? " with text" : "", dx, dy);
+        CHECK_AT_MOST(0.15, fabs(dx - sx));
+        CHECK_AT_MOST(0.15, fabs(dy - sy));
+        CHECK_INT(sx != 0 || sy != 0, moved);
+    }
+    av_frame_free(&a);
+    av_frame_free(&b);
+    free(mask);
+    motion_pyramid_free(prev);
+    motion_pyramid_free(cur);
+}
+
+TEST(motion_recovers_translation) {
+    check_motion(0, 0, 0);
+    check_motion(2, -1, 0);
+    check_motion(3.4, 1.7, 0);
+    check_motion(-0.6, 0.35, 0);
+    check_motion(-9.25, 4.5, 0);
+    check_motion(1.3, 0.8, 1);
+    check_motion(0.7, 0.3, 1);
+    check_motion(2, 0, 1);
+}

@@ -1,0 +1,209 @@
+/* test_e2e_removal.c: the quality bar end to end. Burns subtitles into 5 s of
+ * a real clip with ../shared/bench/burn-fixture.sh, removes them in-process
+ * with vsr_remove, and scores the result and the mask with the shared
+ * scorers. Thresholds are looser than the benchmark's (bench/RESULTS.md) so
+ * that the test is stable, but tight enough to catch a regression. */
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "test.h"
+#include "test_media.h"
+#include "vsr.h"
+
+/* Two lines of text at different places in time, with a gap between them:
+ * the gap shows what the first line hid. */
+static const char subtitles[] = "1\n00:00:00,400 --> 00:00:02,200\nThe quick brown fox jumps.\n\n"
+                                "2\n00:00:02,600 --> 00:00:04,600\nOver the lazy dog, twice.\n";
+
+#define STYLE_OUTLINE                                                                              \
+    "Fontname=DejaVu Sans,Fontsize=22,PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,"          \
+    "BorderStyle=1,Outline=2"
+
+struct e2e_case {
+    const char *clip;  /* in shared/media, without .mp4 */
+    double start;      /* seconds into the clip */
+    const char *style; /* ASS force_style */
+    /* Bars for this case: measured on the engine of the commit that added the
+     * case, minus a margin (see each case's comment). */
+    double min_psnr_text;
+    double min_recall;
+    double max_area_ratio;
+    /* Set where the engine is known to fail today (see KNOWN_FAILURE in
+     * test.h: VSR_STRICT=1 makes it count). */
+    const char *known_failure;
+};
+
+struct scores {
+    double psnr_text, psnr_outside, psnr_encode, flicker_text, recall, area_ratio;
+};
+
+/* Runs a scorer (python script of shared/bench) and reads the JSON it prints
+ * on its last line. */
+static int run_scorer(const char *cmd, json_t **result) {
+    char out[8192];
+    int rc = test_run(cmd, out, sizeof out);
+    if (rc != 0) {
+        fprintf(stderr, "  %s: exit %d\n  %s\n", cmd, rc, out);
+        return -1;
+    }
+    char *line = strrchr(out, '{');
+    json_error_t error;
+    *result = line ? json_loads(line, JSON_DISABLE_EOF_CHECK, &error) : NULL;
+    if (!*result) fprintf(stderr, "  %s printed no JSON: %s\n", cmd, out);
+    return *result ? 0 : -1;
+}
+
+static double number(const json_t *object, const char *key) {
+    const json_t *value = json_object_get(object, key);
+    return json_is_number(value) ? json_number_value(value) : -1;
+}
+
+/* Audio streams in PATH, by ffprobe. */
+static int audio_streams(const char *path) {
+    char cmd[1200], out[1024];
+    snprintf(cmd, sizeof cmd,
+             "ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 '%s'",
+             path);
+    if (test_run(cmd, out, sizeof out) != 0) return -1;
+    int n = 0;
+    for (const char *p = out; *p; p++)
+        if (*p == '\n') n++;
+    return n;
+}
+
+/* Builds the fixture of CASE in DIR, removes, scores. 0, or -1 when a tool
+ * failed (already reported). */
+static int run_case(const struct e2e_case *c, const char *dir, struct scores *s, int *audio_in,
+                    int *audio_out) {
+    const char *shared = test_shared_dir();
+    char args[2048], cmd[4096], srt[600], clip[600], fixture[600], burned[700], out[700], mask[700];
+    snprintf(clip, sizeof clip, "%s/clip.mp4", dir);
+    snprintf(srt, sizeof srt, "%s/subs.srt", dir);
+    snprintf(fixture, sizeof fixture, "%s/fixture", dir);
+    snprintf(burned, sizeof burned, "%s/burned.mp4", fixture);
+    snprintf(out, sizeof out, "%s/out.mp4", dir);
+    snprintf(mask, sizeof mask, "%s/mask.mkv", dir);
+
+    FILE *f = fopen(srt, "w");
+    if (!f || fputs(subtitles, f) < 0) {
+        if (f) fclose(f);
+        return -1;
+    }
+    fclose(f);
+    /* Near-lossless so that the fixture's own encode dominates the noise. */
+    snprintf(args, sizeof args,
+             "-ss %.2f -i '%s/media/%s.mp4' -t 5 -map 0:v:0 -map '0:a?' -c:v libx264 "
+             "-preset veryfast -crf 12 -pix_fmt yuv420p -c:a aac '%s'",
+             c->start, shared, c->clip, clip);
+    if (media_test_ffmpeg(args) != 0) return -1;
+    snprintf(cmd, sizeof cmd, "'%s/bench/burn-fixture.sh' '%s' '%s' '%s' '%s'", shared, clip, srt,
+             c->style, fixture);
+    char log[4096];
+    if (test_run(cmd, log, sizeof log) != 0) {
+        fprintf(stderr, "  burn-fixture.sh failed: %s\n", log);
+        return -1;
+    }
+
+    struct vsr_remove_options options;
+    vsr_remove_options_init(&options);
+    options.mask_out = mask;
+    struct vsr_error error = {0};
+    int ret = vsr_remove(burned, out, &options, &error);
+    if (ret != VSR_OK) {
+        fprintf(stderr, "  vsr_remove: %s (%s)\n", error.message, vsr_status_name(ret));
+        return -1;
+    }
+
+    json_t *removal = NULL, *masked = NULL;
+    snprintf(cmd, sizeof cmd, "'%s/bench/score-removal.py' '%s' '%s' --json", shared, fixture, out);
+    if (run_scorer(cmd, &removal) != 0) return -1;
+    snprintf(cmd, sizeof cmd, "'%s/bench/score-mask.py' '%s' '%s'", shared, fixture, mask);
+    if (run_scorer(cmd, &masked) != 0) {
+        json_decref(removal);
+        return -1;
+    }
+    s->psnr_text = number(removal, "psnr_text");
+    s->psnr_outside = number(removal, "psnr_outside");
+    s->psnr_encode = number(removal, "psnr_encode");
+    s->flicker_text = number(removal, "flicker_text");
+    s->recall = number(masked, "recall");
+    s->area_ratio = number(masked, "area_ratio");
+    json_decref(removal);
+    json_decref(masked);
+    *audio_in = audio_streams(burned);
+    *audio_out = audio_streams(out);
+    printf("    %s@%.0fs: psnr_text %.2f, psnr_outside %.2f (encode %.2f), flicker %.3f, "
+           "recall %.4f, area_ratio %.3f\n",
+           c->clip, c->start, s->psnr_text, s->psnr_outside, s->psnr_encode, s->flicker_text,
+           s->recall, s->area_ratio);
+    return 0;
+}
+
+static void check_case(const struct e2e_case *c) {
+    if (!test_shared_dir()) {
+        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
+        return;
+    }
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    struct scores s;
+    int audio_in = -1, audio_out = -1;
+    if (run_case(c, dir, &s, &audio_in, &audio_out) != 0) {
+        CHECK(!"could not build, remove or score the fixture");
+        media_test_remove_dir(dir);
+        return;
+    }
+    if (c->known_failure) KNOWN_FAILURE(c->known_failure);
+    CHECK_AT_LEAST(c->min_psnr_text, s.psnr_text);
+    CHECK_AT_LEAST(c->min_recall, s.recall);
+    CHECK_AT_MOST(c->max_area_ratio, s.area_ratio);
+    /* Pixels away from the text must come out as a plain re-encode leaves
+     * them: a second encode costs about 2.5 dB against the fixture's own. */
+    CHECK_AT_LEAST(s.psnr_encode - 3, s.psnr_outside);
+    CHECK_INT(audio_in, audio_out);
+    media_test_remove_dir(dir);
+}
+
+/* Static shot of bottles, white text with a black outline at the bottom.
+ * Measured: psnr_text 39.1, recall 1.000, area 1.05. */
+TEST(e2e_removal_bottom_static) {
+    static const struct e2e_case c = {"bottle-detection", 20, STYLE_OUTLINE, 28, 0.95, 2.5, NULL};
+    check_case(&c);
+}
+
+/* A car drives under the text (and the clip has AAC audio, which must be
+ * kept). The hardest case: the background the car covers is seen only while
+ * the car passes. Measured: psnr_text 26.2 (Telea with a perfect mask scores
+ * about 26.4 on such a scene), recall 0.995, area 0.97. The bar is below the
+ * 28 dB of the static cases until fill follows moving objects better. */
+TEST(e2e_removal_moving_object) {
+    static const struct e2e_case c = {"car-detection", 15, STYLE_OUTLINE, 24.5, 0.95, 2.5, NULL};
+    check_case(&c);
+}
+
+/* Text at the top of the frame (ASS Alignment=8): detection must not assume
+ * the bottom. Measured: psnr_text 37.7, recall 1.000, area 1.05. */
+TEST(e2e_removal_top) {
+    static const struct e2e_case c = {
+        "bottle-detection", 20, STYLE_OUTLINE ",Alignment=8", 28, 0.95, 2.5, NULL};
+    check_case(&c);
+}
+
+/* Text on an opaque dark box (ASS BorderStyle=3): the box must go too. The
+ * detector keeps only events whose pixels look like thin strokes, and a box
+ * is mostly flat, so today it finds nothing here (recall 0.00, psnr_text 5.9,
+ * the same as doing nothing). Bars for when it does: those of the other
+ * cases. */
+TEST(e2e_removal_box) {
+    static const struct e2e_case c = {
+        "bottle-detection",
+        20,
+        "Fontname=DejaVu Sans,Fontsize=20,PrimaryColour=&H00FFFFFF,OutlineColour=&H00303030,"
+        "BackColour=&H00303030,BorderStyle=3,Outline=4",
+        28,
+        0.95,
+        2.5,
+        "boxed subtitles are not detected (recall 0.00)"};
+    check_case(&c);
+}
