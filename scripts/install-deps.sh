@@ -13,6 +13,7 @@ pkgs=(
   ffmpeg fonts-dejavu-core python3-numpy
   libass-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libjansson-dev libssl-dev
+  cppcheck clang-format time git ca-certificates
   nodejs npm prometheus wrk python3-fastapi uvicorn
 )
 
