@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# removal.sh: the removal benchmark (`make bench`), not a test.
+#
+# Builds the public fixtures with ../shared/bench/fixtures/make.sh (reused when
+# present), removes their subtitles with build/vsr, scores the results and the
+# masks with the shared scorers, times vsr against a plain x264 re-encode of
+# the same clip with the same settings (median of 3, interleaved) at the
+# fixture's size and at 1080p, and records peak RSS at 1080p for a 12 s and a
+# 36 s clip. Writes bench/RESULTS.md and prints it.
+#   VSR_BENCH_DIR  work folder (default /tmp/vsr-bench)
+#   VSR_SHARED     the shared folder (default ../shared)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+shared=${VSR_SHARED:-$root/../shared}
+work=${VSR_BENCH_DIR:-/tmp/vsr-bench}
+vsr=$root/build/vsr
+results=$root/bench/RESULTS.md
+[ -x "$vsr" ] || { echo "removal.sh: build/vsr missing: run make" >&2; exit 1; }
+[ -x "$shared/bench/fixtures/make.sh" ] || { echo "removal.sh: $shared/bench missing" >&2; exit 1; }
+# The scorers need numpy, which Debian's python3 has (python3-numpy).
+py=/usr/bin/python3
+ff() { ffmpeg -nostdin -v error -y "$@"; }
+reencode() { ff -i "$1" -map 0 -c:v libx264 -preset veryfast -crf 18 -c:a copy "$2"; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN { print $1 }"; }
+median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+
+mkdir -p "$work"
+if [ ! -s "$work/public/p3-bottle-pan/render-white.mkv" ]; then
+  echo "building fixtures in $work" >&2
+  "$shared/bench/fixtures/make.sh" "$work" public >&2
+fi
+
+json_field() { $py -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
+
+# Times vsr and the plain re-encode on CLIP, three runs each, interleaved so
+# that machine load hits both alike. Prints "vsr_s encode_s ratio".
+time_pair() {
+  local clip=$1 out=$work/timing.mp4 v=() e=() t0 t1
+  for _ in 1 2 3; do
+    t0=$(now); "$vsr" remove "$clip" "$out" --preset veryfast --crf 18; t1=$(now)
+    v+=("$(calc "$t1 - $t0")")
+    t0=$(now); reencode "$clip" "$out"; t1=$(now)
+    e+=("$(calc "$t1 - $t0")")
+  done
+  rm -f "$out"
+  local mv me
+  mv=$(median3 "${v[@]}")
+  me=$(median3 "${e[@]}")
+  printf '%.2f %.2f %.2f\n' "$mv" "$me" "$(calc "$mv / $me")"
+}
+
+peak_rss_mb() {
+  local log=$work/time.log
+  /usr/bin/time -v "$vsr" remove "$1" "$work/rss.mp4" --preset veryfast --crf 18 2>"$log"
+  rm -f "$work/rss.mp4"
+  awk -F: '/Maximum resident set size/ {printf "%.0f\n", $2 / 1024}' "$log"
+}
+
+declare -A telea_psnr=([p1-bottle-white]=27.33 [p2-car-yellow]=26.41 [p3-bottle-pan]=28.04)
+declare -A telea_flicker=([p1-bottle-white]=0.447 [p2-car-yellow]=3.632 [p3-bottle-pan]=0.708)
+
+rows=() timing_rows=()
+sum_text=0 count=0
+for fx in "$work"/public/*/; do
+  fx=${fx%/}
+  name=$(basename "$fx")
+  echo "removing $name" >&2
+  "$vsr" remove "$fx/burned.mp4" "$work/$name.out.mp4" --mask-out "$work/$name.mask.mkv" \
+    --preset veryfast --crf 18
+  reencode "$fx/burned.mp4" "$work/$name.reenc.mp4"
+  removal=$($py "$shared/bench/score-removal.py" "$fx" "$work/$name.out.mp4" --json 2>/dev/null)
+  plain=$($py "$shared/bench/score-removal.py" "$fx" "$work/$name.reenc.mp4" --json 2>/dev/null)
+  mask=$($py "$shared/bench/score-mask.py" "$fx" "$work/$name.mask.mkv" 2>/dev/null)
+  text=$(json_field psnr_text <<<"$removal")
+  outside=$(json_field psnr_outside <<<"$removal")
+  plain_outside=$(json_field psnr_outside <<<"$plain")
+  flicker=$(json_field flicker_text <<<"$removal")
+  recall=$(json_field recall <<<"$mask")
+  area=$(json_field area_ratio <<<"$mask")
+  sum_text=$(calc "$sum_text + $text")
+  count=$((count + 1))
+  rows+=("| $name | $text | ${telea_psnr[$name]:-?} | $outside | $plain_outside | $flicker | ${telea_flicker[$name]:-?} | $recall | $area |")
+  echo "timing $name" >&2
+  read -r tv te tr < <(time_pair "$fx/burned.mp4")
+  size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$fx/burned.mp4")
+  timing_rows+=("| $name ($size, 12 s) | $tv | $te | $tr |")
+done
+mean_text=$(printf '%.2f' "$(calc "$sum_text / $count")")
+
+# 1080p: p2 (moving car, AAC audio) upscaled, 12 s; then the same looped to 36 s.
+hd=$work/hd-12s.mp4 hd36=$work/hd-36s.mp4
+if [ ! -s "$hd" ]; then
+  ff -i "$work/public/p2-car-yellow/burned.mp4" -vf scale=1920:1080 -c:v libx264 \
+    -preset veryfast -crf 16 -c:a copy "$hd"
+fi
+if [ ! -s "$hd36" ]; then
+  ff -stream_loop 2 -i "$hd" -c copy "$hd36"
+fi
+echo "timing 1080p" >&2
+read -r hv he hr < <(time_pair "$hd")
+timing_rows+=("| p2 upscaled (1920x1080, 12 s) | $hv | $he | $hr |")
+echo "peak RSS" >&2
+rss12=$(peak_rss_mb "$hd")
+rss36=$(peak_rss_mb "$hd36")
+
+{
+  echo "# Removal benchmark"
+  echo
+  echo "Made by \`make bench\` (bench/removal.sh) on $(date -u +%Y-%m-%d), commit"
+  echo "$(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
+  echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))."
+  echo "Fixtures: ../shared/bench/fixtures/make.sh (public set). vsr and the plain"
+  echo "re-encode both use x264 \`-preset veryfast -crf 18\`."
+  echo
+  echo "## Quality"
+  echo
+  echo "psnr_text, psnr_outside, flicker_text: ../shared/bench/score-removal.py (dB, dB,"
+  echo "8-bit levels); recall, area_ratio: ../shared/bench/score-mask.py on \`--mask-out\`."
+  echo "Telea: OpenCV Telea handed the perfect mask (figures from issue 3). re-encode:"
+  echo "psnr_outside of a plain re-encode of burned.mp4, the bar for psnr_outside."
+  echo
+  echo "| fixture | psnr_text | Telea | psnr_outside | re-encode | flicker_text | Telea flicker | recall | area_ratio |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "Mean psnr_text: $mean_text dB."
+  echo
+  echo "## Speed"
+  echo
+  echo "Wall time in seconds, median of 3 interleaved runs; ratio = vsr / re-encode."
+  echo
+  echo "| clip | vsr remove | ffmpeg re-encode | ratio |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${timing_rows[@]}"
+  echo
+  echo "## Memory"
+  echo
+  echo "Peak RSS of \`vsr remove\` at 1080p (/usr/bin/time -v): ${rss12} MB for 12 s,"
+  echo "${rss36} MB for 36 s (the same clip looped three times)."
+} >"$results"
+cat "$results"
