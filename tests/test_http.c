@@ -675,9 +675,12 @@ TEST(http_webhook_delivery) {
     snprintf(log, sizeof log, "%s/receiver.log", s.dir);
     snprintf(cmd, sizeof cmd, "exec node tests/webhook/receiver.mjs '%s' 1", s.key.webhook_secret);
     CHECK(strncmp(s.key.webhook_secret, "whsec_", 6) == 0);
-    if (test_spawn(&receiver, cmd, log) != 0 || test_read_line(&receiver, line, sizeof line, 20000)) {
-        fprintf(stderr, "  the receiver did not start (run scripts/install-deps.sh for"
-                        " tests/webhook/node_modules); see %s\n", log);
+    if (test_spawn(&receiver, cmd, log) != 0 ||
+        test_read_line(&receiver, line, sizeof line, 20000)) {
+        fprintf(stderr,
+                "  the receiver did not start (run scripts/install-deps.sh for"
+                " tests/webhook/node_modules); see %s\n",
+                log);
         test_failures++;
         goto done;
     }
@@ -761,8 +764,8 @@ TEST(http_webhook_delivery) {
     char ids[2][64];
     for (int k = 0; k < 2; k++) {
         snprintf(body, sizeof body,
-                 "{\"upload_id\":\"%s\",\"webhook_url\":\"http://127.0.0.1:%d/%s\"}",
-                 upload_id, port, paths[k]);
+                 "{\"upload_id\":\"%s\",\"webhook_url\":\"http://127.0.0.1:%d/%s\"}", upload_id,
+                 port, paths[k]);
         call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
         snprintf(ids[k], sizeof ids[k], "%s", json_text(r.json, "id", NULL));
         response_free(&r);
@@ -828,18 +831,26 @@ TEST(http_openapi) {
     CHECK(has_header(&r, "Content-Type: application/json"));
     CHECK(strcmp(json_text(r.json, "openapi", NULL), "3.1.0") == 0);
     json_t *paths = json_object_get(r.json, "paths");
-    const char *routes[] = {"/health/healthz", "/health/readyz", "/api/health", "/metrics",
-                            "/metrics/json", "/openapi.json", "/docs", "/api/v1/uploads",
-                            "/api/v1/uploads/{id}", "/api/v1/jobs", "/api/v1/jobs/{id}",
-                            "/api/v1/jobs/{id}/result", "/api/v1/jobs/{id}/webhooks",
+    const char *routes[] = {"/health/healthz",
+                            "/health/readyz",
+                            "/api/health",
+                            "/metrics",
+                            "/metrics/json",
+                            "/openapi.json",
+                            "/docs",
+                            "/api/v1/uploads",
+                            "/api/v1/uploads/{id}",
+                            "/api/v1/jobs",
+                            "/api/v1/jobs/{id}",
+                            "/api/v1/jobs/{id}/result",
+                            "/api/v1/jobs/{id}/webhooks",
                             "/api/v1/admin/jobs"};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!json_object_get(paths, routes[i])) {
             fprintf(stderr, "  %s is not in /openapi.json\n", routes[i]);
             test_failures++;
         }
-    CHECK(json_object_get(json_object_get(json_object_get(r.json, "components"),
-                                          "securitySchemes"),
+    CHECK(json_object_get(json_object_get(json_object_get(r.json, "components"), "securitySchemes"),
                           "bearer") != NULL);
     char path[512];
     save_body(&r, s.dir, "openapi.json", path, sizeof path);
@@ -960,8 +971,8 @@ TEST(http_truncated_mp4) {
     char video[512], faststart[600], cut[2][700], cmd[2048], out[1024];
     snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
     snprintf(faststart, sizeof faststart, "%s/faststart.mp4", s.dir);
-    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' -c copy -movflags +faststart '%s'",
-             video, faststart);
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -i '%s' -c copy -movflags +faststart '%s'", video,
+             faststart);
     if (make_video(video) != 0 || test_run(cmd, out, sizeof out) != 0) {
         test_failures++;
         service_stop(&s);
@@ -990,7 +1001,8 @@ static long status_kb(pid_t pid, const char *field) {
     long kb = -1;
     size_t len = strlen(field);
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, field, len) == 0 && line[len] == ':') kb = strtol(line + len + 1, NULL, 10);
+        if (strncmp(line, field, len) == 0 && line[len] == ':')
+            kb = strtol(line + len + 1, NULL, 10);
     if (f) fclose(f);
     return kb;
 }

@@ -253,9 +253,10 @@ TEST(service_worker_sigterm_drains) {
         goto done;
     }
     snprintf(log, sizeof log, "%s/worker.log", dir);
-    snprintf(args, sizeof args,
-             "worker --data-dir %s --workers 1 --threads-per-job 1 --poll-ms 50 --drain-seconds 120",
-             dir);
+    snprintf(
+        args, sizeof args,
+        "worker --data-dir %s --workers 1 --threads-per-job 1 --poll-ms 50 --drain-seconds 120",
+        dir);
     pid_t worker = start(args, log);
     CHECK_INT(0, wait_state(store, job.id, 30, 20, is_processing, &got));
     CHECK_INT(0, stop(worker)); /* SIGTERM, then waits for the exit */

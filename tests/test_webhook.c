@@ -12,19 +12,20 @@
 TEST(webhook_signature) {
     /* The example of the Standard Webhooks test suites. */
     char signature[128];
-    CHECK_INT(VSR_OK, webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                   "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-                                   "{\"test\": 2432232314}", signature, sizeof signature));
+    CHECK_INT(VSR_OK,
+              webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                           1614265330, "{\"test\": 2432232314}", signature, sizeof signature));
     CHECK(strcmp(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=") == 0);
     /* The prefix is optional; the key is the decoded bytes. */
     char again[128];
-    CHECK_INT(VSR_OK, webhook_sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                                   1614265330, "{\"test\": 2432232314}", again, sizeof again));
+    CHECK_INT(VSR_OK,
+              webhook_sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                           1614265330, "{\"test\": 2432232314}", again, sizeof again));
     CHECK(strcmp(signature, again) == 0);
     /* Any change to id, time or body changes it. */
-    CHECK_INT(VSR_OK, webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-                                   "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265331,
-                                   "{\"test\": 2432232314}", again, sizeof again));
+    CHECK_INT(VSR_OK,
+              webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                           1614265331, "{\"test\": 2432232314}", again, sizeof again));
     CHECK(strcmp(signature, again) != 0);
     CHECK_INT(VSR_E_USAGE, webhook_sign("whsec_abc", "m", 1, "{}", again, sizeof again));
 }
@@ -42,7 +43,7 @@ static int public6(const char *text) {
 }
 
 TEST(webhook_ssrf_guard) {
-    const char *blocked4[] = {"127.0.0.1",   "10.1.2.3",    "172.16.0.1",  "172.31.255.255",
+    const char *blocked4[] = {"127.0.0.1",   "10.1.2.3",        "172.16.0.1", "172.31.255.255",
                               "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
                               "224.0.0.1",   "255.255.255.255"};
     for (size_t i = 0; i < sizeof blocked4 / sizeof blocked4[0]; i++)

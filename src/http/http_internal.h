@@ -23,9 +23,9 @@ enum route {
     ROUTE_READYZ,
     ROUTE_METRICS,
     ROUTE_METRICS_JSON,
-    ROUTE_OPENAPI, /* GET /openapi.json */
-    ROUTE_DOCS,    /* GET /docs */
-    ROUTE_UPLOADS, /* POST /api/v1/uploads; this and every route below need a key */
+    ROUTE_OPENAPI,      /* GET /openapi.json */
+    ROUTE_DOCS,         /* GET /docs */
+    ROUTE_UPLOADS,      /* POST /api/v1/uploads; this and every route below need a key */
     ROUTE_UPLOAD,       /* PUT /api/v1/uploads/{id} */
     ROUTE_JOBS,         /* GET, POST /api/v1/jobs */
     ROUTE_JOB,          /* GET, DELETE /api/v1/jobs/{id} */

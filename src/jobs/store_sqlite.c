@@ -64,7 +64,7 @@ static const char *const migrations[] = {
     "CREATE INDEX webhook_job ON webhook_outbox(job_id, id);",
     /* version 2: a webhook signing secret per key (Standard Webhooks "whsec_"
      * + base64; keys made before get 24 random bytes as hex, which is valid
-     * base64 too), and what the retention sweep looks up. */
+     * base64 too), and uploads indexed by age for a future retention sweep. */
     "ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';"
     "UPDATE api_keys SET webhook_secret = 'whsec_' || hex(randomblob(24));"
     "CREATE INDEX uploads_created ON uploads(created_at);",
@@ -90,7 +90,7 @@ static const char *const migrations[] = {
 
 #define WEBHOOK_COLUMNS                                                                            \
     "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"          \
-    " last_error, created_at, coalesce((SELECT k.webhook_secret FROM jobs j"                    \
+    " last_error, created_at, coalesce((SELECT k.webhook_secret FROM jobs j"                       \
     " JOIN api_keys k ON k.id = j.key_id WHERE j.id = webhook_outbox.job_id), '')"
 
 /* Backoff after attempt N (1-based): base * 2^(N-1), capped; :B is the base,

@@ -8,9 +8,9 @@
 
 int hours_parse(const char *text, int *open_minute, int *close_minute, struct vsr_error *error) {
     int h1, m1, h2, m2, used = 0;
-    if (sscanf(text, "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &used) != 4 ||
-        text[used] != '\0' || h1 < 0 || h1 > 24 || h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 ||
-        m2 < 0 || m2 > 59 || (h1 == 24 && m1) || (h2 == 24 && m2)) {
+    if (sscanf(text, "%2d:%2d-%2d:%2d%n", &h1, &m1, &h2, &m2, &used) != 4 || text[used] != '\0' ||
+        h1 < 0 || h1 > 24 || h2 < 0 || h2 > 24 || m1 < 0 || m1 > 59 || m2 < 0 || m2 > 59 ||
+        (h1 == 24 && m1) || (h2 == 24 && m2)) {
         error->code = VSR_E_USAGE;
         snprintf(error->message, sizeof error->message,
                  "business hours \"%.100s\" must be HH:MM-HH:MM, e.g. 09:00-17:00", text);

@@ -54,14 +54,13 @@ int webhook_address_is_public(const struct sockaddr *addr) {
     const unsigned char *b = in6->sin6_addr.s6_addr;
     static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (memcmp(b, mapped, 12) == 0) /* ::ffff:a.b.c.d is the IPv4 address */
-        return ipv4_is_public((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-                              (uint32_t)b[14] << 8 | b[15]);
-    if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-        return 0;
-    if ((b[0] & 0xfe) == 0xfc) return 0;                   /* fc00::/7 unique local */
-    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return 0;   /* fe80::/10 link-local */
-    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return 0;   /* fec0::/10 old site-local */
-    if (b[0] == 0xff) return 0;                            /* multicast */
+        return ipv4_is_public((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 |
+                              b[15]);
+    if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return 0;
+    if ((b[0] & 0xfe) == 0xfc) return 0;                 /* fc00::/7 unique local */
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return 0; /* fe80::/10 link-local */
+    if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return 0; /* fec0::/10 old site-local */
+    if (b[0] == 0xff) return 0;                          /* multicast */
     if (memcmp(b, mapped, 10) == 0 && b[10] == 0 && b[11] == 0) return 0; /* ::a.b.c.d */
     return 1;
 }
@@ -130,8 +129,7 @@ int webhook_sign(const char *secret, const char *msg_id, int64_t timestamp, cons
     if (strncmp(secret, "whsec_", 6) == 0) secret += 6;
     size_t secret_len = strlen(secret);
     unsigned char key[96];
-    if (secret_len == 0 || secret_len % 4 != 0 || secret_len / 4 * 3 > sizeof key ||
-        out_size < 64)
+    if (secret_len == 0 || secret_len % 4 != 0 || secret_len / 4 * 3 > sizeof key || out_size < 64)
         return VSR_E_USAGE;
     int key_len = EVP_DecodeBlock(key, (const unsigned char *)secret, (int)secret_len);
     if (key_len < 0) return VSR_E_USAGE;
@@ -259,7 +257,8 @@ static void deliver(struct webhook_sender *sender, const struct webhook_delivery
             curl_easy_setopt(curl, CURLOPT_POSTFIELDS, d->payload);
             curl_easy_setopt(curl, CURLOPT_USERAGENT, "vsr-webhooks/1");
             curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-            curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)config->webhook_timeout_seconds * 1000);
+            curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                             (long)config->webhook_timeout_seconds * 1000);
             curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
                              (long)config->webhook_timeout_seconds * 1000);
             curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);

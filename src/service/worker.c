@@ -234,8 +234,7 @@ static void *worker_main(void *arg) {
         const struct service_config *config = pool->config;
         /* Outside business hours queued jobs wait: nothing is claimed. */
         if (!config->business_hours_only ||
-            hours_is_open(config->business_open_minute, config->business_close_minute,
-                          time(NULL)))
+            hours_is_open(config->business_open_minute, config->business_close_minute, time(NULL)))
             claimed = store_job_claim(pool->store, slot->worker_id, lease_ms, &job, &error);
         if (claimed == 1) {
             run_job(slot, &job);
