@@ -99,7 +99,7 @@ static int read_all(const char *path, struct decoded *d, struct media_info *info
     d->all_yuv420p = 1;
     struct media_reader *reader = NULL;
     struct vsr_error error = {0};
-    int ret = media_reader_open(&reader, path, 0, &error);
+    int ret = media_reader_open(&reader, path, 0, 0, &error);
     if (ret < 0) return ret;
     if (info) *info = *media_reader_info(reader);
     AVRational tb = media_reader_info(reader)->time_base;
@@ -122,7 +122,7 @@ static int copy_through(const char *src, const char *dst, int with_audio) {
     struct media_reader *reader = NULL;
     struct media_writer *writer = NULL;
     struct vsr_error error = {0};
-    int ret = media_reader_open(&reader, src, 0, &error);
+    int ret = media_reader_open(&reader, src, 0, 0, &error);
     if (ret < 0) goto done;
     struct media_writer_options options = {
         .crf = 18,
@@ -323,7 +323,7 @@ TEST(media_reads_mkv_mov_webm) {
 static int open_status(const char *path) {
     struct media_reader *reader = NULL;
     struct vsr_error error = {0};
-    int ret = media_reader_open(&reader, path, 0, &error);
+    int ret = media_reader_open(&reader, path, 0, 0, &error);
     if (ret == 0) {
         AVFrame *frame;
         while ((ret = media_reader_next(reader, &frame, &error)) == 1)

@@ -30,7 +30,11 @@
 
 struct slot {
     AVFrame *frame;
-    uint8_t *mask;             /* width*height, non-zero = to fill */
+    /* The mask, kept only for rows [mask_y0, mask_y1) where it has pixels:
+     * subtitles cover a band, and the window holds many frames. */
+    uint8_t *mask_rows;
+    int mask_y0, mask_y1;
+    size_t mask_capacity;
     double ox, oy;             /* position in "world" coordinates: world = pixel + o */
     struct motion_field field; /* motion from the frame before, per block */
     int64_t index;
@@ -58,7 +62,8 @@ struct filler {
     uint16_t *source_of; /* width*height: 0 not masked, 1.. source id, SPATIAL */
     struct source *sources;
     size_t source_count, source_capacity;
-    uint8_t *todo; /* spatial fill work plane */
+    uint8_t *todo;     /* spatial fill work plane */
+    uint8_t *cur_mask; /* width*height: mask of the frame being filled */
 };
 
 static struct slot *slot_at(struct filler *f, int64_t index) {
@@ -71,7 +76,7 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->width = width;
     f->height = height;
     if (fps <= 0 || fps > 1000) fps = 25;
-    size_t per_frame = (size_t)width * height * 5 / 2; /* YUV 4:2:0 + mask */
+    size_t per_frame = (size_t)width * height * 3 / 2 + 1; /* YUV 4:2:0; masks are small */
     long by_budget = (long)(memory_budget / (per_frame ? per_frame : 1));
     int side = (int)(WINDOW_SECONDS * fps + 0.5);
     if (2L * side + 2 > by_budget) side = (int)((by_budget - 2) / 2);
@@ -84,7 +89,9 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->pyramids[1] = motion_pyramid_new(width, height);
     f->source_of = malloc((size_t)width * height * sizeof *f->source_of);
     f->todo = malloc((size_t)width * height);
-    if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->todo) {
+    f->cur_mask = malloc((size_t)width * height);
+    if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->todo ||
+        !f->cur_mask) {
         filler_free(f);
         return NULL;
     }
@@ -95,7 +102,7 @@ void filler_free(struct filler *f) {
     if (!f) return;
     for (int i = 0; f->slots && i < f->capacity; i++) {
         av_frame_free(&f->slots[i].frame);
-        free(f->slots[i].mask);
+        free(f->slots[i].mask_rows);
     }
     free(f->slots);
     motion_pyramid_free(f->pyramids[0]);
@@ -103,7 +110,19 @@ void filler_free(struct filler *f) {
     free(f->source_of);
     free(f->sources);
     free(f->todo);
+    free(f->cur_mask);
     free(f);
+}
+
+static int is_zero(const uint8_t *p, int n) {
+    for (int i = 0; i < n; i++)
+        if (p[i]) return 0;
+    return 1;
+}
+
+static inline int slot_masked(const struct filler *f, const struct slot *s, int x, int y) {
+    return y >= s->mask_y0 && y < s->mask_y1 &&
+           s->mask_rows[(size_t)(y - s->mask_y0) * f->width + x];
 }
 
 int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
@@ -115,12 +134,26 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
     }
     struct slot *s = slot_at(f, f->pushed);
     av_frame_free(&s->frame);
-    size_t n = (size_t)f->width * f->height;
-    if (!s->mask && !(s->mask = malloc(n))) {
-        av_frame_free(&frame);
-        return VSR_E_NOMEM;
+    int w = f->width, y0 = f->height, y1 = 0;
+    for (int y = 0; y < f->height; y++)
+        if (!is_zero(mask + (size_t)y * w, w)) {
+            if (y < y0) y0 = y;
+            y1 = y + 1;
+        }
+    if (y1 <= y0) y0 = y1 = 0;
+    size_t need = (size_t)(y1 - y0) * w;
+    if (need > s->mask_capacity) {
+        uint8_t *grown = realloc(s->mask_rows, need);
+        if (!grown) {
+            av_frame_free(&frame);
+            return VSR_E_NOMEM;
+        }
+        s->mask_rows = grown;
+        s->mask_capacity = need;
     }
-    memcpy(s->mask, mask, n);
+    if (need) memcpy(s->mask_rows, mask + (size_t)y0 * w, need);
+    s->mask_y0 = y0;
+    s->mask_y1 = y1;
     s->frame = frame;
     s->index = f->pushed;
     struct motion_pyramid *cur = f->pyramids[f->pushed & 1], *prev = f->pyramids[!(f->pushed & 1)];
@@ -149,6 +182,7 @@ static inline int sample(const uint8_t *plane, int stride, double x, double y) {
     int x0 = (int)x, y0 = (int)y;
     double fx = x - x0, fy = y - y0;
     const uint8_t *p = plane + (size_t)y0 * stride + x0;
+    if (fx == 0 && fy == 0) return p[0]; /* a still camera: whole pixels */
     double top = p[0] + fx * (p[1] - p[0]);
     double bottom = p[stride] + fx * (p[stride + 1] - p[stride]);
     return (int)(top + fy * (bottom - top) + 0.5);
@@ -162,8 +196,10 @@ static inline int source_known(const struct filler *f, const struct slot *src, i
     if (sx < 0 || sy < 0 || sx > f->width - 2 || sy > f->height - 2) return 0;
     if (use_filled) return 1;
     int x0 = (int)sx, y0 = (int)sy;
-    const uint8_t *m = src->mask + (size_t)y0 * f->width + x0;
-    return !(m[0] | m[1] | m[f->width] | m[f->width + 1]);
+    if (y0 + 1 < src->mask_y0 || y0 >= src->mask_y1) return 1;
+    if (sx == x0 && sy == y0) return !slot_masked(f, src, x0, y0);
+    return !(slot_masked(f, src, x0, y0) | slot_masked(f, src, x0 + 1, y0) |
+             slot_masked(f, src, x0, y0 + 1) | slot_masked(f, src, x0 + 1, y0 + 1));
 }
 
 /* How well SRC, displaced by (dx, dy), fits frame CUR around tile (tx, ty):
@@ -188,7 +224,7 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     long sum = 0, sum_u = 0, sum_v = 0, n = 0, n_c = 0;
     for (int y = y0; y < y1; y++)
         for (int x = x0; x < x1; x++) {
-            if (cur->mask[(size_t)y * f->width + x]) continue;
+            if (f->cur_mask[(size_t)y * f->width + x]) continue;
             if (!source_known(f, src, use_filled, x, y, dx, dy)) continue;
             int d = cp[(size_t)y * cs + x] - sample(sp, ss, x + dx, y + dy);
             diffs[n++] = d;
@@ -249,7 +285,7 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     for (int y = ty; y < y1; y++)
         for (int x = tx; x < x1; x++) {
             size_t i = (size_t)y * f->width + x;
-            if (!cur->mask[i] || f->source_of[i]) continue;
+            if (!f->cur_mask[i] || f->source_of[i]) continue;
             if (!source_known(f, s->slot, s->use_filled, x, y, s->dx, s->dy)) continue;
             cp[(size_t)y * cs + x] = clamp8(sample(sp, ss, x + s->dx, y + s->dy) + s->offset[0]);
             f->source_of[i] = (uint16_t)id;
@@ -273,6 +309,22 @@ static struct match search_local(const struct filler *f, const struct slot *cur,
             }
         }
     return best;
+}
+
+/* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs:
+ * most frames near a subtitle hide the same pixels, and skipping them before
+ * any matching is what keeps the fill fast. */
+static int can_contribute(const struct filler *f, const struct slot *src, int tx, int ty, double dx,
+                          double dy) {
+    int x1 = tx + TILE > f->width ? f->width : tx + TILE;
+    int y1 = ty + TILE > f->height ? f->height : ty + TILE;
+    for (int y = ty; y < y1; y++)
+        for (int x = tx; x < x1; x++) {
+            size_t i = (size_t)y * f->width + x;
+            if (f->cur_mask[i] && !f->source_of[i] && source_known(f, src, 0, x, y, dx, dy))
+                return 1;
+        }
+    return 0;
 }
 
 static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
@@ -299,6 +351,10 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
             struct slot *src = slot_at(f, j);
             if (!src->frame || src->index != j) continue;
             double dx = cur->ox - src->ox, dy = cur->oy - src->oy;
+            int moving = have_v[dir] || fabs(field_x[dir]) + fabs(field_y[dir]) > 1;
+            /* Frames that hide the same pixels are skipped unmatched, unless
+             * something moves here and a local search may find it elsewhere. */
+            if (!can_contribute(f, src, tx, ty, dx, dy) && (!moving || k > LOCAL_FRAMES)) continue;
             struct match m = tile_match(f, cur, src, 0, tx, ty, dx, dy);
             if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && k <= LOCAL_FRAMES) {
                 double sx = dx, sy = dy;
@@ -363,6 +419,10 @@ static int fill_spatial_box(uint8_t *plane, int stride, const uint8_t *todo, int
 static int fill_frame(struct filler *f, struct slot *cur) {
     int w = f->width, h = f->height;
     size_t n = (size_t)w * h;
+    memset(f->cur_mask, 0, n);
+    if (cur->mask_y1 > cur->mask_y0)
+        memcpy(f->cur_mask + (size_t)cur->mask_y0 * w, cur->mask_rows,
+               (size_t)(cur->mask_y1 - cur->mask_y0) * w);
     memset(f->source_of, 0, n * sizeof *f->source_of);
     f->source_count = 0;
     int bx0 = w, by0 = h, bx1 = -1, by1 = -1; /* box of pixels left for spatial fill */
@@ -372,7 +432,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
             int x1 = tx + TILE > w ? w : tx + TILE, y1 = ty + TILE > h ? h : ty + TILE;
             for (int y = ty; y < y1; y++)
                 for (int x = tx; x < x1; x++)
-                    remaining += cur->mask[(size_t)y * w + x] != 0;
+                    remaining += f->cur_mask[(size_t)y * w + x] != 0;
             if (!remaining) continue;
             if (fill_tile(f, cur, tx, ty, remaining) > 0) {
                 if (tx < bx0) bx0 = tx;
@@ -384,7 +444,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     /* Luma left over. */
     if (bx1 >= 0) {
         for (size_t i = 0; i < n; i++) {
-            f->todo[i] = cur->mask[i] && !f->source_of[i];
+            f->todo[i] = f->cur_mask[i] && !f->source_of[i];
             if (f->todo[i]) f->source_of[i] = SOURCE_SPATIAL;
         }
         int x0 = bx0 - 8 < 0 ? 0 : bx0 - 8, y0 = by0 - 8 < 0 ? 0 : by0 - 8;
@@ -411,7 +471,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
                     int x = 2 * cx + (k & 1), y = 2 * cy + (k >> 1);
                     if (x >= w || y >= h) continue;
                     size_t i = (size_t)y * w + x;
-                    if (!cur->mask[i]) continue;
+                    if (!f->cur_mask[i]) continue;
                     masked = 1;
                     if (!id || id == SOURCE_SPATIAL) id = f->source_of[i];
                 }
@@ -427,7 +487,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
                                 int x = 2 * ((int)sx + (k & 1)), y = 2 * ((int)sy + (k >> 1));
                                 for (int q = 0; q < 4; q++) {
                                     int xx = x + (q & 1), yy = y + (q >> 1);
-                                    if (xx < w && yy < h && s->slot->mask[(size_t)yy * w + xx])
+                                    if (xx < w && yy < h && slot_masked(f, s->slot, xx, yy))
                                         known = 0;
                                 }
                             }
@@ -477,7 +537,7 @@ int filler_pop(struct filler *f, AVFrame **frame, uint8_t *mask_out) {
     if (rc) return rc;
     AVFrame *out = av_frame_clone(cur->frame);
     if (!out) return VSR_E_NOMEM;
-    if (mask_out) memcpy(mask_out, cur->mask, (size_t)f->width * f->height);
+    if (mask_out) memcpy(mask_out, f->cur_mask, (size_t)f->width * f->height);
     f->next_fill++;
     *frame = out;
     return 1;

@@ -14,7 +14,7 @@ int vsr_probe(const char *input, struct vsr_media_info *info, struct vsr_error *
         error->message[0] = '\0';
     }
     struct media_reader *reader = NULL;
-    int ret = media_reader_open(&reader, input, 1, error);
+    int ret = media_reader_open(&reader, input, 1, 0, error);
     if (ret < 0) return ret;
     const struct media_info *media = media_reader_info(reader);
     info->width = media->width;

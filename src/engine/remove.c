@@ -21,8 +21,8 @@
 #include "util/error.h"
 #include "vsr.h"
 
-/* Frames the filler may hold: enough for a few seconds of 1080p. */
-#define FILL_MEMORY_BUDGET (256u << 20)
+/* Frames the filler may hold: about +-0.8 s of 1080p at 30 fps, more below. */
+#define FILL_MEMORY_BUDGET (160u << 20)
 #define PROGRESS_INTERVAL  0.25 /* seconds between progress reports */
 
 struct pipeline {
@@ -135,9 +135,9 @@ static int drain_filler(struct pipeline *p, struct vsr_error *error) {
 static int open_pipeline(struct pipeline *p, const char *input, const char *output,
                          struct vsr_error *error) {
     const struct vsr_remove_options *o = p->options;
-    int ret = media_reader_open(&p->source, input, o->threads, error);
+    int ret = media_reader_open(&p->source, input, o->threads, 0, error);
     if (ret < 0) return ret;
-    ret = media_reader_open(&p->analysis, input, o->threads, error);
+    ret = media_reader_open(&p->analysis, input, o->threads, MEDIA_READ_FAST, error);
     if (ret < 0) return ret;
     p->info = media_reader_info(p->source);
     int width = p->info->width, height = p->info->height;

@@ -14,13 +14,13 @@
 #include "vsr.h"
 
 struct media_info {
-    int width, height;          /* decoded frame size */
-    AVRational time_base;       /* of the video stream; frame->pts is in it */
-    AVRational frame_rate;      /* average; {0,1} when unknown */
-    int64_t frame_count;        /* estimate from the container; 0 when unknown */
-    double duration_seconds;    /* 0 when unknown */
+    int width, height;       /* decoded frame size */
+    AVRational time_base;    /* of the video stream; frame->pts is in it */
+    AVRational frame_rate;   /* average; {0,1} when unknown */
+    int64_t frame_count;     /* estimate from the container; 0 when unknown */
+    double duration_seconds; /* 0 when unknown */
     int audio_streams;
-    int rotation_degrees;       /* from the display matrix, 0/90/180/270 */
+    int rotation_degrees; /* from the display matrix, 0/90/180/270 */
     char video_codec[32];
     char container[64];
 };
@@ -29,9 +29,12 @@ struct media_info {
 
 struct media_reader;
 
+/* Flags for media_reader_open. */
+#define MEDIA_READ_FAST 1 /* approximate frames, decoded faster: for analysis only */
+
 /* Opens PATH and its first video stream. Fails with VSR_E_INPUT (missing,
  * unreadable, not media, corrupt headers) or VSR_E_NO_VIDEO. */
-int media_reader_open(struct media_reader **out, const char *path, int threads,
+int media_reader_open(struct media_reader **out, const char *path, int threads, int flags,
                       struct vsr_error *error);
 
 const struct media_info *media_reader_info(const struct media_reader *reader);
@@ -48,12 +51,12 @@ void media_reader_free(struct media_reader *reader); /* NULL is a no-op */
 /* ---- writing ---------------------------------------------------------- */
 
 struct media_writer_options {
-    const char *codec;          /* "libx264" (default) or "ffv1" */
-    int pix_fmt;                /* AV_PIX_FMT_YUV420P (default) or AV_PIX_FMT_GRAY8 */
-    int crf;                    /* libx264 only; default 18 */
-    const char *preset;         /* libx264 only; default "veryfast" */
-    int threads;                /* 0 = automatic */
-    const char *copy_audio_from;/* input path whose audio streams are copied, or NULL */
+    const char *codec;             /* "libx264" (default) or "ffv1" */
+    int pix_fmt;                   /* AV_PIX_FMT_YUV420P (default) or AV_PIX_FMT_GRAY8 */
+    int crf;                       /* libx264 only; default 18 */
+    const char *preset;            /* libx264 only; default "veryfast" */
+    int threads;                   /* 0 = automatic */
+    const char *copy_audio_from;   /* input path whose audio streams are copied, or NULL */
     const struct media_info *like; /* size, time base, frame rate, rotation to keep */
 };
 
