@@ -62,8 +62,9 @@ struct filler {
     uint16_t *source_of; /* width*height: 0 not masked, 1.. source id, SPATIAL */
     struct source *sources;
     size_t source_count, source_capacity;
-    uint8_t *todo;     /* spatial fill work plane */
-    uint8_t *cur_mask; /* width*height: mask of the frame being filled */
+    uint8_t *todo;        /* spatial fill work plane */
+    uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
+    int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
 };
 
 static struct slot *slot_at(struct filler *f, int64_t index) {
@@ -89,7 +90,7 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->pyramids[1] = motion_pyramid_new(width, height);
     f->source_of = malloc((size_t)width * height * sizeof *f->source_of);
     f->todo = malloc((size_t)width * height);
-    f->cur_mask = malloc((size_t)width * height);
+    f->cur_mask = calloc((size_t)width * height, 1);
     if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->todo ||
         !f->cur_mask) {
         filler_free(f);
@@ -318,12 +319,26 @@ static int can_contribute(const struct filler *f, const struct slot *src, int tx
                           double dy) {
     int x1 = tx + TILE > f->width ? f->width : tx + TILE;
     int y1 = ty + TILE > f->height ? f->height : ty + TILE;
-    for (int y = ty; y < y1; y++)
+    /* Integer taps only: this runs for every candidate frame of every tile. */
+    int ix = (int)floor(dx), iy = (int)floor(dy);
+    int wide_x = dx != ix, wide_y = dy != iy;
+    for (int y = ty; y < y1; y++) {
+        int sy = y + iy;
+        if (sy < 0 || sy + 1 >= f->height) continue;
+        const uint8_t *cm = f->cur_mask + (size_t)y * f->width;
+        const uint16_t *so = f->source_of + (size_t)y * f->width;
         for (int x = tx; x < x1; x++) {
-            size_t i = (size_t)y * f->width + x;
-            if (f->cur_mask[i] && !f->source_of[i] && source_known(f, src, 0, x, y, dx, dy))
-                return 1;
+            if (!cm[x] || so[x]) continue;
+            int sx = x + ix;
+            if (sx < 0 || sx + 1 >= f->width) continue;
+            if (slot_masked(f, src, sx, sy)) continue;
+            if (wide_x && slot_masked(f, src, sx + 1, sy)) continue;
+            if (wide_y && (slot_masked(f, src, sx, sy + 1) ||
+                           (wide_x && slot_masked(f, src, sx + 1, sy + 1))))
+                continue;
+            return 1;
         }
+    }
     return 0;
 }
 
@@ -418,15 +433,19 @@ static int fill_spatial_box(uint8_t *plane, int stride, const uint8_t *todo, int
 
 static int fill_frame(struct filler *f, struct slot *cur) {
     int w = f->width, h = f->height;
-    size_t n = (size_t)w * h;
-    memset(f->cur_mask, 0, n);
-    if (cur->mask_y1 > cur->mask_y0)
-        memcpy(f->cur_mask + (size_t)cur->mask_y0 * w, cur->mask_rows,
-               (size_t)(cur->mask_y1 - cur->mask_y0) * w);
-    memset(f->source_of, 0, n * sizeof *f->source_of);
+    /* Work only within the band of rows the mask covers: outside it, every
+     * work plane is zero already (cur_mask is cleared band by band). */
+    int band0 = cur->mask_y0, band1 = cur->mask_y1;
+    if (f->band_y1 > f->band_y0)
+        memset(f->cur_mask + (size_t)f->band_y0 * w, 0, (size_t)(f->band_y1 - f->band_y0) * w);
+    f->band_y0 = band0;
+    f->band_y1 = band1;
+    if (band1 <= band0) return 0;
+    memcpy(f->cur_mask + (size_t)band0 * w, cur->mask_rows, (size_t)(band1 - band0) * w);
+    memset(f->source_of + (size_t)band0 * w, 0, (size_t)(band1 - band0) * w * sizeof *f->source_of);
     f->source_count = 0;
     int bx0 = w, by0 = h, bx1 = -1, by1 = -1; /* box of pixels left for spatial fill */
-    for (int ty = 0; ty < h; ty += TILE)
+    for (int ty = band0 / TILE * TILE; ty < band1; ty += TILE)
         for (int tx = 0; tx < w; tx += TILE) {
             int remaining = 0;
             int x1 = tx + TILE > w ? w : tx + TILE, y1 = ty + TILE > h ? h : ty + TILE;
@@ -443,12 +462,12 @@ static int fill_frame(struct filler *f, struct slot *cur) {
         }
     /* Luma left over. */
     if (bx1 >= 0) {
-        for (size_t i = 0; i < n; i++) {
+        int x0 = bx0 - 8 < 0 ? 0 : bx0 - 8, y0 = by0 - 8 < 0 ? 0 : by0 - 8;
+        int x1 = bx1 + 8 >= w ? w - 1 : bx1 + 8, y1 = by1 + 8 >= h ? h - 1 : by1 + 8;
+        for (size_t i = (size_t)y0 * w; i < (size_t)(y1 + 1) * w; i++) {
             f->todo[i] = f->cur_mask[i] && !f->source_of[i];
             if (f->todo[i]) f->source_of[i] = SOURCE_SPATIAL;
         }
-        int x0 = bx0 - 8 < 0 ? 0 : bx0 - 8, y0 = by0 - 8 < 0 ? 0 : by0 - 8;
-        int x1 = bx1 + 8 >= w ? w - 1 : bx1 + 8, y1 = by1 + 8 >= h ? h - 1 : by1 + 8;
         /* work plane: reuse the tail of todo is unsafe; allocate once here */
         uint8_t *work = malloc((size_t)(x1 - x0 + 1) * (y1 - y0 + 1));
         if (!work) return VSR_E_NOMEM;
@@ -460,11 +479,13 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     /* Chroma: each chroma pixel follows the source of its top-left masked luma pixel. */
     int cw = (w + 1) / 2, ch = (h + 1) / 2;
     int cbx0 = cw, cby0 = ch, cbx1 = -1, cby1 = -1;
-    memset(f->todo, 0, (size_t)cw * ch);
+    int cband0 = band0 / 2, cband1 = (band1 + 1) / 2;
+    int clear0 = cband0 - 4 < 0 ? 0 : cband0 - 4, clear1 = cband1 + 4 > ch ? ch : cband1 + 4;
+    memset(f->todo + (size_t)clear0 * cw, 0, (size_t)(clear1 - clear0) * cw);
     for (int plane = 1; plane <= 2; plane++) {
         uint8_t *cp = cur->frame->data[plane];
         int cs = cur->frame->linesize[plane];
-        for (int cy = 0; cy < ch; cy++)
+        for (int cy = cband0; cy < cband1; cy++)
             for (int cx = 0; cx < cw; cx++) {
                 int id = 0, masked = 0;
                 for (int k = 0; k < 4; k++) {
@@ -492,6 +513,8 @@ static int fill_frame(struct filler *f, struct slot *cur) {
                                 }
                             }
                         if (known) {
+                            /* No chroma offset: estimated from a few pixels per
+                             * tile it varies more than it helps (flicker). */
                             cp[(size_t)cy * cs + cx] =
                                 (uint8_t)sample(s->slot->frame->data[plane],
                                                 s->slot->frame->linesize[plane], sx, sy);

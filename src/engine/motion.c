@@ -7,7 +7,7 @@
 
 #define COARSE_RADIUS 6     /* at 1/8 size: +-48 pixels of full-size motion per frame */
 #define TRUNCATE      40    /* differences beyond this are outliers (moving objects) */
-#define SAMPLES_MAX   40000 /* pixels looked at per cost, at most */
+#define SAMPLES_MAX   12000 /* pixels looked at per cost, at most */
 
 enum { GRID_X = MOTION_GRID_X, GRID_Y = MOTION_GRID_Y };
 
