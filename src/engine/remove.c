@@ -21,8 +21,9 @@
 #include "util/error.h"
 #include "vsr.h"
 
-/* Frames the filler may hold: about +-0.8 s of 1080p at 30 fps, more below. */
-#define FILL_MEMORY_BUDGET (160u << 20)
+/* Frames the filler may hold: about +-0.55 s of 1080p at 30 fps, more below; with two decoders and
+ * x264 this keeps 1080p under 600 MB. */
+#define FILL_MEMORY_BUDGET (112u << 20)
 #define PROGRESS_INTERVAL  0.25 /* seconds between progress reports */
 
 struct pipeline {
