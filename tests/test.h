@@ -9,7 +9,7 @@ extern int test_failures; /* failed checks in the running test */
 
 /* Set by a test (through KNOWN_FAILURE) whose checks fail today because of a
  * known defect of the code under test: the runner then reports it as
- * "xfail" and counts it as passed, unless VSR_STRICT=1 is set. */
+ * "xfail" and counts it as skipped (never as passed), unless VSR_STRICT=1 is set. */
 extern const char *test_known_failure;
 #define KNOWN_FAILURE(why) (test_known_failure = (why))
 
