@@ -10,7 +10,6 @@
  * closed and dilated into the mask that covers anti-aliasing and shadow. */
 #include "engine/detect.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -283,13 +282,6 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
                 strokes++;
             }
         }
-#ifdef DETECT_DEBUG
-    for (int g = 0; g < group_count; g++)
-        fprintf(stderr, "  key %lld-%lld: %zu\n", (long long)group[g]->start,
-                (long long)group[g]->end, group[g]->count);
-    fprintf(stderr, "event %lld-%lld groups %d total %zu strokes %zu box %dx%d\n", (long long)start,
-            (long long)end, group_count, total, strokes, bw, bh);
-#endif
     /* Most of a subtitle's pixels pass; most of a still object's do not. */
     if (strokes < d->min_pixels || strokes * 10 < total * 6) goto done;
     /* A subtitle covers a band, not the frame (that would be a scene cut). */

@@ -62,7 +62,7 @@ struct filler {
     uint16_t *source_of; /* width*height: 0 not masked, 1.. source id, SPATIAL */
     struct source *sources;
     size_t source_count, source_capacity;
-    uint8_t *todo;        /* spatial fill work plane */
+    uint8_t *holes;       /* spatial fill work plane */
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
     int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
 };
@@ -89,9 +89,9 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->pyramids[0] = motion_pyramid_new(width, height);
     f->pyramids[1] = motion_pyramid_new(width, height);
     f->source_of = malloc((size_t)width * height * sizeof *f->source_of);
-    f->todo = malloc((size_t)width * height);
+    f->holes = malloc((size_t)width * height);
     f->cur_mask = calloc((size_t)width * height, 1);
-    if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->todo ||
+    if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->holes ||
         !f->cur_mask) {
         filler_free(f);
         return NULL;
@@ -110,7 +110,7 @@ void filler_free(struct filler *f) {
     motion_pyramid_free(f->pyramids[1]);
     free(f->source_of);
     free(f->sources);
-    free(f->todo);
+    free(f->holes);
     free(f->cur_mask);
     free(f);
 }
@@ -420,14 +420,14 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
     return remaining;
 }
 
-/* Spatially fills the pixels of PLANE where TODO is set, within the box. */
-static int fill_spatial_box(uint8_t *plane, int stride, const uint8_t *todo, int w, int x0, int y0,
+/* Spatially fills the pixels of PLANE where HOLES is set, within the box. */
+static int fill_spatial_box(uint8_t *plane, int stride, const uint8_t *holes, int w, int x0, int y0,
                             int x1, int y1, uint8_t *work) {
     if (x1 < x0) return 0;
     /* Room for the known pixels the fill grows from. */
     int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
     for (int y = 0; y < bh; y++)
-        memcpy(work + (size_t)y * bw, todo + (size_t)(y + y0) * w + x0, (size_t)bw);
+        memcpy(work + (size_t)y * bw, holes + (size_t)(y + y0) * w + x0, (size_t)bw);
     return spatial_fill(plane + (size_t)y0 * stride + x0, stride, bw, bh, work);
 }
 
@@ -465,13 +465,13 @@ static int fill_frame(struct filler *f, struct slot *cur) {
         int x0 = bx0 - 8 < 0 ? 0 : bx0 - 8, y0 = by0 - 8 < 0 ? 0 : by0 - 8;
         int x1 = bx1 + 8 >= w ? w - 1 : bx1 + 8, y1 = by1 + 8 >= h ? h - 1 : by1 + 8;
         for (size_t i = (size_t)y0 * w; i < (size_t)(y1 + 1) * w; i++) {
-            f->todo[i] = f->cur_mask[i] && !f->source_of[i];
-            if (f->todo[i]) f->source_of[i] = SOURCE_SPATIAL;
+            f->holes[i] = f->cur_mask[i] && !f->source_of[i];
+            if (f->holes[i]) f->source_of[i] = SOURCE_SPATIAL;
         }
-        /* work plane: reuse the tail of todo is unsafe; allocate once here */
+        /* work plane: reuse the tail of holes is unsafe; allocate once here */
         uint8_t *work = malloc((size_t)(x1 - x0 + 1) * (y1 - y0 + 1));
         if (!work) return VSR_E_NOMEM;
-        int rc = fill_spatial_box(cur->frame->data[0], cur->frame->linesize[0], f->todo, w, x0, y0,
+        int rc = fill_spatial_box(cur->frame->data[0], cur->frame->linesize[0], f->holes, w, x0, y0,
                                   x1, y1, work);
         free(work);
         if (rc) return rc;
@@ -481,7 +481,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     int cbx0 = cw, cby0 = ch, cbx1 = -1, cby1 = -1;
     int cband0 = band0 / 2, cband1 = (band1 + 1) / 2;
     int clear0 = cband0 - 4 < 0 ? 0 : cband0 - 4, clear1 = cband1 + 4 > ch ? ch : cband1 + 4;
-    memset(f->todo + (size_t)clear0 * cw, 0, (size_t)(clear1 - clear0) * cw);
+    memset(f->holes + (size_t)clear0 * cw, 0, (size_t)(clear1 - clear0) * cw);
     for (int plane = 1; plane <= 2; plane++) {
         uint8_t *cp = cur->frame->data[plane];
         int cs = cur->frame->linesize[plane];
@@ -523,7 +523,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
                     }
                 }
                 if (!ok && plane == 1) {
-                    f->todo[(size_t)cy * cw + cx] = 1;
+                    f->holes[(size_t)cy * cw + cx] = 1;
                     if (cx < cbx0) cbx0 = cx;
                     if (cy < cby0) cby0 = cy;
                     if (cx > cbx1) cbx1 = cx;
@@ -537,8 +537,8 @@ static int fill_frame(struct filler *f, struct slot *cur) {
         uint8_t *work = malloc((size_t)(x1 - x0 + 1) * (y1 - y0 + 1));
         if (!work) return VSR_E_NOMEM;
         for (int plane = 1; plane <= 2; plane++) {
-            int rc = fill_spatial_box(cur->frame->data[plane], cur->frame->linesize[plane], f->todo,
-                                      cw, x0, y0, x1, y1, work);
+            int rc = fill_spatial_box(cur->frame->data[plane], cur->frame->linesize[plane],
+                                      f->holes, cw, x0, y0, x1, y1, work);
             if (rc) {
                 free(work);
                 return rc;

@@ -15,12 +15,12 @@
 
 #define SMOOTH_SWEEPS 8
 
-int spatial_fill(uint8_t *plane, int stride, int w, int h, const uint8_t *todo) {
+int spatial_fill(uint8_t *plane, int stride, int w, int h, const uint8_t *holes) {
     size_t n = (size_t)w * h;
     uint8_t *state = malloc(n); /* 0 known, 1 unknown, 2 filled this ring */
     size_t total = 0;
     for (size_t i = 0; i < n; i++)
-        total += todo[i] != 0;
+        total += holes[i] != 0;
     uint32_t *queue = malloc((total + 1) * sizeof *queue),
              *next = malloc((total + 1) * sizeof *next);
     uint32_t *all = malloc((total + 1) * sizeof *all);
@@ -33,8 +33,8 @@ int spatial_fill(uint8_t *plane, int stride, int w, int h, const uint8_t *todo) 
     }
     size_t count = 0;
     for (size_t i = 0; i < n; i++) {
-        state[i] = todo[i] ? 1 : 0;
-        if (todo[i]) queue[count++] = (uint32_t)i;
+        state[i] = holes[i] ? 1 : 0;
+        if (holes[i]) queue[count++] = (uint32_t)i;
     }
     memcpy(all, queue, count * sizeof *all);
     static const int ox[8] = {-1, 1, 0, 0, -1, 1, -1, 1};

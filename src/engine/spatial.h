@@ -6,8 +6,8 @@
 
 #include <stdint.h>
 
-/* Fills the pixels of PLANE (W x H, STRIDE) where TODO (W x H bytes) is
- * non-zero. Pixels with TODO zero are never changed. Returns 0, or VSR_E_NOMEM. */
-int spatial_fill(uint8_t *plane, int stride, int w, int h, const uint8_t *todo);
+/* Fills the pixels of PLANE (W x H, STRIDE) where HOLES (W x H bytes) is
+ * non-zero. Pixels with HOLES zero are never changed. Returns 0, or VSR_E_NOMEM. */
+int spatial_fill(uint8_t *plane, int stride, int w, int h, const uint8_t *holes);
 
 #endif
