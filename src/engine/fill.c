@@ -38,6 +38,9 @@ struct slot {
     uint8_t *mask_rows;
     int mask_y0, mask_y1;
     size_t mask_capacity;
+    /* Equal for consecutive frames whose masks are equal (one subtitle line
+     * held on screen): such frames hide the same pixels. */
+    uint64_t mask_version;
     double ox, oy;             /* position in "world" coordinates: world = pixel + o */
     struct motion_field field; /* motion from the frame before, per block */
     int64_t index;
@@ -59,6 +62,7 @@ struct filler {
     int capacity;     /* slots */
     struct slot *slots;
     int64_t pushed, next_fill, next_pop;
+    uint64_t mask_versions; /* the last slot mask_version given */
     int finished;
     struct motion_pyramid *pyramids[2];
     double last_ox, last_oy;
@@ -165,6 +169,12 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
     if (need) memcpy(s->mask_rows, mask + (size_t)y0 * w, need);
     s->mask_y0 = y0;
     s->mask_y1 = y1;
+    const struct slot *before = f->pushed > 0 ? slot_at(f, f->pushed - 1) : NULL;
+    if (before && before->mask_y0 == y0 && before->mask_y1 == y1 &&
+        memcmp(before->mask_rows, s->mask_rows, need) == 0)
+        s->mask_version = before->mask_version;
+    else
+        s->mask_version = ++f->mask_versions;
     s->frame = frame;
     s->index = f->pushed;
     struct motion_pyramid *cur = f->pyramids[f->pushed & 1], *prev = f->pyramids[!(f->pushed & 1)];
@@ -326,8 +336,10 @@ static struct match search_local(const struct filler *f, const struct slot *cur,
 /* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs:
  * most frames near a subtitle hide the same pixels, and skipping them before
  * any matching is what keeps the fill fast. */
-static int can_contribute(const struct filler *f, const struct slot *src, int tx, int ty, double dx,
-                          double dy) {
+static int can_contribute(const struct filler *f, const struct slot *cur, const struct slot *src,
+                          int tx, int ty, double dx, double dy) {
+    /* The common case: a still camera and the same line on screen. */
+    if (dx == 0 && dy == 0 && src->mask_version == cur->mask_version) return 0;
     int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
     int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
     /* Integer taps only: this runs for every candidate frame of every tile. */
@@ -380,7 +392,8 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
             int moving = have_v[dir] || fabs(field_x[dir]) + fabs(field_y[dir]) > 1;
             /* Frames that hide the same pixels are skipped unmatched, unless
              * something moves here and a local search may find it elsewhere. */
-            if (!can_contribute(f, src, tx, ty, dx, dy) && (!moving || k > LOCAL_FRAMES)) continue;
+            if (!can_contribute(f, cur, src, tx, ty, dx, dy) && (!moving || k > LOCAL_FRAMES))
+                continue;
             struct match m = tile_match(f, cur, src, 0, tx, ty, dx, dy);
             if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && k <= LOCAL_FRAMES) {
                 double sx = dx, sy = dy;
