@@ -66,7 +66,10 @@ TEST(service_keys_cli) {
 }
 
 /* A job queued in the shared database is run by a separate `vsr worker`;
- * `vsr serve` and the worker both drain and exit 0 on SIGTERM. */
+ * `vsr serve --workers 0` and two workers all run webhook senders on the one
+ * outbox, and the job's webhook reaches the receiver (which verifies it with
+ * the `standardwebhooks` package) exactly once. `vsr serve` and the workers
+ * drain and exit 0 on SIGTERM. */
 TEST(service_worker_process) {
     char dir[256], video[512], log_serve[512], log_worker[512], args[1024], cmd[1024], out[2048];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
@@ -88,19 +91,42 @@ TEST(service_worker_process) {
     CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
     if (!store || !blob) goto done;
     CHECK_INT(VSR_OK, blob_put_file(blob, "uploads/upl_cli", video, 0, &error));
+    struct api_key key = {0};
+    char token[80];
+    snprintf(key.name, sizeof key.name, "cli");
+    CHECK_INT(VSR_OK, store_key_create(store, &key, token, sizeof token, &error));
+    struct test_child receiver = {0};
+    char line[4096], receiver_log[512];
+    int receiver_port = 0;
+    snprintf(receiver_log, sizeof receiver_log, "%s/receiver.log", dir);
+    snprintf(cmd, sizeof cmd, "exec node tests/webhook/receiver.mjs '%s' 0", key.webhook_secret);
+    if (test_have_program("node") && test_spawn(&receiver, cmd, receiver_log) == 0 &&
+        test_read_line(&receiver, line, sizeof line, 20000) == 0) {
+        char *port = strstr(line, "\"port\":");
+        receiver_port = port ? atoi(port + 7) : 0;
+    }
+    CHECK(receiver_port > 0);
     struct job job = {0};
-    snprintf(job.key_id, sizeof job.key_id, "key_cli");
+    snprintf(job.key_id, sizeof job.key_id, "%s", key.id);
     snprintf(job.type, sizeof job.type, "remove");
     snprintf(job.input_blob, sizeof job.input_blob, "uploads/upl_cli");
     snprintf(job.options, sizeof job.options, "{\"preset\":\"ultrafast\"}");
+    snprintf(job.webhook_url, sizeof job.webhook_url, "http://127.0.0.1:%d/hook", receiver_port);
     CHECK_INT(0, store_job_create(store, &job, &error));
 
     snprintf(log_serve, sizeof log_serve, "%s/serve.log", dir);
     snprintf(log_worker, sizeof log_worker, "%s/worker.log", dir);
-    snprintf(args, sizeof args, "serve --data-dir %s --listen 127.0.0.1:0 --workers 0", dir);
+    snprintf(args, sizeof args,
+             "serve --data-dir %s --listen 127.0.0.1:0 --workers 0 --poll-ms 20"
+             " --webhook-allow-private 1",
+             dir);
     pid_t serve = start(args, log_serve);
-    snprintf(args, sizeof args, "worker --data-dir %s --workers 1 --poll-ms 50", dir);
+    snprintf(args, sizeof args,
+             "worker --data-dir %s --workers 1 --poll-ms 20 --webhook-allow-private 1", dir);
     pid_t worker = start(args, log_worker);
+    char log_worker2[600];
+    snprintf(log_worker2, sizeof log_worker2, "%s/worker2.log", dir);
+    pid_t worker2 = start(args, log_worker2);
     struct job got = {0};
     for (int i = 0; i < 600; i++) {
         if (store_job_get(store, NULL, job.id, &got, &error) == 1 &&
@@ -114,10 +140,26 @@ TEST(service_worker_process) {
     CHECK_INT(1, blob_stat(blob, got.output_blob, &size, &error));
     CHECK(size > 1000);
     CHECK(log_contains(log_serve, "serve.started"));
+    /* One delivery, verified; three senders polling every 20 ms made no
+     * second attempt in the next second. */
+    if (receiver_port > 0) {
+        CHECK_INT(0, test_read_line(&receiver, line, sizeof line, 20000));
+        CHECK(strstr(line, "\"verified\":true") != NULL);
+        CHECK(strstr(line, "job.succeeded") != NULL && strstr(line, job.id) != NULL);
+        CHECK_INT(-1, test_read_line(&receiver, line, sizeof line, 1000));
+        struct webhook_delivery rows[4];
+        int count = 0;
+        CHECK_INT(VSR_OK, store_webhook_list(store, job.id, rows, 4, &count, &error));
+        CHECK_INT(1, count);
+        CHECK_INT(1, rows[0].attempts);
+        CHECK_INT(1, rows[0].delivered);
+    }
+    CHECK_INT(0, stop(worker2));
     CHECK_INT(0, stop(worker));
     CHECK_INT(0, stop(serve));
     CHECK(log_contains(log_worker, "worker.stopped"));
     CHECK(log_contains(log_serve, "serve.stopped"));
+    if (receiver.pid) test_child_stop(&receiver);
 done:
     blob_close(blob);
     store_close(store);
