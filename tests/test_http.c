@@ -17,9 +17,11 @@
 #include "service/config.h"
 #include "service/hours.h"
 #include "service/metrics.h"
+#include "service/retention.h"
 #include "service/webhooks.h"
 #include "service/worker.h"
 #include "test.h"
+#include "util/ids.h"
 
 struct service {
     struct service_config config;
@@ -1148,6 +1150,102 @@ TEST(http_business_hours) {
     CHECK_INT(VSR_OK, worker_pool_start(&s.workers, &s.config, s.store, s.blob, s.metrics, &error));
     wait_job(&s, job_id, 60, &r);
     CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    service_stop(&s);
+}
+
+/* ---- retention --------------------------------------------------------- */
+
+/* Uploads VIDEO and queues a remove job on it; fills the ids. */
+static void queue_job(struct service *s, const char *video, char *upload_id, char *job_id) {
+    struct response r;
+    upload_file(s, s->token, video, &r);
+    CHECK_INT(200, r.status);
+    snprintf(upload_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    create_job(s, s->token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    snprintf(job_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+}
+
+static int upload_blob_exists(struct service *s, const char *upload_id) {
+    char key[STORE_NAME_SIZE];
+    int64_t size = 0;
+    struct vsr_error error = {0};
+    snprintf(key, sizeof key, "uploads/%s", upload_id);
+    return blob_stat(s->blob, key, &size, &error);
+}
+
+/* The sweep "two hours later" with a one-hour retention: the finished job's
+ * result and upload go, an upload no job used goes, the upload of a job still
+ * queued stays; the job row stays and its result answers 410. */
+TEST(http_retention) {
+    struct service s;
+    if (service_start(&s, 0, 64 << 20) != 0) return;
+    char video[512];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    char upload_done[STORE_ID_SIZE], job_done[STORE_ID_SIZE];
+    char upload_queued[STORE_ID_SIZE], job_queued[STORE_ID_SIZE];
+    queue_job(&s, video, upload_done, job_done);
+    queue_job(&s, video, upload_queued, job_queued);
+    struct response r;
+    upload_file(&s, s.token, video, &r);
+    char upload_unused[STORE_ID_SIZE];
+    snprintf(upload_unused, sizeof upload_unused, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+
+    /* The first job runs to success through the store, as a worker would. */
+    struct job claimed;
+    struct vsr_error error = {0};
+    CHECK_INT(1, store_job_claim(s.store, "test-worker", 60000, &claimed, &error));
+    CHECK(strcmp(claimed.id, job_done) == 0);
+    char result[STORE_NAME_SIZE];
+    snprintf(result, sizeof result, "results/%s.mp4", job_done);
+    CHECK_INT(VSR_OK, blob_put_file(s.blob, result, video, 0, &error));
+    struct job_finish finish = {.state = JOB_SUCCEEDED, .output_blob = result};
+    CHECK_INT(1, store_job_finish(s.store, job_done, "test-worker", &finish, &error));
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_done);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    response_free(&r);
+
+    int deleted = -1;
+    int64_t hour = 3600 * 1000LL, now = ids_now_ms();
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now, &deleted, &error));
+    CHECK_INT(0, deleted); /* nothing is old yet */
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now + 2 * hour, &deleted, &error));
+    CHECK_INT(3, deleted);
+    int64_t size = 0;
+    CHECK_INT(0, blob_stat(s.blob, result, &size, &error));
+    CHECK_INT(0, upload_blob_exists(&s, upload_done));
+    CHECK_INT(0, upload_blob_exists(&s, upload_unused));
+    CHECK_INT(1, upload_blob_exists(&s, upload_queued));
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now + 2 * hour, &deleted, &error));
+    CHECK_INT(0, deleted); /* marked purged: not listed again */
+
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(410, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "result_expired") == 0);
+    CHECK(strstr(json_text(r.json, "error", "message"), "VSR_RETENTION_HOURS") != NULL);
+    response_free(&r);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_done);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK(json_is_string(json_object_get(r.json, "purged_at")));
+    CHECK(json_object_get(r.json, "result_url") == NULL);
+    response_free(&r);
+    /* A purged upload cannot start a new job. */
+    create_job(&s, s.token, upload_unused, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "upload_expired") == 0);
     response_free(&r);
     service_stop(&s);
 }

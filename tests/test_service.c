@@ -2,6 +2,7 @@
  * `vsr serve` and `vsr worker` started from the built binary against one
  * data folder, stopped with SIGTERM (they must drain and exit 0). */
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -309,6 +310,99 @@ TEST(service_worker_sigterm_drains) {
     CHECK(log_contains(log, "worker.draining"));
     CHECK(log_contains(log, "\"released\":0"));
 done:
+    blob_close(blob);
+    store_close(store);
+}
+
+struct writer_args {
+    const char *db;
+    struct job job;
+};
+
+/* Keeps adding jobs through a store of its own while the backup runs. */
+static void *write_jobs(void *arg) {
+    struct writer_args *w = arg;
+    struct store *store = NULL;
+    struct vsr_error error = {0};
+    if (store_open(&store, w->db, NULL, &error) != VSR_OK) return NULL;
+    for (int i = 0; i < 2000; i++) {
+        struct job job = w->job;
+        store_job_create(store, &job, &error);
+    }
+    store_close(store);
+    return NULL;
+}
+
+/* `vsr backup` while `vsr serve` runs and a writer keeps adding jobs: the
+ * copy opens and holds the jobs written before it; `vsr cleanup` with a
+ * retention of 1.8 seconds deletes a finished job's result and keeps the
+ * row. */
+TEST(service_backup_and_cleanup) {
+    char dir[256], db[512], blobs[512], log[512], args[1024], cmd[2048], out[4096];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    snprintf(db, sizeof db, "%s/vsr.db", dir);
+    snprintf(blobs, sizeof blobs, "%s/blobs", dir);
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    struct store *store = NULL, *copy = NULL;
+    struct blob *blob = NULL;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
+    CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
+    if (!store || !blob) goto done;
+    struct job job = {0};
+    snprintf(job.key_id, sizeof job.key_id, "key_backup");
+    snprintf(job.type, sizeof job.type, "remove");
+    snprintf(job.input_blob, sizeof job.input_blob, "uploads/none");
+    for (int i = 0; i < 200; i++)
+        CHECK_INT(0, store_job_create(store, &job, &error));
+    char first_id[STORE_ID_SIZE];
+    snprintf(first_id, sizeof first_id, "%s", job.id);
+
+    snprintf(args, sizeof args, "serve --data-dir %s --listen 127.0.0.1:0 --workers 0", dir);
+    pid_t serve = start(args, log);
+    struct writer_args writer_args = {.db = db, .job = job};
+    pthread_t writer;
+    CHECK_INT(0, pthread_create(&writer, NULL, write_jobs, &writer_args));
+    char backup[600];
+    snprintf(backup, sizeof backup, "%s/backup.db", dir);
+    snprintf(cmd, sizeof cmd, "%s backup '%s' --data-dir %s", test_vsr_bin(), backup, dir);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "backed up") != NULL);
+    pthread_join(writer, NULL);
+    CHECK_INT(0, stop(serve));
+    CHECK_INT(VSR_OK, store_open(&copy, backup, NULL, &error));
+    if (copy) {
+        struct job got;
+        CHECK_INT(1, store_job_get(copy, NULL, first_id, &got, &error));
+        int64_t depth[JOB_STATE_COUNT] = {0};
+        CHECK_INT(VSR_OK, store_queue_depth(copy, depth, &error));
+        CHECK_AT_LEAST(200, depth[JOB_QUEUED]);
+        CHECK_AT_MOST(2200, depth[JOB_QUEUED]);
+    }
+    snprintf(cmd, sizeof cmd, "%s backup --data-dir %s", test_vsr_bin(), dir);
+    CHECK_INT(2, test_run(cmd, out, sizeof out)); /* no file named */
+
+    /* A job finished with a result, then sweeps with a 1.8-second retention. */
+    struct job claimed;
+    CHECK_INT(1, store_job_claim(store, "test-worker", 60000, &claimed, &error));
+    CHECK_INT(VSR_OK, blob_put_file(blob, "results/r.mp4", log, 0, &error));
+    struct job_finish finish = {.state = JOB_SUCCEEDED, .output_blob = "results/r.mp4"};
+    CHECK_INT(1, store_job_finish(store, claimed.id, "test-worker", &finish, &error));
+    snprintf(cmd, sizeof cmd, "%s cleanup --data-dir %s --retention-hours 0.0005", test_vsr_bin(),
+             dir);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "deleted 0 files") != NULL); /* finished just now */
+    usleep(2000 * 1000);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "deleted 1 files") != NULL);
+    int64_t size = 0;
+    CHECK_INT(0, blob_stat(blob, "results/r.mp4", &size, &error));
+    struct job got;
+    CHECK_INT(1, store_job_get(store, NULL, claimed.id, &got, &error));
+    CHECK(got.purged_at > 0);
+    CHECK_INT(JOB_SUCCEEDED, got.state);
+done:
+    store_close(copy);
     blob_close(blob);
     store_close(store);
 }

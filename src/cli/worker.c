@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/service_run.h"
+#include "service/retention.h"
 #include "service/webhooks.h"
 #include "service/worker.h"
 
@@ -29,9 +30,11 @@ int cli_worker(int argc, char **argv) {
     struct blob *blob = NULL;
     struct worker_pool *workers = NULL;
     struct webhook_sender *sender = NULL;
+    struct retention_thread *retention = NULL;
     int rc = service_open(&config, &store, &blob, &error);
     if (rc == VSR_OK) rc = worker_pool_start(&workers, &config, store, blob, NULL, &error);
     if (rc == VSR_OK) rc = webhook_sender_start(&sender, &config, store, NULL, &error);
+    if (rc == VSR_OK) rc = retention_start(&retention, &config, store, blob, &error);
     if (rc != VSR_OK) {
         exit_code = cli_fail(rc, "%s", error.message);
         goto done;
@@ -47,6 +50,7 @@ int cli_worker(int argc, char **argv) {
 done:
     worker_pool_free(workers);
     webhook_sender_stop(sender);
+    retention_stop(retention);
     blob_close(blob);
     store_close(store);
     return exit_code;

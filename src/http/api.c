@@ -11,6 +11,7 @@
 
 #include "http/http_internal.h"
 #include "jobs/job_types.h"
+#include "service/retention.h"
 #include "service/webhooks.h"
 #include "util/ids.h"
 
@@ -336,7 +337,8 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         if (store_job_queue_position(server->store, job, &position, &error) == VSR_OK)
             json_object_set_new(json, "queue_position", json_integer(position));
     }
-    if (job->state == JOB_SUCCEEDED) {
+    if (job->purged_at) json_object_set_new(json, "purged_at", time_or_null(job->purged_at));
+    if (job->state == JOB_SUCCEEDED && !job->purged_at) {
         char url[128];
         snprintf(url, sizeof url, "/api/v1/jobs/%s/result", job->id);
         json_object_set_new(json, "result_url", json_string(url));
@@ -471,6 +473,17 @@ enum MHD_Result api_job_create(struct request *req) {
         store_upload_get(server->store, req->key.id, json_string_value(upload_id), &up, &error);
     if (found < 0) {
         result = storage_error(req, &error);
+        goto done;
+    }
+    /* An upload that no job used is deleted RETENTION_UNUSED_GRACE_MS after its
+     * URL expired; refusing it from half that on keeps a new job off a file the
+     * sweep is deleting. */
+    if (found == 1 &&
+        (up.purged_at || up.expires_at + RETENTION_UNUSED_GRACE_MS / 2 < ids_now_ms())) {
+        result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "upload_expired",
+                                    "this upload expired and its file was or is being deleted;"
+                                    " upload the file again",
+                                    "upload_id");
         goto done;
     }
     if (found == 0 || up.state != UPLOAD_READY) {
@@ -706,6 +719,14 @@ enum MHD_Result api_job_result(struct request *req) {
     if (job.state != JOB_SUCCEEDED)
         return http_respond_error(req, MHD_HTTP_CONFLICT, "not_ready",
                                   "the job has no result: it has not succeeded (see status)", NULL);
+    if (job.purged_at) {
+        char message[200];
+        snprintf(message, sizeof message,
+                 "the result was deleted: results are kept %g hours after the job finished"
+                 " (VSR_RETENTION_HOURS); run the job again",
+                 server->config->retention_hours);
+        return http_respond_error(req, MHD_HTTP_GONE, "result_expired", message, NULL);
+    }
     struct download *d = calloc(1, sizeof *d);
     if (!d) return MHD_NO;
     if (blob_reader_open(server->blob, job.output_blob, &d->reader, &error) != VSR_OK) {
