@@ -1249,3 +1249,119 @@ TEST(http_retention) {
     response_free(&r);
     service_stop(&s);
 }
+
+/* ---- multipart jobs ---------------------------------------------------- */
+
+/* POST /api/v1/jobs as a form with the curl program: FORM holds its -F
+ * arguments (and any -H). Fills R's status and JSON; returns the bytes curl
+ * sent. */
+static long long post_form(struct service *s, const char *form, struct response *r) {
+    char cmd[4096], out[512], body_path[600];
+    memset(r, 0, sizeof *r);
+    snprintf(body_path, sizeof body_path, "%s/form-response.json", s->dir);
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o '%s' -w '%%{http_code} %%{size_upload}' -D '%s.headers'"
+             " -H 'Authorization: Bearer %s' %s %s/api/v1/jobs",
+             body_path, body_path, s->token, form, s->base);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    long long sent = 0;
+    sscanf(out, "%ld %lld", &r->status, &sent);
+    r->json = json_load_file(body_path, 0, NULL);
+    char headers_path[700];
+    snprintf(headers_path, sizeof headers_path, "%s.headers", body_path);
+    FILE *f = fopen(headers_path, "r");
+    if (f) {
+        char chunk[4096];
+        size_t n = fread(chunk, 1, sizeof chunk - 1, f);
+        chunk[n] = '\0';
+        collect(chunk, 1, n, &r->headers);
+        fclose(f);
+    }
+    return sent;
+}
+
+/* A simple client's one request: the video, its type and options as a form
+ * (the real curl program, -F), then the usual polling and download. Bad
+ * forms get 400, a text file 422, a body over MAX_REQUEST_SIZE 413 before
+ * curl sends it (Expect: 100-continue), and a retried request with the same
+ * Idempotency-Key the same job. */
+TEST(http_multipart_job) {
+    if (!test_have_program("curl")) {
+        fprintf(stderr, "  curl is missing: run scripts/install-deps.sh\n");
+        test_failures++;
+        return;
+    }
+    struct service s;
+    if (service_start(&s, 1, 4 << 20) != 0) return;
+    char video[512], text[512], big[512], form[2048], cmd[1200], out[256];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    snprintf(text, sizeof text, "%s/notes.txt", s.dir);
+    snprintf(big, sizeof big, "%s/big.mp4", s.dir);
+    snprintf(cmd, sizeof cmd, "echo 'not a video at all' > '%s' && truncate -s 10M '%s'", text,
+             big);
+    if (make_video(video) != 0 || test_run(cmd, out, sizeof out) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    snprintf(form, sizeof form,
+             "-H 'Idempotency-Key: form-1' -F 'file=@%s;type=video/mp4' -F type=remove"
+             " -F 'options={\"crf\":23,\"preset\":\"ultrafast\"}'",
+             video);
+    post_form(&s, form, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    CHECK(strncmp(job_id, "job_", 4) == 0);
+    CHECK(json_integer_value(json_object_get(json_object_get(r.json, "options"), "crf")) == 23);
+    response_free(&r);
+    post_form(&s, form, &r); /* a retry: the same job */
+    CHECK_INT(202, r.status);
+    CHECK(strcmp(json_text(r.json, "id", NULL), job_id) == 0);
+    CHECK(has_header(&r, "Idempotent-Replayed: true"));
+    response_free(&r);
+
+    wait_job(&s, job_id, 60, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_id);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(r.body.len > 1000);
+    response_free(&r);
+
+    snprintf(form, sizeof form, "-F 'file=@%s;type=text/plain'", text);
+    post_form(&s, form, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F colour=red", video);
+    post_form(&s, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "colour") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":'", video);
+    post_form(&s, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_json") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":99}'", video);
+    post_form(&s, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "options.crf") == 0);
+    response_free(&r);
+    post_form(&s, "-F type=remove", &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s'", big);
+    long long sent = post_form(&s, form, &r);
+    CHECK_INT(413, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "request_too_large") == 0);
+    CHECK_AT_MOST(1 << 20, sent); /* curl waited for 100 Continue and got 413 */
+    response_free(&r);
+    service_stop(&s);
+}

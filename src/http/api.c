@@ -409,12 +409,11 @@ static enum MHD_Result check_quotas(struct request *req, double media_seconds, i
     return MHD_YES;
 }
 
-enum MHD_Result api_job_create(struct request *req) {
-    static const char *const allowed[] = {"type", "upload_id", "options", "webhook_url", NULL};
+/* Creates a job from BODY (an object with only known fields): the JSON
+ * request and the multipart form both end here. */
+static enum MHD_Result create_job(struct request *req, json_t *body) {
     struct http_server *server = req->server;
     enum MHD_Result result = MHD_NO;
-    json_t *body = parse_body(req, allowed, &result);
-    if (!body) return result;
     struct job job = {0};
     struct upload up;
     struct vsr_error error = {0};
@@ -514,6 +513,20 @@ enum MHD_Result api_job_create(struct request *req) {
         result = storage_error(req, &error);
         goto done;
     }
+    if (replayed && req->multipart && strcmp(job.upload_id, up.id) != 0) {
+        /* A retried multipart request brought its file again: the copy is
+         * not needed. The same key with another file is refused. */
+        struct upload first;
+        int same = store_upload_get(server->store, req->key.id, job.upload_id, &first, &error) == 1 &&
+                   first.size == up.size && strcmp(first.file_name, up.file_name) == 0;
+        blob_remove(server->blob, up.blob, &error);
+        up.state = UPLOAD_REJECTED;
+        snprintf(up.error_code, sizeof up.error_code, "duplicate");
+        snprintf(up.error_message, sizeof up.error_message, "a retried request's copy of %s",
+                 job.upload_id);
+        store_upload_update(server->store, &up, &error);
+        if (same) snprintf(up.id, sizeof up.id, "%s", job.upload_id);
+    }
     if (replayed && strcmp(job.upload_id, up.id) != 0) {
         result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "idempotency_key_reused",
                                     "this Idempotency-Key was used for a different request",
@@ -537,6 +550,165 @@ enum MHD_Result api_job_create(struct request *req) {
     result = http_respond(req, MHD_HTTP_ACCEPTED, response);
 done:
     free(options_text);
+    return result;
+}
+
+enum MHD_Result api_job_create(struct request *req) {
+    static const char *const allowed[] = {"type", "upload_id", "options", "webhook_url", NULL};
+    enum MHD_Result result = MHD_NO;
+    json_t *body = parse_body(req, allowed, &result);
+    if (!body) return result;
+    result = create_job(req, body);
+    json_decref(body);
+    return result;
+}
+
+/* ---- jobs from a multipart form ---------------------------------------- */
+
+static void form_refuse(struct request *req, const char *field, const char *message) {
+    if (req->form_error[0]) return; /* the first problem is the one answered */
+    snprintf(req->form_error, sizeof req->form_error, "%s", message);
+    snprintf(req->form_error_field, sizeof req->form_error_field, "%.63s", field);
+}
+
+/* Called by libmicrohttpd's parser with each piece of each part, in order:
+ * OFF is the piece's offset within its part's value. */
+static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size) {
+    struct request *req = cls;
+    struct http_server *server = req->server;
+    if (req->form_error[0] || req->write_failed) return MHD_YES; /* read on, answer at the end */
+    if (strcmp(key, "file") == 0) {
+        if (off == 0 && !req->writer && req->file_parts == 0) {
+            req->file_parts = 1;
+            struct upload *up = &req->upload;
+            ids_random(up->id, sizeof up->id, "upl_", 12);
+            snprintf(up->key_id, sizeof up->key_id, "%s", req->key.id);
+            snprintf(up->file_name, sizeof up->file_name, "%.127s",
+                     filename && *filename ? filename : "upload");
+            snprintf(up->mime_type, sizeof up->mime_type, "%.127s",
+                     content_type ? content_type : "application/octet-stream");
+            snprintf(up->blob, sizeof up->blob, "uploads/%s", up->id);
+            if (blob_writer_open(server->blob, up->blob, &req->writer, &req->write_error) !=
+                VSR_OK) {
+                req->write_failed = 1;
+                return MHD_YES;
+            }
+        } else if (off == 0) {
+            form_refuse(req, "file", "send one file part only");
+            return MHD_YES;
+        }
+        req->file_bytes += (int64_t)size;
+        if (size > 0 &&
+            blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
+            req->write_failed = 1;
+        return MHD_YES;
+    }
+    static const char *const fields[] = {"type", "options", "webhook_url", NULL};
+    int known = 0;
+    for (const char *const *f = fields; *f; f++)
+        if (strcmp(*f, key) == 0) known = 1;
+    if (!known) {
+        char message[160];
+        snprintf(message, sizeof message,
+                 "unknown form field \"%.60s\"; use file, type, options, webhook_url", key);
+        form_refuse(req, key, message);
+        return MHD_YES;
+    }
+    /* Text fields arrive in pieces; OFF 0 starts a value. */
+    const char *before = off == 0 ? "" : json_string_value(json_object_get(req->form, key));
+    size_t len = before ? strlen(before) : 0;
+    if (off == 0 && json_object_get(req->form, key)) {
+        form_refuse(req, key, "a form field appears twice");
+        return MHD_YES;
+    }
+    if (len + size >= STORE_OPTIONS_SIZE) {
+        form_refuse(req, key, "a form field is too long");
+        return MHD_YES;
+    }
+    char *value = malloc(len + size + 1);
+    if (!value) {
+        form_refuse(req, key, "out of memory");
+        return MHD_YES;
+    }
+    memcpy(value, before ? before : "", len);
+    memcpy(value + len, data, size);
+    value[len + size] = '\0';
+    json_object_set_new(req->form, key, json_stringn(value, len + size));
+    free(value);
+    return MHD_YES;
+}
+
+enum MHD_Result api_job_multipart_begin(struct request *req) {
+    req->multipart = 1;
+    req->form = json_object();
+    /* 64 KiB: the parser's buffer; file data passes through it in pieces. */
+    req->post = MHD_create_post_processor(req->connection, 64 * 1024, form_part, req);
+    if (!req->form || !req->post)
+        return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_multipart",
+                                  "a multipart/form-data body needs a boundary parameter in"
+                                  " Content-Type",
+                                  NULL);
+    return MHD_YES;
+}
+
+void api_job_multipart_feed(struct request *req, const char *data, size_t size) {
+    if (req->form_error[0] || !req->post) return;
+    if (MHD_post_process(req->post, data, size) != MHD_YES)
+        form_refuse(req, "", "the multipart/form-data body is malformed");
+}
+
+enum MHD_Result api_job_multipart_finish(struct request *req) {
+    struct http_server *server = req->server;
+    struct vsr_error error = {0};
+    /* Destroying the parser hands over the last part's tail. */
+    if (req->post && MHD_destroy_post_processor(req->post) != MHD_YES)
+        form_refuse(req, "", "the multipart/form-data body is malformed or cut short");
+    req->post = NULL;
+    if (req->write_failed) return storage_error(req, &req->write_error);
+    if (req->form_error[0])
+        return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_form", req->form_error,
+                                  req->form_error_field[0] ? req->form_error_field : NULL);
+    if (!req->writer)
+        return bad_field(req, "file", "the form needs a \"file\" part holding the video");
+    struct blob_writer *writer = req->writer;
+    req->writer = NULL;
+    if (blob_writer_commit(writer, &error) != VSR_OK) return storage_error(req, &error);
+    /* The file becomes an upload, probed like a PUT one. */
+    struct upload *up = &req->upload;
+    up->declared_size = up->size = req->file_bytes;
+    up->created_at = ids_now_ms();
+    up->expires_at = up->created_at + (int64_t)server->config->upload_expiry_seconds * 1000;
+    probe_upload(server, up);
+    if (up->state == UPLOAD_REJECTED) blob_remove(server->blob, up->blob, &error);
+    if (store_upload_create(server->store, up, &error) != VSR_OK) return storage_error(req, &error);
+    if (up->state == UPLOAD_REJECTED)
+        return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, up->error_code,
+                                  up->error_message, "file");
+    /* The fields become the JSON body: options is JSON text. */
+    json_t *body = json_pack("{s:s}", "upload_id", up->id);
+    const char *text_fields[] = {"type", "webhook_url"};
+    for (int i = 0; i < 2; i++) {
+        json_t *value = json_object_get(req->form, text_fields[i]);
+        if (value) json_object_set(body, text_fields[i], value);
+    }
+    const char *options = json_string_value(json_object_get(req->form, "options"));
+    if (options) {
+        json_error_t json_error;
+        json_t *parsed = json_loads(options, 0, &json_error);
+        if (!parsed) {
+            json_decref(body);
+            char message[300];
+            snprintf(message, sizeof message, "options: malformed JSON at column %d: %s",
+                     json_error.column, json_error.text);
+            return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_json", message,
+                                      "options");
+        }
+        json_object_set_new(body, "options", parsed);
+    }
+    enum MHD_Result result = create_job(req, body);
     json_decref(body);
     return result;
 }

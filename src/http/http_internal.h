@@ -72,6 +72,15 @@ struct request {
     int64_t received;
     int write_failed;
     struct vsr_error write_error;
+    /* A multipart POST /api/v1/jobs: the "file" part streams into WRITER
+     * (its bytes counted in file_bytes), the other fields collect in FORM. */
+    int multipart;
+    struct MHD_PostProcessor *post;
+    json_t *form;              /* field name -> string value */
+    int64_t file_bytes;
+    int file_parts;            /* "file" parts seen (one is allowed) */
+    char form_error[160];      /* the first problem; answered with 400 at the end */
+    char form_error_field[64];
 };
 
 /* Queues RESPONSE with STATUS, adding X-Request-Id; takes the response. */
@@ -92,6 +101,11 @@ enum MHD_Result api_upload_create(struct request *req);
 enum MHD_Result api_upload_begin(struct request *req); /* at the PUT's headers */
 enum MHD_Result api_upload_finish(struct request *req);
 enum MHD_Result api_job_create(struct request *req);
+/* A multipart POST /api/v1/jobs: _begin at the headers (sets up the parser),
+ * _feed with each piece of the body, _finish at its end. */
+enum MHD_Result api_job_multipart_begin(struct request *req);
+void api_job_multipart_feed(struct request *req, const char *data, size_t size);
+enum MHD_Result api_job_multipart_finish(struct request *req);
 enum MHD_Result api_job_get(struct request *req);
 enum MHD_Result api_job_list(struct request *req);
 enum MHD_Result api_job_cancel(struct request *req);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -210,20 +211,33 @@ static enum MHD_Result authenticate(struct request *req) {
     return MHD_YES;
 }
 
+/* Bodies that carry a file may be MAX_REQUEST_SIZE; JSON bodies are small. */
+static int64_t body_limit(const struct request *req) {
+    return req->route == ROUTE_UPLOAD || req->multipart ? req->server->config->max_request_size
+                                                        : HTTP_JSON_BODY_MAX;
+}
+
+static enum MHD_Result body_too_large(struct request *req) {
+    char message[160];
+    snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
+             (long long)body_limit(req));
+    return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message, NULL);
+}
+
 /* Refuses a body that is declared too big before any of it is read. */
 static enum MHD_Result check_declared_size(struct request *req) {
     const char *length =
         MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Length");
-    int64_t limit =
-        req->route == ROUTE_UPLOAD ? req->server->config->max_request_size : HTTP_JSON_BODY_MAX;
-    if (length && strtoll(length, NULL, 10) > limit) {
-        char message[160];
-        snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
-                 (long long)limit);
-        return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message,
-                                  NULL);
-    }
+    if (length && strtoll(length, NULL, 10) > body_limit(req)) return body_too_large(req);
     return MHD_YES;
+}
+
+/* A POST /api/v1/jobs that carries the file itself (multipart/form-data). */
+static int is_multipart_job(const struct request *req) {
+    if (req->route != ROUTE_JOBS || strcmp(req->method, "POST") != 0) return 0;
+    const char *type =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Type");
+    return type && strncasecmp(type, "multipart/form-data", 19) == 0;
 }
 
 static enum MHD_Result begin_request(struct request *req) {
@@ -257,15 +271,25 @@ static enum MHD_Result begin_request(struct request *req) {
                                       " (`vsr keys create --admin`)",
                                       NULL);
     }
+    req->multipart = is_multipart_job(req);
     enum MHD_Result result = check_declared_size(req);
     if (result != MHD_YES || req->status) return result;
     if (req->route == ROUTE_UPLOAD) return api_upload_begin(req);
+    if (req->multipart) return api_job_multipart_begin(req);
     return MHD_YES;
 }
 
 /* ---- the body and the end of the request ------------------------------- */
 
 static void take_body(struct request *req, const char *data, size_t size) {
+    if (req->multipart) {
+        req->received += (int64_t)size;
+        if (req->received > body_limit(req))
+            req->body_too_large = 1;
+        else
+            api_job_multipart_feed(req, data, size);
+        return;
+    }
     if (req->route == ROUTE_UPLOAD) {
         req->received += (int64_t)size;
         if (req->write_failed || !req->writer) return;
@@ -294,14 +318,7 @@ static void take_body(struct request *req, const char *data, size_t size) {
 }
 
 static enum MHD_Result finish_request(struct request *req) {
-    if (req->body_too_large) {
-        char message[160];
-        snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
-                 (long long)(req->route == ROUTE_UPLOAD ? req->server->config->max_request_size
-                                                        : HTTP_JSON_BODY_MAX));
-        return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message,
-                                  NULL);
-    }
+    if (req->body_too_large) return body_too_large(req);
     int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
     switch (req->route) {
     case ROUTE_HEALTHZ:
@@ -323,7 +340,8 @@ static enum MHD_Result finish_request(struct request *req) {
     case ROUTE_UPLOAD:
         return api_upload_finish(req);
     case ROUTE_JOBS:
-        return is_get ? api_job_list(req) : api_job_create(req);
+        if (is_get) return api_job_list(req);
+        return req->multipart ? api_job_multipart_finish(req) : api_job_create(req);
     case ROUTE_JOB:
         return is_get ? api_job_get(req) : api_job_cancel(req);
     case ROUTE_JOB_RESULT:
@@ -384,7 +402,8 @@ static void log_request(const struct request *req, double seconds) {
         "request_id", req->request_id, "method", req->method, "path", req->path, "route",
         req->route_name, "status", req->status, "duration_ms", round(seconds * 1e6) / 1000.0,
         "bytes_in",
-        (json_int_t)(req->route == ROUTE_UPLOAD ? req->received : (int64_t)req->body_len));
+        (json_int_t)(req->route == ROUTE_UPLOAD || req->multipart ? req->received
+                                                                  : (int64_t)req->body_len));
     if (line && req->authenticated) json_object_set_new(line, "key_id", json_string(req->key.id));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
@@ -404,6 +423,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     metrics_record_request(server->metrics, req->route_name, req->method, req->status, seconds);
     if (server->config->log_requests) log_request(req, seconds);
     blob_writer_abort(req->writer);
+    if (req->post) MHD_destroy_post_processor(req->post);
+    json_decref(req->form);
     free(req->body);
     free(req);
     *con_cls = NULL;
