@@ -517,8 +517,9 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
         /* A retried multipart request brought its file again: the copy is
          * not needed. The same key with another file is refused. */
         struct upload first;
-        int same = store_upload_get(server->store, req->key.id, job.upload_id, &first, &error) == 1 &&
-                   first.size == up.size && strcmp(first.file_name, up.file_name) == 0;
+        int same =
+            store_upload_get(server->store, req->key.id, job.upload_id, &first, &error) == 1 &&
+            first.size == up.size && strcmp(first.file_name, up.file_name) == 0;
         blob_remove(server->blob, up.blob, &error);
         up.state = UPLOAD_REJECTED;
         snprintf(up.error_code, sizeof up.error_code, "duplicate");
@@ -601,8 +602,7 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
             return MHD_YES;
         }
         req->file_bytes += (int64_t)size;
-        if (size > 0 &&
-            blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
+        if (size > 0 && blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
             req->write_failed = 1;
         return MHD_YES;
     }

@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "blob/blob.h"
+#include "http/key_cache.h"
+#include "http/log_writer.h"
 #include "http/rate_limit.h"
 #include "jobs/store.h"
 #include "service/config.h"
@@ -44,8 +46,14 @@ struct http_server {
     struct blob *blob;
     struct metrics *metrics;
     struct rate_limit *rate_limit;
+    struct key_cache *keys;
+    struct log_writer *log; /* request lines; NULL when they are off */
     struct MHD_Daemon *daemon;
     int port;
+    /* Request ids: a random prefix per server and a counter (no system call
+     * per request, unique across processes in practice). */
+    char request_prefix[16];
+    _Atomic uint64_t request_count;
 };
 
 /* One request, from its headers to its completion. */
@@ -76,10 +84,10 @@ struct request {
      * (its bytes counted in file_bytes), the other fields collect in FORM. */
     int multipart;
     struct MHD_PostProcessor *post;
-    json_t *form;              /* field name -> string value */
+    json_t *form; /* field name -> string value */
     int64_t file_bytes;
-    int file_parts;            /* "file" parts seen (one is allowed) */
-    char form_error[160];      /* the first problem; answered with 400 at the end */
+    int file_parts;       /* "file" parts seen (one is allowed) */
+    char form_error[160]; /* the first problem; answered with 400 at the end */
     char form_error_field[64];
 };
 

@@ -9,6 +9,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -176,7 +177,14 @@ static enum MHD_Result authenticate(struct request *req) {
     while (*token == ' ')
         token++;
     struct vsr_error error = {0};
-    int found = store_key_authenticate(server->store, token, &req->key, &error);
+    char hash[65];
+    store_hash_token(token, hash);
+    int64_t now = ids_monotonic_ms();
+    int found = key_cache_get(server->keys, hash, now, &req->key);
+    if (!found) {
+        found = store_key_authenticate(server->store, token, &req->key, &error);
+        if (found == 1) key_cache_put(server->keys, &req->key, now);
+    }
     if (found < 0)
         return http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "database_unavailable",
                                   error.message, NULL);
@@ -184,8 +192,7 @@ static enum MHD_Result authenticate(struct request *req) {
         return http_respond_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                                   "this API key is unknown or revoked", NULL);
     req->authenticated = 1;
-    int wait = rate_limit_take(server->rate_limit, req->key.id, req->key.rate_per_second,
-                               ids_monotonic_ms());
+    int wait = rate_limit_take(server->rate_limit, req->key.id, req->key.rate_per_second, now);
     if (wait > 0) {
         char retry[16], message[160];
         snprintf(retry, sizeof retry, "%d", wait);
@@ -380,7 +387,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                 strlen(given))
             snprintf(req->request_id, sizeof req->request_id, "%s", given);
         else
-            ids_random(req->request_id, sizeof req->request_id, "req_", 8);
+            snprintf(req->request_id, sizeof req->request_id, "req_%s%08llx",
+                     req->server->request_prefix,
+                     (unsigned long long)atomic_fetch_add(&req->server->request_count, 1));
         route_request(req, url);
         return begin_request(req);
     }
@@ -397,18 +406,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 static void log_request(const struct request *req, double seconds) {
     char when[40];
     http_format_time(ids_now_ms(), when, sizeof when);
-    json_t *line = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I}", "ts", when, "event", "request",
-        "request_id", req->request_id, "method", req->method, "path", req->path, "route",
-        req->route_name, "status", req->status, "duration_ms", round(seconds * 1e6) / 1000.0,
-        "bytes_in",
-        (json_int_t)(req->route == ROUTE_UPLOAD || req->multipart ? req->received
-                                                                  : (int64_t)req->body_len));
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I}", "ts", when, "event",
+                             "request", "request_id", req->request_id, "method", req->method,
+                             "path", req->path, "route", req->route_name, "status", req->status,
+                             "duration_ms", round(seconds * 1e6) / 1000.0, "bytes_in",
+                             (json_int_t)(req->route == ROUTE_UPLOAD || req->multipart
+                                              ? req->received
+                                              : (int64_t)req->body_len));
     if (line && req->authenticated) json_object_set_new(line, "key_id", json_string(req->key.id));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     if (text) {
-        fprintf(stderr, "%s\n", text);
+        log_writer_line(req->server->log, text, strlen(text));
         free(text);
     }
 }
@@ -421,7 +430,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     double seconds = (double)(now_us() - req->started_us) / 1e6;
     if (!req->status) req->status = 499; /* the client went away before an answer */
     metrics_record_request(server->metrics, req->route_name, req->method, req->status, seconds);
-    if (server->config->log_requests) log_request(req, seconds);
+    if (server->log) log_request(req, seconds);
     blob_writer_abort(req->writer);
     if (req->post) MHD_destroy_post_processor(req->post);
     json_decref(req->form);
@@ -467,7 +476,8 @@ int http_server_start(struct http_server **out, const struct service_config *con
     int rc = parse_listen(config->listen, &addr, error);
     if (rc != VSR_OK) return rc;
     struct http_server *server = calloc(1, sizeof *server);
-    if (!server || !(server->rate_limit = rate_limit_new())) {
+    if (!server || !(server->rate_limit = rate_limit_new()) || !(server->keys = key_cache_new())) {
+        if (server) rate_limit_free(server->rate_limit);
         free(server);
         error->code = VSR_E_NOMEM;
         snprintf(error->message, sizeof error->message, "out of memory");
@@ -477,6 +487,15 @@ int http_server_start(struct http_server **out, const struct service_config *con
     server->store = store;
     server->blob = blob;
     server->metrics = metrics;
+    ids_random(server->request_prefix, sizeof server->request_prefix, "", 4);
+    if (config->log_requests && !(server->log = log_writer_new(2))) {
+        rate_limit_free(server->rate_limit);
+        key_cache_free(server->keys);
+        free(server);
+        error->code = VSR_E_NOMEM;
+        snprintf(error->message, sizeof error->message, "out of memory");
+        return VSR_E_NOMEM;
+    }
     unsigned threads = config->http_threads > 0 ? (unsigned)config->http_threads : 1;
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, server,
@@ -485,6 +504,8 @@ int http_server_start(struct http_server **out, const struct service_config *con
         (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!server->daemon) {
         rate_limit_free(server->rate_limit);
+        key_cache_free(server->keys);
+        log_writer_free(server->log);
         free(server);
         error->code = VSR_E_OUTPUT;
         snprintf(error->message, sizeof error->message,
@@ -508,5 +529,7 @@ void http_server_stop(struct http_server *server) {
     if (!server) return;
     MHD_stop_daemon(server->daemon);
     rate_limit_free(server->rate_limit);
+    key_cache_free(server->keys);
+    log_writer_free(server->log); /* after the daemon: the last lines are in */
     free(server);
 }
