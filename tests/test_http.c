@@ -581,7 +581,8 @@ TEST(http_rate_and_quota) {
     snprintf(up.blob, sizeof up.blob, "uploads/upl_ready");
     up.state = UPLOAD_READY;
     up.media_seconds = 10;
-    up.expires_at = up.created_at = 1;
+    up.created_at = ids_now_ms();
+    up.expires_at = up.created_at + 3600 * 1000;
     CHECK_INT(VSR_OK, store_upload_create(s.store, &up, &error));
     create_job(&s, token, "upl_ready", NULL, &r);
     CHECK_INT(429, r.status);

@@ -359,22 +359,13 @@ static int64_t seconds_to_next_month(int64_t month_start_ms) {
 
 static enum MHD_Result quota_exceeded(struct request *req, const char *limit, int64_t limit_value,
                                       int64_t retry_after, const char *message) {
-    json_t *body =
-        json_pack("{s:{s:s, s:s, s:s, s:I}}", "error", "code", "quota_exceeded", "message", message,
-                  "limit", limit, "limit_value", (json_int_t)limit_value);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    struct MHD_Response *response =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!response) {
-        free(text);
-        return MHD_NO;
-    }
     char retry[32];
     snprintf(retry, sizeof retry, "%lld", (long long)retry_after);
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    MHD_add_response_header(response, "Retry-After", retry);
-    return http_respond(req, MHD_HTTP_TOO_MANY_REQUESTS, response);
+    return http_respond_json_with(req, MHD_HTTP_TOO_MANY_REQUESTS,
+                                  json_pack("{s:{s:s, s:s, s:s, s:I}}", "error", "code",
+                                            "quota_exceeded", "message", message, "limit", limit,
+                                            "limit_value", (json_int_t)limit_value),
+                                  "Retry-After", retry, NULL);
 }
 
 /* Checks the key's quotas for a job of MEDIA_SECONDS; answers 429 when over. */
@@ -534,21 +525,11 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
                                     "Idempotency-Key");
         goto done;
     }
-    json_t *json = job_to_json(server, &job, 1);
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    struct MHD_Response *response =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!response) {
-        free(text);
-        goto done;
-    }
     char location[96];
     snprintf(location, sizeof location, "/api/v1/jobs/%s", job.id);
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    MHD_add_response_header(response, "Location", location);
-    if (replayed) MHD_add_response_header(response, "Idempotent-Replayed", "true");
-    result = http_respond(req, MHD_HTTP_ACCEPTED, response);
+    result =
+        http_respond_json_with(req, MHD_HTTP_ACCEPTED, job_to_json(server, &job, 1), "Location",
+                               location, "Idempotent-Replayed", replayed ? "true" : NULL, NULL);
 done:
     free(options_text);
     return result;
@@ -913,20 +894,11 @@ enum MHD_Result api_job_result(struct request *req) {
     if (ranged < 0) {
         free_download(d);
         snprintf(content_range, sizeof content_range, "bytes */%lld", (long long)size);
-        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "range_not_satisfiable",
-                                 "message", "the range starts past the end of the file");
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        struct MHD_Response *response =
-            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-                 : NULL;
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "Content-Range", content_range);
-        return http_respond(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, response);
+        return http_respond_json_with(req, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+                                      json_pack("{s:{s:s, s:s}}", "error", "code",
+                                                "range_not_satisfiable", "message",
+                                                "the range starts past the end of the file"),
+                                      "Content-Range", content_range, NULL);
     }
     if (ranged == 0) {
         first = 0;

@@ -97,6 +97,10 @@ enum MHD_Result http_respond(struct request *req, int status, struct MHD_Respons
 /* Queues JSON (a reference is taken over) with STATUS. */
 enum MHD_Result http_respond_json(struct request *req, int status, json_t *json);
 
+/* The same with extra headers: name, value, name, value, ..., NULL (a NULL
+ * value skips its header). */
+enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json, ...);
+
 /* Queues {"error": {code, message[, field]}} with STATUS. */
 enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
                                    const char *message, const char *field);

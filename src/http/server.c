@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <math.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,20 +41,30 @@ enum MHD_Result http_respond(struct request *req, int status, struct MHD_Respons
     return result;
 }
 
-enum MHD_Result http_respond_json(struct request *req, int status, json_t *json) {
+enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json, ...) {
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
     json_decref(json);
     if (!text) return MHD_NO;
-    size_t len = strlen(text);
     struct MHD_Response *response =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
     if (!response) {
         free(text);
         return MHD_NO;
     }
     MHD_add_response_header(response, "Content-Type", "application/json");
     MHD_add_response_header(response, "Cache-Control", "no-store");
+    va_list headers;
+    va_start(headers, json);
+    for (const char *name; (name = va_arg(headers, const char *)) != NULL;) {
+        const char *value = va_arg(headers, const char *);
+        if (value) MHD_add_response_header(response, name, value);
+    }
+    va_end(headers);
     return http_respond(req, status, response);
+}
+
+enum MHD_Result http_respond_json(struct request *req, int status, json_t *json) {
+    return http_respond_json_with(req, status, json, NULL);
 }
 
 enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
@@ -156,23 +167,13 @@ static enum MHD_Result authenticate(struct request *req) {
     struct http_server *server = req->server;
     const char *header =
         MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
-    if (!header || strncasecmp(header, "Bearer ", 7) != 0) {
-        struct MHD_Response *response = NULL;
-        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message",
-                                 "send an API key as \"Authorization: Bearer vsr_...\";"
-                                 " create one with `vsr keys create`");
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        if (text)
-            response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "WWW-Authenticate", "Bearer");
-        return http_respond(req, MHD_HTTP_UNAUTHORIZED, response);
-    }
+    if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+        return http_respond_json_with(
+            req, MHD_HTTP_UNAUTHORIZED,
+            json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message",
+                      "send an API key as \"Authorization: Bearer vsr_...\";"
+                      " create one with `vsr keys create`"),
+            "WWW-Authenticate", "Bearer", NULL);
     const char *token = header + 7;
     while (*token == ' ')
         token++;
@@ -199,21 +200,11 @@ static enum MHD_Result authenticate(struct request *req) {
         snprintf(message, sizeof message,
                  "rate limit of %g requests per second exceeded; retry after %d s",
                  req->key.rate_per_second, wait);
-        json_t *body =
-            json_pack("{s:{s:s, s:s, s:s, s:f}}", "error", "code", "rate_limited", "message",
-                      message, "limit", "rate", "limit_value", req->key.rate_per_second);
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        struct MHD_Response *response =
-            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-                 : NULL;
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "Retry-After", retry);
-        return http_respond(req, MHD_HTTP_TOO_MANY_REQUESTS, response);
+        return http_respond_json_with(req, MHD_HTTP_TOO_MANY_REQUESTS,
+                                      json_pack("{s:{s:s, s:s, s:s, s:f}}", "error", "code",
+                                                "rate_limited", "message", message, "limit", "rate",
+                                                "limit_value", req->key.rate_per_second),
+                                      "Retry-After", retry, NULL);
     }
     return MHD_YES;
 }
@@ -250,22 +241,12 @@ static int is_multipart_job(const struct request *req) {
 static enum MHD_Result begin_request(struct request *req) {
     if (req->route == ROUTE_NOT_FOUND)
         return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint", NULL);
-    if (!method_allowed(req->route, req->method)) {
-        struct MHD_Response *response = NULL;
-        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
-                                 "this endpoint does not answer that method");
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        if (text)
-            response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "Allow", route_methods(req->route));
-        return http_respond(req, MHD_HTTP_METHOD_NOT_ALLOWED, response);
-    }
+    if (!method_allowed(req->route, req->method))
+        return http_respond_json_with(req, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                      json_pack("{s:{s:s, s:s}}", "error", "code",
+                                                "method_not_allowed", "message",
+                                                "this endpoint does not answer that method"),
+                                      "Allow", route_methods(req->route), NULL);
     /* Metrics are open unless the operator keeps them to admin keys. */
     int metrics_route = req->route == ROUTE_METRICS || req->route == ROUTE_METRICS_JSON;
     if (route_needs_auth(req->route) ||

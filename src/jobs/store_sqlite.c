@@ -558,13 +558,9 @@ static int sqlite_key_create(struct store *store, const struct api_key *key,
                              struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_INSERT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_KEY_INSERT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, key->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, key->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, key->secret_hash, -1, SQLITE_TRANSIENT);
@@ -577,7 +573,6 @@ static int sqlite_key_create(struct store *store, const struct api_key *key,
     sqlite3_bind_int64(st, 10, key->revoked_at);
     sqlite3_bind_text(st, 11, key->webhook_secret, -1, SQLITE_TRANSIENT);
     rc = run(conn, st, "creating an API key", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -586,13 +581,9 @@ static int sqlite_key_find_by_hash(struct store *store, const char *hash, struct
                                    struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_BY_HASH, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_KEY_BY_HASH, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -604,7 +595,6 @@ static int sqlite_key_find_by_hash(struct store *store, const char *hash, struct
         rc = fail_db(error, conn->db, "looking up an API key");
     }
     sqlite3_reset(st);
-done:
     release(s, conn);
     return rc;
 }
@@ -613,17 +603,13 @@ static int sqlite_key_list(struct store *store, struct api_key **out, int *count
                            struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *out = NULL;
     *count = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_KEY_LIST, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     struct api_key *keys = NULL;
     int n = 0, capacity = 0, step;
-    sqlite3_stmt *st = statement(conn, ST_KEY_LIST, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == capacity) {
             capacity = capacity ? 2 * capacity : 16;
@@ -656,18 +642,13 @@ static int sqlite_key_revoke(struct store *store, const char *id_or_name, int64_
                              struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_REVOKE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_KEY_REVOKE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now);
     rc = run(conn, st, "revoking an API key", error);
     if (rc == VSR_OK) rc = sqlite3_changes(conn->db) > 0 ? 1 : 0;
-done:
     release(s, conn);
     return rc;
 }
@@ -686,15 +667,11 @@ static int sqlite_key_usage(struct store *store, const char *key_id, int64_t now
                             struct key_usage *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_JOBS_SINCE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     memset(out, 0, sizeof *out);
     out->month_start = month_start(now);
-    sqlite3_stmt *st = statement(conn, ST_KEY_JOBS_SINCE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now - 24 * 3600 * 1000LL);
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -725,13 +702,9 @@ static int sqlite_upload_create(struct store *store, const struct upload *up,
                                 struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_UPLOAD_INSERT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_UPLOAD_INSERT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, up->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, up->key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, up->file_name, -1, SQLITE_TRANSIENT);
@@ -749,7 +722,6 @@ static int sqlite_upload_create(struct store *store, const struct upload *up,
     sqlite3_bind_int64(st, 15, up->expires_at);
     sqlite3_bind_int64(st, 16, up->purged_at);
     rc = run(conn, st, "creating an upload", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -758,13 +730,9 @@ static int sqlite_upload_get(struct store *store, const char *key_id, const char
                              struct upload *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_UPLOAD_GET, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_UPLOAD_GET, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(st);
@@ -775,7 +743,6 @@ static int sqlite_upload_get(struct store *store, const char *key_id, const char
         rc = step == SQLITE_DONE ? 0 : fail_db(error, conn->db, "reading an upload");
     }
     sqlite3_reset(st);
-done:
     release(s, conn);
     return rc;
 }
@@ -784,13 +751,9 @@ static int sqlite_upload_update(struct store *store, const struct upload *up,
                                 struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_UPLOAD_UPDATE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_UPLOAD_UPDATE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, up->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, up->size);
     sqlite3_bind_int(st, 3, up->state);
@@ -800,7 +763,6 @@ static int sqlite_upload_update(struct store *store, const struct upload *up,
     sqlite3_bind_text(st, 7, up->error_code, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 8, up->error_message, -1, SQLITE_TRANSIENT);
     rc = run(conn, st, "updating an upload", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -823,13 +785,9 @@ static int step_job(struct connection *conn, sqlite3_stmt *st, struct job *out, 
 static int sqlite_job_create(struct store *store, struct job *job, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_INSERT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_JOB_INSERT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, job->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, job->key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, job->type, -1, SQLITE_TRANSIENT);
@@ -865,13 +823,9 @@ static int sqlite_job_get(struct store *store, const char *key_id, const char *i
                           struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, key_id ? ST_JOB_GET : ST_JOB_GET_ANY, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, key_id ? ST_JOB_GET : ST_JOB_GET_ANY, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     if (key_id) {
         sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
@@ -879,7 +833,6 @@ static int sqlite_job_get(struct store *store, const char *key_id, const char *i
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     }
     rc = step_job(conn, st, out, "reading a job", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -888,15 +841,11 @@ static int sqlite_job_list(struct store *store, const struct job_list_query *que
                            int *count, int64_t *next_cursor, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *count = 0;
     *next_cursor = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, query->key_id ? ST_JOB_LIST : ST_JOB_LIST_ALL, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, query->key_id ? ST_JOB_LIST : ST_JOB_LIST_ALL, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, query->key_id ? query->key_id : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, query->state >= 0 ? job_state_name(query->state) : "", -1,
                       SQLITE_TRANSIENT);
@@ -1028,14 +977,10 @@ static int sqlite_job_heartbeat(struct store *store, const char *id, const char 
                                 int *cancel_requested, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *cancel_requested = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_JOB_HEARTBEAT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_JOB_HEARTBEAT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_int(st, ":L", lease_ms);
     bind_double(st, ":P", progress);
@@ -1050,7 +995,6 @@ static int sqlite_job_heartbeat(struct store *store, const char *id, const char 
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "extending a lease");
-done:
     release(s, conn);
     return rc;
 }
@@ -1060,15 +1004,11 @@ static int sqlite_job_finish(struct store *store, const char *id, const char *wo
                              struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_FINISH, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     rc = begin(conn, error);
     if (rc != VSR_OK) goto done;
-    sqlite3_stmt *st = statement(conn, ST_JOB_FINISH, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":R", finish->state == JOB_FAILED && finish->retryable);
     bind_text(st, ":S", job_state_name(finish->state));
     bind_int(st, ":N", now);
@@ -1104,19 +1044,14 @@ static int sqlite_job_release(struct store *store, const char *id, const char *w
                               int64_t now, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_RELEASE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_JOB_RELEASE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_text(st, ":I", id);
     bind_text(st, ":W", worker_id);
     rc = run(conn, st, "releasing a job", error);
     if (rc == VSR_OK) rc = sqlite3_changes(conn->db) > 0;
-done:
     release(s, conn);
     return rc;
 }
@@ -1125,15 +1060,11 @@ static int sqlite_job_cancel(struct store *store, const char *key_id, const char
                              struct job *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_CANCEL_QUEUED, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     rc = begin(conn, error);
     if (rc != VSR_OK) goto done;
-    sqlite3_stmt *st = statement(conn, ST_JOB_CANCEL_QUEUED, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_text(st, ":I", id);
     bind_text(st, ":K", key_id);
@@ -1176,21 +1107,16 @@ static int sqlite_job_queue_position(struct store *store, const struct job *job,
                                      struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *position = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_QUEUE_POSITION, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_QUEUE_POSITION, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_int64(st, 1, job->seq);
     if (sqlite3_step(st) == SQLITE_ROW)
         *position = sqlite3_column_int64(st, 0);
     else
         rc = fail_db(error, conn->db, "computing a queue position");
     sqlite3_reset(st);
-done:
     release(s, conn);
     return rc;
 }
@@ -1199,15 +1125,11 @@ static int sqlite_queue_depth(struct store *store, int64_t counts[JOB_STATE_COUN
                               struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     for (int i = 0; i < JOB_STATE_COUNT; i++)
         counts[i] = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_QUEUE_DEPTH, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_QUEUE_DEPTH, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         int state = job_state_parse((const char *)sqlite3_column_text(st, 0));
@@ -1215,7 +1137,6 @@ static int sqlite_queue_depth(struct store *store, int64_t counts[JOB_STATE_COUN
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "counting jobs");
-done:
     release(s, conn);
     return rc;
 }
@@ -1224,15 +1145,11 @@ static int sqlite_job_stats(struct store *store, int64_t since, int64_t *complet
                             double *p50, double *p95, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *completed = *failed = 0;
     *p50 = *p95 = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_STATS_COUNT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_STATS_COUNT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_int64(st, 1, since);
     if (sqlite3_step(st) != SQLITE_ROW) {
         rc = fail_db(error, conn->db, "counting finished jobs");
@@ -1266,14 +1183,10 @@ static int sqlite_webhook_list(struct store *store, const char *job_id,
                                struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *count = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_WEBHOOK_LIST, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_WEBHOOK_LIST, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, job_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, capacity);
     int step, n = 0;
@@ -1283,7 +1196,6 @@ static int sqlite_webhook_list(struct store *store, const char *job_id,
     if (step != SQLITE_DONE && step != SQLITE_ROW)
         rc = fail_db(error, conn->db, "listing webhooks");
     *count = n;
-done:
     release(s, conn);
     return rc;
 }
@@ -1292,13 +1204,9 @@ static int sqlite_webhook_claim_due(struct store *store, int64_t now, int64_t le
                                     struct webhook_delivery *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_WEBHOOK_CLAIM, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_WEBHOOK_CLAIM, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_int(st, ":L", lease_ms);
     int step = sqlite3_step(st);
@@ -1310,7 +1218,6 @@ static int sqlite_webhook_claim_due(struct store *store, int64_t now, int64_t le
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "claiming a webhook");
-done:
     release(s, conn);
     return rc;
 }
@@ -1320,20 +1227,15 @@ static int sqlite_webhook_record(struct store *store, int64_t id, int delivered,
                                  struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_WEBHOOK_RECORD, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_WEBHOOK_RECORD, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, delivered);
     sqlite3_bind_int(st, 3, http_status);
     sqlite3_bind_text(st, 4, error_text ? error_text : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, next_attempt_at);
     rc = run(conn, st, "recording a webhook attempt", error);
-done:
     release(s, conn);
     return rc;
 }
