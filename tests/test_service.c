@@ -406,3 +406,62 @@ done:
     blob_close(blob);
     store_close(store);
 }
+
+/* `vsr serve`'s log: one JSON line per request and per job event, the job's
+ * lines carrying the id of the request that created it (here the client's
+ * own X-Request-Id). */
+TEST(service_request_logs) {
+    char dir[256], video[512], log[512], args[1024], cmd[2048], out[4096];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    snprintf(video, sizeof video, "%s/in.mp4", dir);
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -t 1 -pix_fmt yuv420p"
+             " -c:v libx264 -preset ultrafast '%s' && %s keys create --name logs --data-dir %s",
+             video, test_vsr_bin(), dir);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    char *token = strstr(out, "token: ");
+    if (!token) return;
+    token += 7;
+    token[strcspn(token, "\n")] = '\0';
+    snprintf(args, sizeof args, "serve --data-dir %s --listen 127.0.0.1:0 --workers 1 --poll-ms 50",
+             dir);
+    pid_t serve = start(args, log);
+    int port = 0;
+    for (int i = 0; i < 100 && !port; i++) {
+        usleep(100 * 1000);
+        FILE *f = fopen(log, "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f))
+            if (strstr(line, "serve.started")) sscanf(strstr(line, "\"port\":") + 7, "%d", &port);
+        if (f) fclose(f);
+    }
+    CHECK(port > 0);
+    snprintf(
+        cmd, sizeof cmd,
+        "curl -s -H 'Authorization: Bearer %s' -H 'X-Request-Id: client-req-42'"
+        " -F 'file=@%s' -F 'options={\"preset\":\"ultrafast\"}' http://127.0.0.1:%d/api/v1/jobs",
+        token, video, port);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "\"status\":\"queued\"") != NULL);
+    int done = 0;
+    for (int i = 0; i < 300 && !done; i++) {
+        usleep(100 * 1000);
+        done = log_contains(log, "\"event\":\"job.succeeded\"");
+    }
+    CHECK_INT(0, stop(serve));
+    CHECK(log_contains(log, "\"event\":\"request\",\"request_id\":\"client-req-42\""));
+    CHECK(log_contains(log, "\"route\":\"/api/v1/jobs\",\"status\":202"));
+    /* Each job event line names the request. */
+    FILE *f = fopen(log, "r");
+    char line[2048];
+    int job_lines = 0, with_id = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "\"event\":\"job.")) {
+            job_lines++;
+            with_id += strstr(line, "\"request_id\":\"client-req-42\"") != NULL;
+        }
+    if (f) fclose(f);
+    CHECK(job_lines >= 2); /* started, succeeded */
+    CHECK_INT(job_lines, with_id);
+}

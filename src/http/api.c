@@ -497,6 +497,7 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
     snprintf(job.input_blob, sizeof job.input_blob, "%s", up.blob);
     snprintf(job.options, sizeof job.options, "%s", options_text);
     if (idempotency) snprintf(job.idempotency_key, sizeof job.idempotency_key, "%s", idempotency);
+    snprintf(job.request_id, sizeof job.request_id, "%s", req->request_id);
     job.media_seconds = up.media_seconds;
     job.max_attempts = server->config->max_attempts;
     int replayed = store_job_create(server->store, &job, &error);

@@ -64,7 +64,8 @@ struct job {
     int64_t created_at, started_at, finished_at, updated_at; /* 0 when not yet */
     char error_code[32];
     char error_message[STORE_MESSAGE_SIZE];
-    int64_t purged_at; /* when retention deleted its result; 0 while kept */
+    int64_t purged_at;   /* when retention deleted its result; 0 while kept */
+    char request_id[40]; /* the API request that created it, for the job's log lines */
 };
 
 enum upload_state { UPLOAD_PENDING = 0, UPLOAD_READY, UPLOAD_REJECTED };

@@ -70,9 +70,11 @@ static const char *const migrations[] = {
     "UPDATE api_keys SET webhook_secret = 'whsec_' || hex(randomblob(24));"
     "CREATE INDEX uploads_created ON uploads(created_at);",
     /* version 3: retention (VSR_RETENTION_HOURS) deletes old files but keeps
-     * the rows, marked with when their files went. */
+     * the rows, marked with when their files went; jobs remember the request
+     * that created them, for their log lines. */
     "ALTER TABLE jobs ADD COLUMN purged_at INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE uploads ADD COLUMN purged_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN request_id TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX jobs_upload ON jobs(upload_id);",
 };
 
@@ -84,7 +86,7 @@ static const char *const migrations[] = {
     "seq, id, key_id, type, state, progress, upload_id, input_blob, output_blob, options,"         \
     " webhook_url, coalesce(idempotency_key, ''), media_seconds, attempts, max_attempts,"          \
     " cancel_requested, lease_owner, lease_expires_at, not_before, created_at, started_at,"        \
-    " finished_at, updated_at, error_code, error_message, purged_at"
+    " finished_at, updated_at, error_code, error_message, purged_at, request_id"
 
 #define KEY_COLUMNS                                                                                \
     "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"      \
@@ -176,8 +178,9 @@ static const char *const statement_sql[ST_COUNT] = {
                          " WHERE id = ?1",
     [ST_JOB_INSERT] =
         "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options, webhook_url,"
-        " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at)"
-        " VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, nullif(?8, ''), ?9, ?10, ?11, ?11, ?11)"
+        " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at,"
+        " request_id)"
+        " VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, nullif(?8, ''), ?9, ?10, ?11, ?11, ?11, ?12)"
         " ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS,
     [ST_JOB_BY_IDEMPOTENCY] = "SELECT " JOB_COLUMNS " FROM jobs WHERE key_id = ?1"
                               " AND idempotency_key = ?2",
@@ -420,6 +423,7 @@ static void read_job(sqlite3_stmt *st, struct job *job) {
     column_text(job->error_code, sizeof job->error_code, st, 23);
     column_text(job->error_message, sizeof job->error_message, st, 24);
     job->purged_at = sqlite3_column_int64(st, 25);
+    column_text(job->request_id, sizeof job->request_id, st, 26);
 }
 
 static void read_key(sqlite3_stmt *st, struct api_key *key) {
@@ -799,6 +803,7 @@ static int sqlite_job_create(struct store *store, struct job *job, struct vsr_er
     sqlite3_bind_double(st, 9, job->media_seconds);
     sqlite3_bind_int(st, 10, job->max_attempts);
     sqlite3_bind_int64(st, 11, job->created_at);
+    sqlite3_bind_text(st, 12, job->request_id, -1, SQLITE_TRANSIENT);
     rc = step_job(conn, st, job, "creating a job", error);
     if (rc == 1) {
         rc = 0; /* inserted */

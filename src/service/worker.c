@@ -77,6 +77,8 @@ static void log_job(const struct slot *slot, const struct job *job, const char *
     json_t *line =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "ts", ts, "event", event, "job_id", job->id,
                   "worker", slot->worker_id, "type", job->type, "attempt", job->attempts);
+    if (line && job->request_id[0])
+        json_object_set_new(line, "request_id", json_string(job->request_id));
     if (line && detail && *detail) json_object_set_new(line, "detail", json_string(detail));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
