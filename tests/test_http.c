@@ -207,16 +207,19 @@ static int has_header(const struct response *r, const char *line) {
 
 /* A 2-second 160x120 video with a burned-in line of text. */
 static int make_video(const char *path) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -t 2"
-             " -vf \"drawbox=x=20:y=90:w=120:h=14:color=white:t=fill\""
-             " -pix_fmt yuv420p -c:v libx264 -preset ultrafast '%s'",
-             path);
-    char out[2048];
-    int rc = test_run(cmd, out, sizeof out);
-    if (rc != 0) fprintf(stderr, "  ffmpeg: %s\n", out);
-    return rc;
+    return test_make_video(path, "160x120", 2);
+}
+
+/* Starts the service (see service_start) and writes a test video VIDEO in
+ * its folder; on failure everything is stopped again and -1 returned. */
+static int service_start_with_video(struct service *s, int workers, int64_t max_request_size,
+                                    char *video, size_t video_size) {
+    if (service_start(s, workers, max_request_size) != 0) return -1;
+    snprintf(video, video_size, "%s/clip.mp4", s->dir);
+    if (make_video(video) == 0) return 0;
+    test_failures++;
+    service_stop(s);
+    return -1;
 }
 
 /* POST /uploads then PUT the file; returns the upload response. */
@@ -465,14 +468,8 @@ TEST(http_request_validation) {
 
 TEST(http_end_to_end) {
     struct service s;
-    if (service_start(&s, 1, 64 << 20) != 0) return;
     char video[512];
-    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
-    if (make_video(video) != 0) {
-        test_failures++;
-        service_stop(&s);
-        return;
-    }
+    if (service_start_with_video(&s, 1, 64 << 20, video, sizeof video) != 0) return;
     struct response r;
     upload_file(&s, s.token, video, &r);
     CHECK_INT(200, r.status);
@@ -597,14 +594,8 @@ TEST(http_rate_and_quota) {
  * the job still succeeds once, on its second attempt. */
 TEST(http_lease_reclaim) {
     struct service s;
-    if (service_start(&s, 0, 64 << 20) != 0) return;
     char video[512];
-    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
-    if (make_video(video) != 0) {
-        test_failures++;
-        service_stop(&s);
-        return;
-    }
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
     struct response r;
     upload_file(&s, s.token, video, &r);
     char upload_id[64];
@@ -1186,14 +1177,8 @@ static int upload_blob_exists(struct service *s, const char *upload_id) {
  * queued stays; the job row stays and its result answers 410. */
 TEST(http_retention) {
     struct service s;
-    if (service_start(&s, 0, 64 << 20) != 0) return;
     char video[512];
-    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
-    if (make_video(video) != 0) {
-        test_failures++;
-        service_stop(&s);
-        return;
-    }
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
     char upload_done[STORE_ID_SIZE], job_done[STORE_ID_SIZE];
     char upload_queued[STORE_ID_SIZE], job_queued[STORE_ID_SIZE];
     queue_job(&s, video, upload_done, job_done);

@@ -72,14 +72,10 @@ TEST(service_keys_cli) {
  * the `standardwebhooks` package) exactly once. `vsr serve` and the workers
  * drain and exit 0 on SIGTERM. */
 TEST(service_worker_process) {
-    char dir[256], video[512], log_serve[512], log_worker[512], args[1024], cmd[1024], out[2048];
+    char dir[256], video[512], log_serve[512], log_worker[512], args[1024], cmd[1024];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     snprintf(video, sizeof video, "%s/in.mp4", dir);
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -t 2 -pix_fmt yuv420p"
-             " -c:v libx264 -preset ultrafast '%s'",
-             video);
-    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK_INT(0, test_make_video(video, "160x120", 2));
 
     /* Queue a job straight in the store, as the API would. */
     char db[512], blobs[512];
@@ -415,10 +411,8 @@ TEST(service_request_logs) {
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     snprintf(video, sizeof video, "%s/in.mp4", dir);
     snprintf(log, sizeof log, "%s/serve.log", dir);
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -t 1 -pix_fmt yuv420p"
-             " -c:v libx264 -preset ultrafast '%s' && %s keys create --name logs --data-dir %s",
-             video, test_vsr_bin(), dir);
+    CHECK_INT(0, test_make_video(video, "160x120", 1));
+    snprintf(cmd, sizeof cmd, "%s keys create --name logs --data-dir %s", test_vsr_bin(), dir);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     char *token = strstr(out, "token: ");
     if (!token) return;

@@ -104,16 +104,8 @@ enum MHD_Result api_metrics(struct request *req, int json) {
     struct http_server *server = req->server;
     char *text = json ? metrics_render_json(server->metrics, server->store)
                       : metrics_render_prometheus(server->metrics, server->store);
-    if (!text) return MHD_NO;
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!response) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(response, "Content-Type",
-                            json ? "application/json" : "text/plain; version=0.0.4");
-    return http_respond(req, MHD_HTTP_OK, response);
+    return http_respond_text(req, MHD_HTTP_OK, text,
+                             json ? "application/json" : "text/plain; version=0.0.4");
 }
 
 /* ---- uploads ----------------------------------------------------------- */
@@ -695,17 +687,23 @@ enum MHD_Result api_job_multipart_finish(struct request *req) {
     return result;
 }
 
-static enum MHD_Result job_not_found(struct request *req) {
-    return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL);
+/* Reads the key's job named by the path into JOB: 1 when found; otherwise
+ * the 404 or 503 is queued, *RESULT holds its result and 0 is returned. */
+static int find_job(struct request *req, struct job *job, enum MHD_Result *result) {
+    struct vsr_error error = {0};
+    int found = store_job_get(req->server->store, req->key.id, req->id, job, &error);
+    if (found == 1) return 1;
+    *result = found < 0
+                  ? storage_error(req, &error)
+                  : http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL);
+    return 0;
 }
 
 enum MHD_Result api_job_get(struct request *req) {
     struct http_server *server = req->server;
     struct job job;
-    struct vsr_error error = {0};
-    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
-    if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    enum MHD_Result result = MHD_NO;
+    if (!find_job(req, &job, &result)) return result;
     return http_respond_json(req, MHD_HTTP_OK, job_to_json(server, &job, 1));
 }
 
@@ -715,7 +713,8 @@ enum MHD_Result api_job_cancel(struct request *req) {
     struct vsr_error error = {0};
     int found = store_job_cancel(server->store, req->key.id, req->id, &job, &error);
     if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    if (found == 0)
+        return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL);
     /* 202 while the worker is still stopping it, 200 once it is final. */
     return http_respond_json(req, job.state == JOB_PROCESSING ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK,
                              job_to_json(server, &job, 0));
@@ -867,9 +866,8 @@ enum MHD_Result api_job_result(struct request *req) {
     struct http_server *server = req->server;
     struct job job;
     struct vsr_error error = {0};
-    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
-    if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    enum MHD_Result result = MHD_NO;
+    if (!find_job(req, &job, &result)) return result;
     if (job.state != JOB_SUCCEEDED)
         return http_respond_error(req, MHD_HTTP_CONFLICT, "not_ready",
                                   "the job has no result: it has not succeeded (see status)", NULL);
@@ -932,9 +930,8 @@ enum MHD_Result api_job_webhooks(struct request *req) {
     struct http_server *server = req->server;
     struct job job;
     struct vsr_error error = {0};
-    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
-    if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    enum MHD_Result result = MHD_NO;
+    if (!find_job(req, &job, &result)) return result;
     struct webhook_delivery rows[16];
     int count = 0;
     if (store_webhook_list(server->store, job.id, rows, 16, &count, &error) != VSR_OK)

@@ -94,6 +94,10 @@ struct request {
 /* Queues RESPONSE with STATUS, adding X-Request-Id; takes the response. */
 enum MHD_Result http_respond(struct request *req, int status, struct MHD_Response *response);
 
+/* Queues TEXT (malloc'd; taken over) with STATUS and CONTENT_TYPE. */
+enum MHD_Result http_respond_text(struct request *req, int status, char *text,
+                                  const char *content_type);
+
 /* Queues JSON (a reference is taken over) with STATUS. */
 enum MHD_Result http_respond_json(struct request *req, int status, json_t *json);
 

@@ -41,18 +41,29 @@ enum MHD_Result http_respond(struct request *req, int status, struct MHD_Respons
     return result;
 }
 
+/* A response owning TEXT (malloc'd), or NULL (TEXT freed) when out of memory. */
+static struct MHD_Response *text_response(char *text, const char *content_type) {
+    struct MHD_Response *response =
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
+    if (!response) {
+        free(text);
+        return NULL;
+    }
+    MHD_add_response_header(response, "Content-Type", content_type);
+    MHD_add_response_header(response, "Cache-Control", "no-store");
+    return response;
+}
+
+enum MHD_Result http_respond_text(struct request *req, int status, char *text,
+                                  const char *content_type) {
+    return http_respond(req, status, text_response(text, content_type));
+}
+
 enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json, ...) {
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
     json_decref(json);
-    if (!text) return MHD_NO;
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!response) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    MHD_add_response_header(response, "Cache-Control", "no-store");
+    struct MHD_Response *response = text_response(text, "application/json");
+    if (!response) return MHD_NO;
     va_list headers;
     va_start(headers, json);
     for (const char *name; (name = va_arg(headers, const char *)) != NULL;) {
