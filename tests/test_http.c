@@ -1354,3 +1354,76 @@ TEST(http_multipart_job) {
     response_free(&r);
     service_stop(&s);
 }
+
+/* ---- the removal, scored ----------------------------------------------- */
+
+/* The whole path a client takes, judged by the shared scorer: subtitles burned
+ * into 5 s of a real clip (../shared/bench/burn-fixture.sh), uploaded, a job
+ * with the default options, polled, the result downloaded, and
+ * score-removal.py's PSNR inside the text area at the bar of the in-process
+ * end-to-end test (test_e2e_removal.c, bottle-detection@20s: 28 dB; about
+ * 38 dB measured). */
+TEST(http_removal_scored) {
+    const char *shared = test_shared_dir();
+    if (!shared) {
+        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
+        return;
+    }
+    struct service s;
+    if (service_start(&s, 1, 256 << 20) != 0) return;
+    char clip[400], srt[400], fixture[400], burned[500], cmd[4096], out[8192];
+    snprintf(clip, sizeof clip, "%s/clip.mp4", s.dir);
+    snprintf(srt, sizeof srt, "%s/subs.srt", s.dir);
+    snprintf(fixture, sizeof fixture, "%s/fixture", s.dir);
+    snprintf(burned, sizeof burned, "%s/burned.mp4", fixture);
+    FILE *f = fopen(srt, "w");
+    if (f) {
+        fputs("1\n00:00:00,400 --> 00:00:02,200\nThe quick brown fox jumps.\n\n"
+              "2\n00:00:02,600 --> 00:00:04,600\nOver the lazy dog, twice.\n",
+              f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -ss 20 -i '%s/media/bottle-detection.mp4' -t 5 -map 0:v:0 -an"
+             " -c:v libx264 -preset veryfast -crf 12 -pix_fmt yuv420p '%s' &&"
+             " '%s/bench/burn-fixture.sh' '%s' '%s' 'Fontname=DejaVu Sans,Fontsize=22,"
+             "PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,BorderStyle=1,Outline=2' '%s'",
+             shared, clip, shared, clip, srt, fixture);
+    if (test_run(cmd, out, sizeof out) != 0) {
+        fprintf(stderr, "  building the fixture failed: %s\n", out);
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    upload_file(&s, s.token, burned, &r);
+    CHECK_INT(200, r.status);
+    char body[256];
+    snprintf(body, sizeof body, "{\"type\":\"remove\",\"upload_id\":\"%s\"}",
+             json_text(r.json, "id", NULL));
+    response_free(&r);
+    call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64], path[160], result[600];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    wait_job(&s, job_id, 600, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_id);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    save_body(&r, s.dir, "result.mp4", result, sizeof result);
+    response_free(&r);
+    snprintf(cmd, sizeof cmd, "'%s/bench/score-removal.py' '%s' '%s' --json", shared, fixture,
+             result);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    char *line = strrchr(out, '{');
+    json_t *scores = line ? json_loads(line, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    double psnr_text = json_number_value(json_object_get(scores, "psnr_text"));
+    printf("    psnr_text %.2f dB, psnr_outside %.2f dB\n", psnr_text,
+           json_number_value(json_object_get(scores, "psnr_outside")));
+    CHECK_AT_LEAST(28, psnr_text);
+    json_decref(scores);
+    service_stop(&s);
+}
