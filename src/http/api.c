@@ -357,7 +357,7 @@ static enum MHD_Result quota_exceeded(struct request *req, const char *limit, in
                                   json_pack("{s:{s:s, s:s, s:s, s:I}}", "error", "code",
                                             "quota_exceeded", "message", message, "limit", limit,
                                             "limit_value", (json_int_t)limit_value),
-                                  "Retry-After", retry, NULL);
+                                  (struct http_header[]){{"Retry-After", retry}}, 1);
 }
 
 /* Checks the key's quotas for a job of MEDIA_SECONDS; answers 429 when over. */
@@ -520,9 +520,11 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
     }
     char location[96];
     snprintf(location, sizeof location, "/api/v1/jobs/%s", job.id);
-    result =
-        http_respond_json_with(req, MHD_HTTP_ACCEPTED, job_to_json(server, &job, 1), "Location",
-                               location, "Idempotent-Replayed", replayed ? "true" : NULL, NULL);
+    result = http_respond_json_with(
+        req, MHD_HTTP_ACCEPTED, job_to_json(server, &job, 1),
+        (struct http_header[]){{"Location", location},
+                               {"Idempotent-Replayed", replayed ? "true" : NULL}},
+        2);
 done:
     free(options_text);
     return result;
@@ -897,7 +899,7 @@ enum MHD_Result api_job_result(struct request *req) {
                                       json_pack("{s:{s:s, s:s}}", "error", "code",
                                                 "range_not_satisfiable", "message",
                                                 "the range starts past the end of the file"),
-                                      "Content-Range", content_range, NULL);
+                                      (struct http_header[]){{"Content-Range", content_range}}, 1);
     }
     if (ranged == 0) {
         first = 0;

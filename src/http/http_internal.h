@@ -101,9 +101,12 @@ enum MHD_Result http_respond_text(struct request *req, int status, char *text,
 /* Queues JSON (a reference is taken over) with STATUS. */
 enum MHD_Result http_respond_json(struct request *req, int status, json_t *json);
 
-/* The same with extra headers: name, value, name, value, ..., NULL (a NULL
- * value skips its header). */
-enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json, ...);
+/* The same with COUNT extra headers (a NULL value skips its header). */
+struct http_header {
+    const char *name, *value;
+};
+enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json,
+                                       const struct http_header *headers, size_t count);
 
 /* Queues {"error": {code, message[, field]}} with STATUS. */
 enum MHD_Result http_respond_error(struct request *req, int status, const char *code,

@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 #include <stdatomic.h>
 #include <math.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,23 +58,19 @@ enum MHD_Result http_respond_text(struct request *req, int status, char *text,
     return http_respond(req, status, text_response(text, content_type));
 }
 
-enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json, ...) {
+enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json,
+                                       const struct http_header *headers, size_t count) {
     char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
     json_decref(json);
     struct MHD_Response *response = text_response(text, "application/json");
     if (!response) return MHD_NO;
-    va_list headers;
-    va_start(headers, json);
-    for (const char *name; (name = va_arg(headers, const char *)) != NULL;) {
-        const char *value = va_arg(headers, const char *);
-        if (value) MHD_add_response_header(response, name, value);
-    }
-    va_end(headers);
+    for (size_t i = 0; i < count; i++)
+        if (headers[i].value) MHD_add_response_header(response, headers[i].name, headers[i].value);
     return http_respond(req, status, response);
 }
 
 enum MHD_Result http_respond_json(struct request *req, int status, json_t *json) {
-    return http_respond_json_with(req, status, json, NULL);
+    return http_respond_json_with(req, status, json, NULL, 0);
 }
 
 enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
@@ -184,7 +179,7 @@ static enum MHD_Result authenticate(struct request *req) {
             json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message",
                       "send an API key as \"Authorization: Bearer vsr_...\";"
                       " create one with `vsr keys create`"),
-            "WWW-Authenticate", "Bearer", NULL);
+            (struct http_header[]){{"WWW-Authenticate", "Bearer"}}, 1);
     const char *token = header + 7;
     while (*token == ' ')
         token++;
@@ -215,7 +210,7 @@ static enum MHD_Result authenticate(struct request *req) {
                                       json_pack("{s:{s:s, s:s, s:s, s:f}}", "error", "code",
                                                 "rate_limited", "message", message, "limit", "rate",
                                                 "limit_value", req->key.rate_per_second),
-                                      "Retry-After", retry, NULL);
+                                      (struct http_header[]){{"Retry-After", retry}}, 1);
     }
     return MHD_YES;
 }
@@ -253,11 +248,11 @@ static enum MHD_Result begin_request(struct request *req) {
     if (req->route == ROUTE_NOT_FOUND)
         return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint", NULL);
     if (!method_allowed(req->route, req->method))
-        return http_respond_json_with(req, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                      json_pack("{s:{s:s, s:s}}", "error", "code",
-                                                "method_not_allowed", "message",
-                                                "this endpoint does not answer that method"),
-                                      "Allow", route_methods(req->route), NULL);
+        return http_respond_json_with(
+            req, MHD_HTTP_METHOD_NOT_ALLOWED,
+            json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
+                      "this endpoint does not answer that method"),
+            (struct http_header[]){{"Allow", route_methods(req->route)}}, 1);
     /* Metrics are open unless the operator keeps them to admin keys. */
     int metrics_route = req->route == ROUTE_METRICS || req->route == ROUTE_METRICS_JSON;
     if (route_needs_auth(req->route) ||
