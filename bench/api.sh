@@ -139,6 +139,7 @@ run "FastAPI+uvicorn: GET /health/healthz" "http://127.0.0.1:$fport/health/healt
 field() { printf '%s' "${results[$1]}" | cut -d'|' -f"$2"; }
 ratio=$(awk -v a="$(field 0 2)" -v b="$(field 4 2)" 'BEGIN {printf "%.1f", a / b}')
 busy_ratio=$(awk -v a="$(field 2 2)" -v b="$(field 4 2)" 'BEGIN {printf "%.1f", a / b}')
+cpu_ratio=$(awk -v a="$(field 4 6)" -v b="$(field 0 6)" 'BEGIN {printf "%.1f", a / b}')
 {
   echo "# API benchmark (bench/api.sh)"
   echo
@@ -152,7 +153,8 @@ busy_ratio=$(awk -v a="$(field 2 2)" -v b="$(field 4 2)" 'BEGIN {printf "%.1f", 
   echo "| --- | ---: | ---: | ---: | ---: | ---: |"
   for r in "${results[@]}"; do echo "| ${r//|/ | } |"; done
   echo
-  echo "Status endpoint, vsr over FastAPI+uvicorn: **${ratio}x** idle, **${busy_ratio}x** with a removal job running."
+  echo "Status endpoint, vsr over FastAPI+uvicorn: **${ratio}x** idle, **${busy_ratio}x** with a removal job running;"
+  echo "server CPU per status request: $(field 0 6) µs against $(field 4 6) µs (**${cpu_ratio}x** less)."
   echo
   echo "wrk, the server and (in the second pair) the removal job share the same cores, and"
   echo "other processes on this machine may run too (see the load above), so req/s and p99 move"
