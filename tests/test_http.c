@@ -1057,8 +1057,42 @@ TEST(http_big_upload_memory) {
     CHECK_INT(422, r.status); /* all of it arrived, and it is no video */
     CHECK_INT(size, (long long)garbage.sent);
     response_free(&r);
+    /* The same through a multipart POST /api/v1/jobs (libcurl's mime API),
+     * 256 MiB: the form parser streams the file part too. */
+    const long long form_size = 256LL << 20;
+    struct source form_garbage = {.fake_remaining = (size_t)form_size};
+    CURL *curl = curl_easy_init();
+    curl_mime *mime = curl_mime_init(curl);
+    curl_mimepart *part = curl_mime_addpart(mime);
+    curl_mime_name(part, "file");
+    curl_mime_filename(part, "big.mp4");
+    curl_mime_data_cb(part, (curl_off_t)form_size, send_bytes, NULL, NULL, &form_garbage);
+    part = curl_mime_addpart(mime);
+    curl_mime_name(part, "type");
+    curl_mime_data(part, "remove", CURL_ZERO_TERMINATED);
+    char url[256], auth[160];
+    snprintf(url, sizeof url, "%s/api/v1/jobs", s.base);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", s.token);
+    struct curl_slist *headers = curl_slist_append(NULL, auth);
+    struct buffer form_body = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &form_body);
+    CHECK_INT(CURLE_OK, curl_easy_perform(curl));
+    long form_status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &form_status);
+    CHECK_INT(422, form_status);
+    CHECK(form_body.data && strstr(form_body.data, "\"field\":\"file\""));
+    CHECK_INT(form_size, (long long)form_garbage.sent);
+    free(form_body.data);
+    curl_slist_free_all(headers);
+    curl_mime_free(mime);
+    curl_easy_cleanup(curl);
     long peak = status_kb(serve.pid, "VmHWM");
-    printf("  1 GiB upload: server RSS %ld kB before, peak %ld kB\n", before, peak);
+    printf("  1 GiB upload and 256 MiB form: server RSS %ld kB before, peak %ld kB\n", before,
+           peak);
     CHECK(peak > 0);
     CHECK_AT_MOST(100 * 1000, peak);
     CHECK_INT(0, test_child_stop(&serve));
@@ -1244,14 +1278,15 @@ TEST(http_retention) {
 /* POST /api/v1/jobs as a form with the curl program: FORM holds its -F
  * arguments (and any -H). Fills R's status and JSON; returns the bytes curl
  * sent. */
-static long long post_form(struct service *s, const char *form, struct response *r) {
+static long long post_form(struct service *s, const char *token, const char *form,
+                           struct response *r) {
     char cmd[4096], out[512], body_path[600];
     memset(r, 0, sizeof *r);
     snprintf(body_path, sizeof body_path, "%s/form-response.json", s->dir);
     snprintf(cmd, sizeof cmd,
              "curl -s -o '%s' -w '%%{http_code} %%{size_upload}' -D '%s.headers'"
              " -H 'Authorization: Bearer %s' %s %s/api/v1/jobs",
-             body_path, body_path, s->token, form, s->base);
+             body_path, body_path, token, form, s->base);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     long long sent = 0;
     sscanf(out, "%ld %lld", &r->status, &sent);
@@ -1272,8 +1307,8 @@ static long long post_form(struct service *s, const char *form, struct response 
 /* A simple client's one request: the video, its type and options as a form
  * (the real curl program, -F), then the usual polling and download. Bad
  * forms get 400, a text file 422, a body over MAX_REQUEST_SIZE 413 before
- * curl sends it (Expect: 100-continue), and a retried request with the same
- * Idempotency-Key the same job. */
+ * curl sends it (Expect: 100-continue), a key over its quota 429, and a
+ * retried request with the same Idempotency-Key the same job. */
 TEST(http_multipart_job) {
     if (!test_have_program("curl")) {
         fprintf(stderr, "  curl is missing: run scripts/install-deps.sh\n");
@@ -1298,14 +1333,14 @@ TEST(http_multipart_job) {
              "-H 'Idempotency-Key: form-1' -F 'file=@%s;type=video/mp4' -F type=remove"
              " -F 'options={\"crf\":23,\"preset\":\"ultrafast\"}'",
              video);
-    post_form(&s, form, &r);
+    post_form(&s, s.token, form, &r);
     CHECK_INT(202, r.status);
     char job_id[64];
     snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
     CHECK(strncmp(job_id, "job_", 4) == 0);
     CHECK(json_integer_value(json_object_get(json_object_get(r.json, "options"), "crf")) == 23);
     response_free(&r);
-    post_form(&s, form, &r); /* a retry: the same job */
+    post_form(&s, s.token, form, &r); /* a retry: the same job */
     CHECK_INT(202, r.status);
     CHECK(strcmp(json_text(r.json, "id", NULL), job_id) == 0);
     CHECK(has_header(&r, "Idempotent-Replayed: true"));
@@ -1322,35 +1357,51 @@ TEST(http_multipart_job) {
     response_free(&r);
 
     snprintf(form, sizeof form, "-F 'file=@%s;type=text/plain'", text);
-    post_form(&s, form, &r);
+    post_form(&s, s.token, form, &r);
     CHECK_INT(422, r.status);
     CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
     CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s' -F colour=red", video);
-    post_form(&s, form, &r);
+    post_form(&s, s.token, form, &r);
     CHECK_INT(400, r.status);
     CHECK(strcmp(json_text(r.json, "error", "field"), "colour") == 0);
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":'", video);
-    post_form(&s, form, &r);
+    post_form(&s, s.token, form, &r);
     CHECK_INT(400, r.status);
     CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_json") == 0);
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":99}'", video);
-    post_form(&s, form, &r);
+    post_form(&s, s.token, form, &r);
     CHECK_INT(400, r.status);
     CHECK(strcmp(json_text(r.json, "error", "field"), "options.crf") == 0);
     response_free(&r);
-    post_form(&s, "-F type=remove", &r);
+    post_form(&s, s.token, "-F type=remove", &r);
     CHECK_INT(400, r.status);
     CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s'", big);
-    long long sent = post_form(&s, form, &r);
+    long long sent = post_form(&s, s.token, form, &r);
     CHECK_INT(413, r.status);
     CHECK(strcmp(json_text(r.json, "error", "code"), "request_too_large") == 0);
     CHECK_AT_MOST(1 << 20, sent); /* curl waited for 100 Continue and got 413 */
+    response_free(&r);
+    /* Quotas apply as to JSON requests: one job a day, then 429. */
+    struct api_key limited = {.jobs_per_day = 1};
+    char limited_token[80];
+    struct vsr_error error = {0};
+    snprintf(limited.name, sizeof limited.name, "one-a-day");
+    CHECK_INT(VSR_OK,
+              store_key_create(s.store, &limited, limited_token, sizeof limited_token, &error));
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"preset\":\"ultrafast\"}'", video);
+    post_form(&s, limited_token, form, &r);
+    CHECK_INT(202, r.status);
+    response_free(&r);
+    post_form(&s, limited_token, form, &r);
+    CHECK_INT(429, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "quota_exceeded") == 0);
+    CHECK(has_header(&r, "Retry-After: "));
     response_free(&r);
     service_stop(&s);
 }
