@@ -260,6 +260,19 @@ static void create_job(struct service *s, const char *token, const char *upload_
     call(s, "POST", "/api/v1/jobs", token, body, NULL, 0, idempotency ? header : NULL, r);
 }
 
+/* Uploads VIDEO and queues a remove job on it; fills the ids. */
+static void queue_job(struct service *s, const char *video, char *upload_id, char *job_id) {
+    struct response r;
+    upload_file(s, s->token, video, &r);
+    CHECK_INT(200, r.status);
+    snprintf(upload_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    create_job(s, s->token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    snprintf(job_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+}
+
 /* Polls the job until it leaves queued/processing or SECONDS pass. */
 static void wait_job(struct service *s, const char *job_id, int seconds, struct response *r) {
     char path[128];
@@ -597,15 +610,8 @@ TEST(http_lease_reclaim) {
     char video[512];
     if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
     struct response r;
-    upload_file(&s, s.token, video, &r);
-    char upload_id[64];
-    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
-    response_free(&r);
-    create_job(&s, s.token, upload_id, NULL, &r);
-    CHECK_INT(202, r.status);
-    char job_id[64];
-    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
-    response_free(&r);
+    char upload_id[STORE_ID_SIZE], job_id[STORE_ID_SIZE];
+    queue_job(&s, video, upload_id, job_id);
 
     /* "dead" claims it with a 300 ms lease and never heartbeats. */
     struct job claimed;
@@ -1184,19 +1190,6 @@ TEST(http_business_hours) {
 }
 
 /* ---- retention --------------------------------------------------------- */
-
-/* Uploads VIDEO and queues a remove job on it; fills the ids. */
-static void queue_job(struct service *s, const char *video, char *upload_id, char *job_id) {
-    struct response r;
-    upload_file(s, s->token, video, &r);
-    CHECK_INT(200, r.status);
-    snprintf(upload_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
-    response_free(&r);
-    create_job(s, s->token, upload_id, NULL, &r);
-    CHECK_INT(202, r.status);
-    snprintf(job_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
-    response_free(&r);
-}
 
 static int upload_blob_exists(struct service *s, const char *upload_id) {
     char key[STORE_NAME_SIZE];
