@@ -558,8 +558,12 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
     struct http_server *server = req->server;
     if (req->form_error[0] || req->write_failed) return MHD_YES; /* read on, answer at the end */
     if (strcmp(key, "file") == 0) {
-        if (off == 0 && !req->writer && req->file_parts == 0) {
-            req->file_parts = 1;
+        /* A new value (OFF 0) after file bytes arrived is a second file. */
+        if (off == 0 && req->file_bytes > 0) {
+            form_refuse(req, "file", "send one file part only");
+            return MHD_YES;
+        }
+        if (!req->writer) {
             struct upload *up = &req->upload;
             ids_random(up->id, sizeof up->id, "upl_", 12);
             snprintf(up->key_id, sizeof up->key_id, "%s", req->key.id);
@@ -573,9 +577,6 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
                 req->write_failed = 1;
                 return MHD_YES;
             }
-        } else if (off == 0) {
-            form_refuse(req, "file", "send one file part only");
-            return MHD_YES;
         }
         req->file_bytes += (int64_t)size;
         if (size > 0 && blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
@@ -593,10 +594,11 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
         form_refuse(req, key, message);
         return MHD_YES;
     }
-    /* Text fields arrive in pieces; OFF 0 starts a value. */
-    const char *before = off == 0 ? "" : json_string_value(json_object_get(req->form, key));
+    /* Text fields arrive in pieces, appended to what came so far; a new
+     * value (OFF 0) where one is already held is a repeated field. */
+    const char *before = json_string_value(json_object_get(req->form, key));
     size_t len = before ? strlen(before) : 0;
-    if (off == 0 && json_object_get(req->form, key)) {
+    if (off == 0 && len > 0) {
         form_refuse(req, key, "a form field appears twice");
         return MHD_YES;
     }

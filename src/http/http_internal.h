@@ -86,7 +86,6 @@ struct request {
     struct MHD_PostProcessor *post;
     json_t *form; /* field name -> string value */
     int64_t file_bytes;
-    int file_parts;       /* "file" parts seen (one is allowed) */
     char form_error[160]; /* the first problem; answered with 400 at the end */
     char form_error_field[64];
 };
