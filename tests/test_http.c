@@ -1370,6 +1370,11 @@ TEST(http_multipart_job) {
     CHECK_INT(400, r.status);
     CHECK(strcmp(json_text(r.json, "error", "field"), "options.crf") == 0);
     response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'file=@%s'", video, video);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strstr(json_text(r.json, "error", "message"), "one file") != NULL);
+    response_free(&r);
     post_form(&s, s.token, "-F type=remove", &r);
     CHECK_INT(400, r.status);
     CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
