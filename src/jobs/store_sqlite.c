@@ -1404,8 +1404,17 @@ done:
     return rc;
 }
 
+/* SQLite's allocation statistics take a process-wide mutex on every
+ * allocation, which the HTTP threads would fight over; nothing here reads
+ * them. Settable only before SQLite initialises, hence once, first. */
+static void configure_sqlite(void) {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_sqlite_open(struct store **out, const char *path, const struct store_options *options,
                       struct vsr_error *error) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     *out = NULL;
     struct sqlite_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
