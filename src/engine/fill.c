@@ -171,7 +171,7 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
     s->mask_y1 = y1;
     const struct slot *before = f->pushed > 0 ? slot_at(f, f->pushed - 1) : NULL;
     if (before && before->mask_y0 == y0 && before->mask_y1 == y1 &&
-        memcmp(before->mask_rows, s->mask_rows, need) == 0)
+        (need == 0 || memcmp(before->mask_rows, s->mask_rows, need) == 0))
         s->mask_version = before->mask_version;
     else
         s->mask_version = ++f->mask_versions;
@@ -579,9 +579,9 @@ int filler_pop(struct filler *f, AVFrame **frame, uint8_t *mask_out) {
     if (f->next_fill >= f->pushed) return 0;
     if (!f->finished && f->pushed - f->next_fill <= f->future) return 0;
     struct slot *cur = slot_at(f, f->next_fill);
-    int rc = av_frame_make_writable(cur->frame);
-    if (rc < 0) return VSR_E_NOMEM;
-    rc = fill_frame(f, cur);
+    /* A frame without subtitles goes out as decoded: no copy. */
+    if (cur->mask_y1 > cur->mask_y0 && av_frame_make_writable(cur->frame) < 0) return VSR_E_NOMEM;
+    int rc = fill_frame(f, cur);
     if (rc) return rc;
     AVFrame *out = av_frame_clone(cur->frame);
     if (!out) return VSR_E_NOMEM;
