@@ -27,9 +27,11 @@
 #define MATCH_TOLERANCE 7.0 /* mean |difference| (8-bit luma) that still matches */
 #define LOCAL_RADIUS    4   /* local motion search */
 #define SCALE_ROWS      360
-#define LOCAL_FRAMES    6   /* local search only this near in time */
-#define WINDOW_SECONDS  1.5 /* each side, memory allowing */
-#define SOURCE_SPATIAL  0xFFFF
+#define MAX_OFFSET                                                                                 \
+    16.0 /* exposure drift between nearby frames stays below this; more is other content */
+#define LOCAL_FRAMES   6   /* local search only this near in time */
+#define WINDOW_SECONDS 1.5 /* each side, memory allowing */
+#define SOURCE_SPATIAL 0xFFFF
 
 struct slot {
     AVFrame *frame;
@@ -258,6 +260,7 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     for (long i = 0; i < n; i++)
         dev += fabs(diffs[i] - mean);
     r.mismatch = dev / (double)n + fabs(mean) / 4; /* a large shift is itself suspect */
+    if (fabs(mean) > MAX_OFFSET) r.mismatch = 1e9;
     r.offset = (int)lround(mean);
     return r;
 }
