@@ -1,17 +1,23 @@
-/* test_store.c: the SQLite job store on a real database in a scratch folder:
- * keys, idempotency, claims under leases, expiry and backoff, cancel, paging,
- * the webhook outbox, and concurrent claims from several threads. */
+/* test_store.c: the job store on a real database (SQLite in a scratch
+ * folder, or a fresh PostgreSQL database when VSR_TEST_DB is set): keys,
+ * idempotency, claims under leases, expiry and backoff, cancel, paging, the
+ * webhook outbox, concurrent claims from several threads, readiness, and
+ * the wake-up of idle workers. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <time.h>
+
+#include <libpq-fe.h>
+
 #include "jobs/store.h"
 #include "test.h"
 
 static struct store *open_store(char *path, size_t size, int64_t backoff_ms) {
-    snprintf(path, size, "%s/vsr.db", test_tmpdir());
+    test_database_url(test_tmpdir(), path, size);
     struct store_options options;
     store_options_init(&options);
     options.backoff_base_ms = backoff_ms;
@@ -370,12 +376,42 @@ TEST(store_concurrent_claims) {
     store_close(store);
 }
 
+/* PostgreSQL: the database refuses connections, then takes them again. */
+static void ping_unreachable_postgres(struct store *store, const char *url) {
+    struct vsr_error error = {0};
+    const char *server = getenv("VSR_TEST_DB");
+    const char *name = strrchr(url, '/') + 1;
+    char sql[256];
+    PGconn *admin = PQconnectdb(server);
+    CHECK_INT(CONNECTION_OK, PQstatus(admin));
+    snprintf(sql, sizeof sql,
+             "ALTER DATABASE %s ALLOW_CONNECTIONS false; SELECT pg_terminate_backend(pid)"
+             " FROM pg_stat_activity WHERE datname = '%s'",
+             name, name);
+    PQclear(PQexec(admin, sql));
+    CHECK(store_ping(store, &error) < 0);
+    CHECK(strstr(error.message, "database") != NULL);
+    snprintf(sql, sizeof sql, "ALTER DATABASE %s ALLOW_CONNECTIONS true", name);
+    PQclear(PQexec(admin, sql));
+    PQfinish(admin);
+    CHECK_INT(VSR_OK, store_ping(store, &error));
+    int in_use = -1, size = -1;
+    CHECK_INT(1, store_pool_usage(store, &in_use, &size));
+    CHECK_INT(0, in_use);
+    CHECK_INT(8, size);
+}
+
 TEST(store_ping_unreadable) {
     char path[512];
     struct store *store = open_store(path, sizeof path, 1000);
     if (!store) return;
     struct vsr_error error = {0};
     CHECK_INT(VSR_OK, store_ping(store, &error));
+    if (test_on_postgres()) {
+        ping_unreachable_postgres(store, path);
+        store_close(store);
+        return;
+    }
     /* Replace the file with text: pooled connections would not notice. */
     char moved[600];
     snprintf(moved, sizeof moved, "%s.moved", path);
@@ -389,5 +425,51 @@ TEST(store_ping_unreadable) {
     CHECK(strstr(error.message, "database") != NULL);
     CHECK_INT(0, rename(moved, path));
     CHECK_INT(VSR_OK, store_ping(store, &error));
+    store_close(store);
+}
+
+struct waiter {
+    struct store *store;
+    int woken;
+    int64_t waited_ms;
+};
+
+static void *wait_for_work(void *arg) {
+    struct waiter *w = arg;
+    struct vsr_error error = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    w->woken = store_wait_for_work(w->store, 5000, &error);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    w->waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    return NULL;
+}
+
+/* An idle worker sleeps on the database until a job is queued (PostgreSQL
+ * LISTEN/NOTIFY); SQLite says it cannot, and workers poll instead. */
+TEST(store_wait_wakes_on_new_job) {
+    char path[512];
+    struct store *store = open_store(path, sizeof path, 1000);
+    if (!store) return;
+    struct vsr_error error = {0};
+    if (!test_on_postgres()) {
+        CHECK_INT(VSR_E_USAGE, store_wait_for_work(store, 10, &error));
+        store_close(store);
+        return;
+    }
+    /* Nothing queued: the wait runs to its timeout. */
+    CHECK_INT(0, store_wait_for_work(store, 200, &error));
+    struct waiter waiters[2] = {{.store = store}, {.store = store}};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, wait_for_work, &waiters[i]);
+    usleep(300 * 1000); /* both asleep */
+    struct job job;
+    add_job(store, "key_a", "", &job);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK_INT(1, waiters[i].woken);
+        CHECK_AT_MOST(3000, waiters[i].waited_ms); /* well before the 5 s timeout */
+    }
     store_close(store);
 }
