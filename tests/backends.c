@@ -91,3 +91,49 @@ void test_backend_args(const char *dir, char *out, size_t size) {
     test_storage_url(dir, storage, sizeof storage);
     snprintf(out, size, "--database '%s' --storage '%s'", db, storage);
 }
+
+/* PostgreSQL: the database named in URL stops (or resumes) taking
+ * connections, and its open ones are cut, as when the server goes away. */
+static void postgres_allow(const char *url, int allow) {
+    const char *name = strrchr(url, '/') + 1;
+    char sql[256];
+    PGconn *admin = PQconnectdb(getenv("VSR_TEST_DB"));
+    if (PQstatus(admin) != CONNECTION_OK) test_failures++;
+    snprintf(sql, sizeof sql, "ALTER DATABASE %.60s ALLOW_CONNECTIONS %s", name,
+             allow ? "true" : "false");
+    PQclear(PQexec(admin, sql));
+    if (!allow) {
+        snprintf(sql, sizeof sql,
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%.60s'",
+                 name);
+        PQclear(PQexec(admin, sql));
+    }
+    PQfinish(admin);
+}
+
+void test_database_break(const char *url) {
+    if (test_on_postgres()) {
+        postgres_allow(url, 0);
+        return;
+    }
+    /* SQLite: the file replaced by text (pooled connections would not notice
+     * a plain removal). */
+    char moved[1200];
+    snprintf(moved, sizeof moved, "%s.moved", url);
+    if (rename(url, moved) != 0) test_failures++;
+    FILE *f = fopen(url, "w");
+    if (f) {
+        fputs("this is not a database, but long enough to have a header of some sort\n", f);
+        fclose(f);
+    }
+}
+
+void test_database_restore(const char *url) {
+    if (test_on_postgres()) {
+        postgres_allow(url, 1);
+        return;
+    }
+    char moved[1200];
+    snprintf(moved, sizeof moved, "%s.moved", url);
+    if (rename(moved, url) != 0) test_failures++;
+}

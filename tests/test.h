@@ -86,6 +86,10 @@ int test_on_postgres(void);
 int test_on_s3(void);
 void test_database_url(const char *dir, char *out, size_t size);
 void test_storage_url(const char *dir, char *out, size_t size);
+/* Makes the database at URL unusable (SQLite: the file replaced by text;
+ * PostgreSQL: connections refused and cut), then usable again. */
+void test_database_break(const char *url);
+void test_database_restore(const char *url);
 /* "--database URL --storage URL" for a `vsr` command line. */
 void test_backend_args(const char *dir, char *out, size_t size);
 /* Whether PROGRAM is found on PATH. */

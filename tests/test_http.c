@@ -49,6 +49,8 @@ static int service_start_tweaked(struct service *s, int workers, int64_t max_req
     s->config.lease_seconds = 2;
     s->config.poll_ms = 50;
     s->config.log_requests = 0;
+    test_database_url(s->dir, s->config.database_url, sizeof s->config.database_url);
+    test_storage_url(s->dir, s->config.storage_url, sizeof s->config.storage_url);
     if (tweak) tweak(&s->config);
     struct vsr_error error = {0};
     CHECK_INT(VSR_OK, config_finish(&s->config, &error));
@@ -286,16 +288,8 @@ TEST(http_health) {
         json_object_get(json_object_get(json_object_get(r.json, "services"), "storage"), "ok")));
     response_free(&r);
 
-    /* The database file replaced by garbage: readyz says 503, healthz stays 200. */
-    char db_path[1100], moved[1200];
-    snprintf(db_path, sizeof db_path, "%s", s.config.database_url);
-    snprintf(moved, sizeof moved, "%s.moved", db_path);
-    CHECK_INT(0, rename(db_path, moved));
-    FILE *f = fopen(db_path, "w");
-    if (f) {
-        fputs("garbage garbage garbage garbage\n", f);
-        fclose(f);
-    }
+    /* The database unusable: readyz says 503, healthz stays 200. */
+    test_database_break(s.config.database_url);
     call(&s, "GET", "/api/health", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(503, r.status);
     CHECK(strcmp(json_text(r.json, "status", NULL), "unavailable") == 0);
@@ -303,9 +297,16 @@ TEST(http_health) {
     call(&s, "GET", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
     response_free(&r);
-    CHECK_INT(0, rename(moved, db_path));
+    test_database_restore(s.config.database_url);
     call(&s, "GET", "/api/health", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
+    /* PostgreSQL's readiness says how much of the connection pool is lent. */
+    json_t *pool =
+        json_object_get(json_object_get(json_object_get(r.json, "services"), "database"), "pool");
+    if (test_on_postgres())
+        CHECK(json_integer_value(json_object_get(pool, "size")) == 8);
+    else
+        CHECK(pool == NULL);
     response_free(&r);
 
     call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
@@ -1013,8 +1014,10 @@ TEST(http_big_upload_memory) {
     struct service s;
     memset(&s, 0, sizeof s);
     snprintf(s.dir, sizeof s.dir, "%s", test_tmpdir());
-    char cmd[2048], out[4096], line[1024];
-    snprintf(cmd, sizeof cmd, "%s keys create --name big --data-dir %s", test_vsr_bin(), s.dir);
+    char cmd[4096], out[4096], line[1024], backend[2200];
+    test_backend_args(s.dir, backend, sizeof backend);
+    snprintf(cmd, sizeof cmd, "%s keys create --name big --data-dir %s %s", test_vsr_bin(), s.dir,
+             backend);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     const char *token = strstr(out, "token: ");
     if (!token) {
@@ -1025,10 +1028,10 @@ TEST(http_big_upload_memory) {
     /* ASan's quarantine would count freed memory as resident: keep it small
      * so the figure is the server's own. */
     snprintf(cmd, sizeof cmd,
-             "ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 exec %s serve --data-dir %s"
+             "ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 exec %s serve --data-dir %s %s"
              " --listen 127.0.0.1:0 --workers 0 --log-requests 0 --max-request-size 4294967296"
              " 2>&1",
-             test_vsr_bin(), s.dir);
+             test_vsr_bin(), s.dir, backend);
     struct test_child serve;
     int port = 0;
     CHECK_INT(0, test_spawn(&serve, cmd, NULL));

@@ -87,6 +87,10 @@ enum MHD_Result api_readyz(struct request *req) {
     int64_t t3 = ids_monotonic_ms();
     json_t *database = json_pack("{s:b, s:I}", "ok", db_ok, "latency_ms", (json_int_t)(t1 - t0));
     if (!db_ok) json_object_set_new(database, "error", json_string(db_error.message));
+    int pool_in_use = 0, pool_size = 0;
+    if (store_pool_usage(server->store, &pool_in_use, &pool_size))
+        json_object_set_new(database, "pool",
+                            json_pack("{s:i, s:i}", "in_use", pool_in_use, "size", pool_size));
     json_t *storage = json_pack("{s:b, s:I}", "ok", blob_ok, "latency_ms", (json_int_t)(t2 - t1));
     if (!blob_ok) json_object_set_new(storage, "error", json_string(blob_error.message));
     json_t *queue = json_pack("{s:b, s:I, s:I, s:I}", "ok", queue_ok, "latency_ms",
