@@ -18,7 +18,8 @@ cleanup() {
 trap cleanup EXIT
 echo "== PostgreSQL + S3: starting the servers (scripts/pg-start.sh, scripts/s3-start.sh)" >&2
 VSR_TEST_DB="$("$here/pg-start.sh" "$pg_dir")"
-eval "$("$here/s3-start.sh" "$s3_dir")"
+s3_env="$("$here/s3-start.sh" "$s3_dir")"
+eval "$s3_env"
 export VSR_TEST_DB VSR_TEST_STORAGE="$VSR_S3_URL" AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 echo "== PostgreSQL + S3: $VSR_TEST_DB, $VSR_TEST_STORAGE" >&2
 "$runner" "$@"

@@ -34,6 +34,9 @@ done
 
 if alive mon.a && alive osd.0 && alive client.rgw.vsr; then print_env; exit 0; fi
 [ -d "$dir" ] && "$(dirname "$0")/s3-stop.sh" "$dir"
+if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+  echo "s3-start: port $port is taken by another server; stop it or set VSR_S3_PORT" >&2; exit 1
+fi
 mkdir -p "$dir"/{run,log,mon,osd}
 fsid=$(cat /proc/sys/kernel/random/uuid)
 cat >"$conf" <<CONF
