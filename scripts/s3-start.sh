@@ -76,9 +76,19 @@ CONF
 monmaptool --create --clobber --fsid "$fsid" --addv a "[v1:127.0.0.1:$mon_port]" "$dir/monmap" >/dev/null
 ceph-mon -c "$conf" --mkfs -i a --monmap "$dir/monmap" >"$dir/log/mkfs-mon.log" 2>&1
 ceph-mon -c "$conf" -i a
-ceph -c "$conf" --connect-timeout 20 osd set-require-min-compat-client luminous >/dev/null 2>&1 || true
+# The monitor takes a moment to form its quorum; commands sent before may
+# fail (EPERM), so wait until it answers.
+for _ in $(seq 1 60); do
+  ceph -c "$conf" --connect-timeout 5 mon stat >/dev/null 2>&1 && break
+  sleep 0.5
+done
 uuid=$(cat /proc/sys/kernel/random/uuid)
-id=$(ceph -c "$conf" --connect-timeout 20 osd new "$uuid")
+id=""
+for _ in $(seq 1 20); do
+  id=$(ceph -c "$conf" --connect-timeout 10 osd new "$uuid" 2>/dev/null) && break
+  sleep 0.5
+done
+[ -n "$id" ] || { echo "s3-start: the monitor refused to add an OSD; see $dir/log" >&2; exit 1; }
 mkdir -p "$dir/osd/$id"
 ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid" >"$dir/log/mkfs-osd.log" 2>&1
 ceph-osd -c "$conf" -i "$id" 2>/dev/null

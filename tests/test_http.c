@@ -1154,3 +1154,83 @@ TEST(http_business_hours) {
     response_free(&r);
     service_stop(&s);
 }
+
+static void short_download_urls(struct service_config *config) {
+    config->download_url_seconds = 2;
+}
+
+/* Object storage: the video goes straight to the bucket through the upload's
+ * direct_upload_url and the result comes back through the job's
+ * download_url, both with the plain curl program and no API key; the
+ * download URL stops working when it expires (2 s here). With a folder the
+ * API offers neither URL. */
+TEST(http_direct_upload_download) {
+    struct service s;
+    if (service_start_tweaked(&s, 1, 64 << 20, short_download_urls) != 0) return;
+    char video[512], body[256], cmd[4096], out[4096], result[600];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":1000}");
+    call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(201, r.status);
+    const char *direct = json_text(r.json, "direct_upload_url", NULL);
+    if (!test_on_s3()) {
+        CHECK(direct == NULL || direct[0] == '\0');
+        response_free(&r);
+        service_stop(&s);
+        return;
+    }
+    CHECK(direct && strstr(direct, "X-Amz-Signature=") != NULL);
+    char upload_id[64];
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", video,
+             direct ? direct : "");
+    response_free(&r);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strcmp(out, "200") == 0);
+
+    /* The job takes the upload as if it had come through the API. */
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    wait_job(&s, job_id, 60, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    const char *download = json_text(r.json, "download_url", NULL);
+    CHECK(download && strstr(download, "X-Amz-Expires=2&") != NULL);
+    snprintf(result, sizeof result, "%s/direct-result.mp4", s.dir);
+    snprintf(cmd, sizeof cmd, "curl -sSf -o '%s' '%s'", result, download ? download : "");
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    struct vsr_media_info info;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, vsr_probe(result, &info, &error));
+    CHECK_INT(160, info.width);
+    /* Expired: the bucket refuses it. */
+    sleep(3);
+    snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' '%s'",
+             download ? download : "");
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strcmp(out, "403") == 0);
+    response_free(&r);
+
+    /* A direct upload that is not a video is refused when a job names it. */
+    snprintf(body, sizeof body, "{\"fileName\":\"notes.txt\",\"fileSize\":10}");
+    call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    snprintf(result, sizeof result, "%s/notes.txt", s.dir);
+    snprintf(cmd, sizeof cmd, "printf 'not video' > '%s' && curl -sS -o /dev/null -T '%s' '%s'",
+             result, result, json_text(r.json, "direct_upload_url", NULL));
+    response_free(&r);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    response_free(&r);
+    service_stop(&s);
+}

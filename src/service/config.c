@@ -53,6 +53,8 @@ static const struct option options[] = {
      "SIGTERM waits this long for running jobs"},
     {"upload-expiry", "VSR_UPLOAD_EXPIRY_SECONDS", OPT_INT, FIELD(upload_expiry_seconds), 1, 604800,
      "upload URLs expire after this"},
+    {"download-url-seconds", "VSR_DOWNLOAD_URL_SECONDS", OPT_INT, FIELD(download_url_seconds), 1,
+     604800, "presigned result URLs (S3 storage) expire after this"},
     {"poll-ms", "VSR_POLL_MS", OPT_INT, FIELD(poll_ms), 10, 60000,
      "idle workers look for jobs this often (on PostgreSQL a new job wakes them at once)"},
     {"db-pool", "VSR_DB_POOL", OPT_INT, FIELD(db_pool), 1, 1000,
@@ -96,6 +98,7 @@ void config_init(struct service_config *config) {
     config->backoff_seconds = 5;
     config->drain_seconds = 60;
     config->upload_expiry_seconds = 3600;
+    config->download_url_seconds = 3600;
     config->poll_ms = 500;
     config->db_pool = 8;
     config->log_requests = 1;
