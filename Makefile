@@ -27,7 +27,7 @@ HDRS     := $(shell find include src tests -name '*.h')
 rel_obj  = $(patsubst %.c,build/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,build/asan/%.o,$(1))
 
-.PHONY: all check check-scaleout clean format lint bench
+.PHONY: all check check-scaleout clean format lint bench bench-scaleout
 all: build/vsr
 
 build/rel/%.o: %.c $(HDRS)
@@ -77,6 +77,12 @@ check-scaleout: build/asan/vsr-tests build/asan/vsr
 
 bench: build/vsr
 	bench/removal.sh
+
+build/queue-tool: $(call rel_obj,bench/queue_tool.c) build/rel/libvsr.a
+	$(CC) $(REL_FLAGS) $^ $(LIBS) -o $@
+
+bench-scaleout: build/vsr build/queue-tool
+	bench/scaleout.sh
 
 format:
 	clang-format -i $$(find include src tests bench -name '*.[ch]')

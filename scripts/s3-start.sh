@@ -19,6 +19,7 @@ bucket=vsr
 access=VSRTESTACCESSKEY0001
 secret=vsrtestsecretkey0000000000000000000000001
 conf="$dir/ceph.conf"
+trap 'echo "s3-start: failed at line $LINENO (exit $?); logs in $dir/log" >&2' ERR
 
 print_env() {
   echo "VSR_S3_URL='s3://$bucket?endpoint=http://127.0.0.1:$port&region=us-east-1'"
@@ -91,15 +92,25 @@ done
 [ -n "$id" ] || { echo "s3-start: the monitor refused to add an OSD; see $dir/log" >&2; exit 1; }
 mkdir -p "$dir/osd/$id"
 ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid" >"$dir/log/mkfs-osd.log" 2>&1
-ceph-osd -c "$conf" -i "$id" 2>/dev/null
+# The OSD's first start sometimes meets the monitor still committing the
+# new OSD ("wrong fsid" in its log) and exits; a second start succeeds.
+for try in 1 2 3 4 5; do
+  ceph-osd -c "$conf" -i "$id" 2>/dev/null && break
+  [ "$try" -lt 5 ] || { echo "s3-start: ceph-osd would not start; see $dir/log/osd.$id.log" >&2; exit 1; }
+  sleep 1
+done
 radosgw -c "$conf" -n client.rgw.vsr
 for _ in $(seq 1 120); do
   curl -fs -o /dev/null "http://127.0.0.1:$port/" && break
   sleep 0.5
 done
 curl -fs -o /dev/null "http://127.0.0.1:$port/" || { echo "s3-start: radosgw did not answer; see $dir/log" >&2; exit 1; }
-radosgw-admin -c "$conf" user create --uid=vsr --display-name=vsr \
-  --access-key="$access" --secret="$secret" >/dev/null
+for try in $(seq 1 10); do
+  radosgw-admin -c "$conf" user create --uid=vsr --display-name=vsr \
+    --access-key="$access" --secret="$secret" >"$dir/log/user-create.log" 2>&1 && break
+  [ "$try" -lt 10 ] || { cat "$dir/log/user-create.log" >&2; exit 1; }
+  sleep 1
+done
 # The bucket, made with the user's keys (curl signs with SigV4).
 curl -fsS -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" --user "$access:$secret" \
   -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "http://127.0.0.1:$port/$bucket" >/dev/null
