@@ -42,10 +42,10 @@ else
 fi
 
 run_index=0
-# run STORE WORKERS TYPE COUNT OPTIONS INPUT: prints queue-tool's JSON line.
+# run INDEX STORE WORKERS TYPE COUNT OPTIONS INPUT: prints queue-tool's JSON
+# line; INDEX names the run's fresh database and folder (or bucket prefix).
 run() {
-  local store=$1 count_workers=$2 type=$3 count=$4 options=$5 input=$6
-  run_index=$((run_index + 1))
+  local run_index=$1 store=$2 count_workers=$3 type=$4 count=$5 options=$6 input=$7
   local dir="$work/run-$run_index" db storage
   mkdir -p "$dir"
   if [ "$store" = sqlite ]; then
@@ -74,13 +74,15 @@ field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
 declare -A noop remove
 for store in sqlite postgres; do
   for n in 1 3; do
-    line=$(run "$store" "$n" noop "$noop_jobs" '{}' "$work/noop-input.bin")
+    run_index=$((run_index + 1))
+    line=$(run "$run_index" "$store" "$n" noop "$noop_jobs" '{}' "$work/noop-input.bin")
     echo "noop $store workers=$n: $line" >&2
     noop[$store,$n]=$(echo "$line" | field jobs_per_second)
     noop[$store,$n,enqueue]=$(echo "$line" | field enqueued_per_second)
   done
   for n in 1 2; do
-    line=$(run "$store" "$n" remove "$remove_jobs" '{"preset":"ultrafast"}' "$work/clip.mp4")
+    run_index=$((run_index + 1))
+    line=$(run "$run_index" "$store" "$n" remove "$remove_jobs" '{"preset":"ultrafast"}' "$work/clip.mp4")
     echo "remove $store workers=$n: $line" >&2
     remove[$store,$n]=$(echo "$line" | field jobs_per_second)
   done

@@ -66,6 +66,7 @@ struct request {
     struct body_out out; /* response body; stops at cap */
     char etag[96];       /* response ETag */
     int64_t content_length;
+    int64_t total_size; /* from Content-Range "bytes A-B/TOTAL", -1 when absent */
     long status;
 };
 
@@ -97,6 +98,11 @@ static size_t read_header(char *data, size_t size, size_t count, void *opaque) {
         while (len > 0 && (v[len - 1] == '\r' || v[len - 1] == '\n'))
             len--;
         snprintf(r->etag, sizeof r->etag, "%.*s", (int)len, v);
+    }
+    if (n > 14 && strncasecmp(data, "Content-Range:", 14) == 0) {
+        const char *slash = memchr(data, '/', n);
+        if (slash && slash[1] >= '0' && slash[1] <= '9')
+            r->total_size = strtoll(slash + 1, NULL, 10);
     }
     return n;
 }
@@ -176,6 +182,7 @@ static int perform(struct s3_blob *s, struct request *r, struct vsr_error *error
         curl_easy_setopt(curl, CURLOPT_RANGE, range);
     }
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    r->total_size = -1;
     CURLcode rc = curl_easy_perform(curl);
     curl_off_t length = -1;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r->status);
@@ -392,36 +399,42 @@ static int s3_put_file(struct blob *blob, const char *key, const char *path, int
 
 /* ---- readers and the rest ------------------------------------------------ */
 
-/* HEAD of KEY: 1 and *size, 0 when missing. */
-static int head(struct s3_blob *s, const char *key, int64_t *size, struct vsr_error *error) {
+/* The size of KEY: 1 and *size, 0 when missing. A GET of its first byte
+ * (whose Content-Range tells the size) rather than a HEAD: with radosgw and
+ * libcurl a HEAD on a kept-alive connection costs tens of milliseconds more. */
+static int object_size(struct s3_blob *s, const char *key, int64_t *size, struct vsr_error *error) {
     char body[ERROR_BODY];
-    struct request r = {.method = "HEAD", .key = key};
+    struct request r = {.method = "GET", .key = key, .range = "0-0"};
     r.out = (struct body_out){.data = body, .cap = sizeof body - 1};
     int rc = perform(s, &r, error);
     if (rc != VSR_OK) return rc;
+    body[r.out.len] = '\0';
     if (r.status == 404) return 0;
-    if (r.status / 100 != 2) {
-        char why[32];
-        snprintf(why, sizeof why, "HTTP %ld", r.status);
-        return storage_error(error, VSR_E_OUTPUT, &r, why);
+    if (r.status == 416) { /* empty: no byte 0 */
+        *size = 0;
+        return 1;
     }
-    *size = r.content_length > 0 ? r.content_length : 0;
-    return 1;
+    if (r.status == 206 && r.total_size >= 0) {
+        *size = r.total_size;
+        return 1;
+    }
+    if (r.status == 200) {
+        *size = (int64_t)r.out.len;
+        return 1;
+    }
+    char why[32];
+    snprintf(why, sizeof why, "HTTP %ld", r.status);
+    return storage_error(error, VSR_E_OUTPUT, &r, why);
 }
 
+/* Opening reads the first window with a ranged GET, which also tells the
+ * object's size (Content-Range), so that a small blob costs one request. */
 static int s3_reader_open(struct blob *blob, const char *key, struct blob_reader **out,
                           struct vsr_error *error) {
     struct s3_blob *s = (struct s3_blob *)blob;
-    int64_t size = 0;
-    int found = head(s, key, &size, error);
-    if (found < 0) return found;
-    if (found == 0) {
-        error->code = VSR_E_INPUT;
-        snprintf(error->message, sizeof error->message, "storage: no blob %.200s", key);
-        return VSR_E_INPUT;
-    }
     struct s3_reader *r = calloc(1, sizeof *r);
-    if (!r) {
+    if (!r || !(r->window = malloc(READ_WINDOW))) {
+        free(r);
         error->code = VSR_E_NOMEM;
         snprintf(error->message, sizeof error->message, "out of memory");
         return VSR_E_NOMEM;
@@ -429,7 +442,32 @@ static int s3_reader_open(struct blob *blob, const char *key, struct blob_reader
     r->base.blob = blob;
     r->s3 = s;
     snprintf(r->key, sizeof r->key, "%s", key);
-    r->size = size;
+    char range[64];
+    snprintf(range, sizeof range, "0-%d", READ_WINDOW - 1);
+    struct request get = {.method = "GET", .key = key, .range = range};
+    get.out = (struct body_out){.data = r->window, .cap = READ_WINDOW};
+    int rc = perform(s, &get, error);
+    if (rc == VSR_OK && get.status == 206 && get.total_size >= 0) {
+        r->size = get.total_size;
+    } else if (rc == VSR_OK && get.status == 200) {
+        r->size = (int64_t)get.out.len; /* the server ignored Range: the whole object */
+    } else if (rc == VSR_OK && get.status == 416) {
+        r->size = 0; /* an empty object has no byte 0 */
+        get.out.len = 0;
+    } else if (rc == VSR_OK) {
+        char why[32];
+        snprintf(why, sizeof why, "HTTP %ld", get.status);
+        get.out.data[get.out.len < ERROR_BODY ? get.out.len : ERROR_BODY - 1] = '\0';
+        rc = get.status == 404 ? VSR_E_INPUT : VSR_E_OUTPUT;
+        storage_error(error, rc, &get, get.status == 404 ? "no such blob" : why);
+    }
+    if (rc != VSR_OK) {
+        free(r->window);
+        free(r);
+        return rc;
+    }
+    r->window_offset = 0;
+    r->window_len = get.out.len;
     *out = &r->base;
     return VSR_OK;
 }
@@ -504,7 +542,7 @@ static int s3_remove(struct blob *blob, const char *key, struct vsr_error *error
 }
 
 static int s3_stat(struct blob *blob, const char *key, int64_t *size, struct vsr_error *error) {
-    return head((struct s3_blob *)blob, key, size, error);
+    return object_size((struct s3_blob *)blob, key, size, error);
 }
 
 static int s3_local_path(struct blob *blob, const char *key, char *path, size_t path_size) {
