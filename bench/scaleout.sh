@@ -6,13 +6,15 @@
 #   bench/scaleout.sh            (or: make bench-scaleout)
 # NOOP_JOBS (default 300) no-op jobs per run: each is enqueued, claimed,
 # run (its 16-byte input fetched, copied and stored as the result) and
-# completed; REMOVE_JOBS (default 6) removal jobs of a 4 s 640x360 clip.
+# completed; REMOVE_JOBS (default 6) removal jobs of a 4 s 640x360 clip;
+# each case runs REPEAT (default 3) times and the median is reported.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 make -s build/vsr build/queue-tool
 noop_jobs="${NOOP_JOBS:-300}"
 remove_jobs="${REMOVE_JOBS:-6}"
+repeat="${REPEAT:-3}" # runs per case; the median is reported
 work=$(mktemp -d /tmp/vsr-bench-scaleout-XXXXXX)
 pg_dir=/tmp/vsr-bench-pg
 s3_dir=/tmp/vsr-bench-s3
@@ -41,11 +43,14 @@ else
     -c:v libx264 -preset ultrafast "$work/clip.mp4"
 fi
 
-run_index=0
-# run INDEX STORE WORKERS TYPE COUNT OPTIONS INPUT: prints queue-tool's JSON
-# line; INDEX names the run's fresh database and folder (or bucket prefix).
+echo 0 >"$work/runs"
+# run STORE WORKERS TYPE COUNT OPTIONS INPUT: prints queue-tool's JSON line.
+# Each run gets a fresh database and folder (or bucket prefix), numbered
+# through a file because runs happen in subshells.
 run() {
-  local run_index=$1 store=$2 count_workers=$3 type=$4 count=$5 options=$6 input=$7
+  local store=$1 count_workers=$2 type=$3 count=$4 options=$5 input=$6
+  local run_index=$(($(cat "$work/runs") + 1))
+  echo "$run_index" >"$work/runs"
   local dir="$work/run-$run_index" db storage
   mkdir -p "$dir"
   if [ "$store" = sqlite ]; then
@@ -71,19 +76,26 @@ run() {
 
 field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
 
+# median_run STORE WORKERS TYPE COUNT OPTIONS INPUT: runs the case REPEAT
+# times (each on a fresh database) and prints the run with the median jobs/s.
+median_run() {
+  local lines=() i
+  for i in $(seq 1 "$repeat"); do
+    lines+=("$(run "$@")")
+    echo "$1 $3 workers=$2: ${lines[-1]}" >&2
+  done
+  printf '%s\n' "${lines[@]}" | sort -t: -k5 -g | sed -n "$(((repeat + 1) / 2))p"
+}
+
 declare -A noop remove
 for store in sqlite postgres; do
   for n in 1 3; do
-    run_index=$((run_index + 1))
-    line=$(run "$run_index" "$store" "$n" noop "$noop_jobs" '{}' "$work/noop-input.bin")
-    echo "noop $store workers=$n: $line" >&2
+    line=$(median_run "$store" "$n" noop "$noop_jobs" '{}' "$work/noop-input.bin")
     noop[$store,$n]=$(echo "$line" | field jobs_per_second)
     noop[$store,$n,enqueue]=$(echo "$line" | field enqueued_per_second)
   done
   for n in 1 2; do
-    run_index=$((run_index + 1))
-    line=$(run "$run_index" "$store" "$n" remove "$remove_jobs" '{"preset":"ultrafast"}' "$work/clip.mp4")
-    echo "remove $store workers=$n: $line" >&2
+    line=$(median_run "$store" "$n" remove "$remove_jobs" '{"preset":"ultrafast"}' "$work/clip.mp4")
     remove[$store,$n]=$(echo "$line" | field jobs_per_second)
   done
 done
@@ -96,7 +108,8 @@ per_min() { awk -v a="$1" 'BEGIN { printf "%.1f", a * 60 }'; }
   echo "Made by \`bench/scaleout.sh\` (\`make bench-scaleout\`) on $(date -u +%Y-%m-%d), commit"
   echo "$(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
   echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), shared with other work:"
-  echo "figures vary by 10-20 % between runs). PostgreSQL 15 and radosgw (Ceph 16,"
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; each figure is the median"
+  echo "of $repeat runs). PostgreSQL 15 and radosgw (Ceph 16,"
   echo "memstore) run on the same machine, started by scripts/pg-start.sh and"
   echo "scripts/s3-start.sh; PostgreSQL with fsync off, as in the tests."
   echo
