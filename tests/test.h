@@ -92,6 +92,10 @@ void test_database_break(const char *url);
 void test_database_restore(const char *url);
 /* "--database URL --storage URL" for a `vsr` command line. */
 void test_backend_args(const char *dir, char *out, size_t size);
+/* Writes a test video to PATH: SIZE ("160x120") frames at 10 fps for
+ * SECONDS, H.264, with a white bar like a burned-in subtitle line. 0 or the
+ * ffmpeg exit status (its message printed). */
+int test_make_video(const char *path, const char *size, double seconds);
 /* Whether PROGRAM is found on PATH. */
 int test_have_program(const char *program);
 

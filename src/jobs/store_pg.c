@@ -19,7 +19,7 @@
     "seq, id, key_id, type, state, progress, upload_id, input_blob, output_blob, options,"         \
     " webhook_url, coalesce(idempotency_key, ''), media_seconds, attempts, max_attempts,"          \
     " cancel_requested, lease_owner, lease_expires_at, not_before, created_at, started_at,"        \
-    " finished_at, updated_at, error_code, error_message"
+    " finished_at, updated_at, error_code, error_message, purged_at, request_id"
 
 #define KEY_COLUMNS                                                                                \
     "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"      \
@@ -27,7 +27,7 @@
 
 #define UPLOAD_COLUMNS                                                                             \
     "id, key_id, file_name, mime_type, declared_size, size, blob, state, media_seconds, width,"    \
-    " height, error_code, error_message, created_at, expires_at"
+    " height, error_code, error_message, created_at, expires_at, purged_at"
 
 #define WEBHOOK_COLUMNS                                                                            \
     "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"          \
@@ -73,6 +73,9 @@ enum statement {
     ST_WEBHOOK_CLAIM,
     ST_WEBHOOK_RECORD,
     ST_PING,
+    ST_EXPIRED_FILES,
+    ST_PURGE_JOB,
+    ST_PURGE_UPLOAD,
     ST_COUNT
 };
 
@@ -88,16 +91,16 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_KEY_MINUTES_SINCE] = "SELECT coalesce(sum(media_seconds), 0) / 60.0 FROM jobs"
                              " WHERE key_id = $1 AND created_at >= $2",
     [ST_UPLOAD_INSERT] = "INSERT INTO uploads(" UPLOAD_COLUMNS ") VALUES($1, $2, $3, $4, $5, $6,"
-                         " $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                         " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     [ST_UPLOAD_GET] = "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE id = $2 AND key_id = $1",
     [ST_UPLOAD_UPDATE] = "UPDATE uploads SET size = $2, state = $3, media_seconds = $4,"
                          " width = $5, height = $6, error_code = $7, error_message = $8"
                          " WHERE id = $1",
     [ST_JOB_INSERT] =
         "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options, webhook_url,"
-        " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at)"
-        " VALUES($1, $2, $3, 'queued', $4, $5, $6, $7, nullif($8::text, ''), $9, $10, $11, $11,"
-        " $11) ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS,
+        " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at,"
+        " request_id) VALUES($1, $2, $3, 'queued', $4, $5, $6, $7, nullif($8::text, ''), $9, $10,"
+        " $11, $11, $11, $12) ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS,
     [ST_JOB_BY_IDEMPOTENCY] = "SELECT " JOB_COLUMNS " FROM jobs WHERE key_id = $1"
                               " AND idempotency_key = $2",
     [ST_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $2 AND key_id = $1",
@@ -175,6 +178,19 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_WEBHOOK_RECORD] = "UPDATE webhook_outbox SET delivered = $2, last_status = $3,"
                           " last_error = $4, next_attempt_at = $5 WHERE id = $1",
     [ST_PING] = "SELECT seq FROM jobs ORDER BY seq DESC LIMIT 1",
+    /* Results of old jobs; files of uploads whose jobs are all old, or that
+     * no job used and whose URL expired (as store_sqlite.c). */
+    [ST_EXPIRED_FILES] =
+        "SELECT 0, id, output_blob FROM jobs WHERE purged_at = 0 AND output_blob <> ''"
+        " AND finished_at > 0 AND finished_at < $1"
+        " AND state IN ('succeeded', 'failed', 'canceled')"
+        " UNION ALL SELECT 1, u.id, u.blob FROM uploads u WHERE u.purged_at = 0 AND u.state = 1"
+        " AND CASE WHEN EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.id)"
+        " THEN NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.id"
+        " AND (j.state IN ('queued', 'processing') OR j.finished_at >= $1))"
+        " ELSE u.expires_at < $2 END LIMIT $3",
+    [ST_PURGE_JOB] = "UPDATE jobs SET purged_at = $1 WHERE id = $2 AND purged_at = 0",
+    [ST_PURGE_UPLOAD] = "UPDATE uploads SET purged_at = $1 WHERE id = $2 AND purged_at = 0",
 };
 
 _Static_assert(ST_COUNT <= PG_STATEMENT_MAX, "raise PG_STATEMENT_MAX");
@@ -294,6 +310,8 @@ static void read_job(const PGresult *res, int row, struct job *job) {
     job->updated_at = get_int(res, row, 22);
     get_text(job->error_code, sizeof job->error_code, res, row, 23);
     get_text(job->error_message, sizeof job->error_message, res, row, 24);
+    job->purged_at = get_int(res, row, 25);
+    get_text(job->request_id, sizeof job->request_id, res, row, 26);
 }
 
 static void read_key(const PGresult *res, int row, struct api_key *key) {
@@ -328,6 +346,7 @@ static void read_upload(const PGresult *res, int row, struct upload *up) {
     get_text(up->error_message, sizeof up->error_message, res, row, 12);
     up->created_at = get_int(res, row, 13);
     up->expires_at = get_int(res, row, 14);
+    up->purged_at = get_int(res, row, 15);
 }
 
 static void read_webhook(const PGresult *res, int row, struct webhook_delivery *w) {
@@ -486,6 +505,7 @@ static int pg_upload_create(struct store *store, const struct upload *up, struct
     p_text(&p, up->error_message);
     p_int(&p, up->created_at);
     p_int(&p, up->expires_at);
+    p_int(&p, up->purged_at);
     PGresult *res = query_once(PG_STORE(store), ST_UPLOAD_INSERT, &p, "creating an upload", error);
     PQclear(res);
     return res ? VSR_OK : VSR_E_OUTPUT;
@@ -543,6 +563,7 @@ static int pg_job_create(struct store *store, struct job *job, struct vsr_error 
     p_double(&p, job->media_seconds);
     p_int(&p, job->max_attempts);
     p_int(&p, job->created_at);
+    p_text(&p, job->request_id);
     int rc = take_job(query_once(s, ST_JOB_INSERT, &p, "creating a job", error), job);
     if (rc == 1) return 0; /* inserted */
     if (rc < 0) return rc;
@@ -912,6 +933,39 @@ static int pg_webhook_record(struct store *store, int64_t id, int delivered, int
     return res ? VSR_OK : VSR_E_OUTPUT;
 }
 
+static int pg_expired_files(struct store *store, int64_t finished_before, int64_t unused_before,
+                            struct expired_file *out, int capacity, int *count,
+                            struct vsr_error *error) {
+    *count = 0;
+    struct params p = {0};
+    p_int(&p, finished_before);
+    p_int(&p, unused_before);
+    p_int(&p, capacity);
+    PGresult *res =
+        query_once(PG_STORE(store), ST_EXPIRED_FILES, &p, "listing expired files", error);
+    if (!res) return VSR_E_OUTPUT;
+    int n = PQntuples(res) < capacity ? PQntuples(res) : capacity;
+    for (int i = 0; i < n; i++) {
+        out[i].is_upload = (int)get_int(res, i, 0);
+        get_text(out[i].owner_id, sizeof out[i].owner_id, res, i, 1);
+        get_text(out[i].blob, sizeof out[i].blob, res, i, 2);
+    }
+    PQclear(res);
+    *count = n;
+    return VSR_OK;
+}
+
+static int pg_mark_purged(struct store *store, const struct expired_file *file, int64_t now,
+                          struct vsr_error *error) {
+    struct params p = {0};
+    p_int(&p, now);
+    p_text(&p, file->owner_id);
+    PGresult *res = query_once(PG_STORE(store), file->is_upload ? ST_PURGE_UPLOAD : ST_PURGE_JOB,
+                               &p, "marking deleted files", error);
+    PQclear(res);
+    return res ? VSR_OK : VSR_E_OUTPUT;
+}
+
 static int pg_wait(struct store *store, int timeout_ms, struct vsr_error *error) {
     return pg_wait_for_work(PG_STORE(store), timeout_ms, error);
 }
@@ -944,6 +998,9 @@ static const struct store_ops pg_ops = {
     .webhook_list = pg_webhook_list,
     .webhook_claim_due = pg_webhook_claim_due,
     .webhook_record = pg_webhook_record,
+    .expired_files = pg_expired_files,
+    .mark_purged = pg_mark_purged,
+    .backup = NULL, /* pg_dump does it: `vsr backup` says so */
 };
 
 int store_pg_open(struct store **out, const char *url, const struct store_options *options,

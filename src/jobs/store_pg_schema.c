@@ -58,6 +58,12 @@ static const char *const migrations[] = {
     " $$BEGIN PERFORM pg_notify('" PG_JOBS_CHANNEL "', ''); RETURN NULL; END$$;"
     "CREATE TRIGGER jobs_queued AFTER INSERT OR UPDATE OF state ON jobs"
     " FOR EACH ROW WHEN (NEW.state = 'queued') EXECUTE FUNCTION vsr_notify_jobs();",
+    /* version 2: SQLite's version 3: retention marks rows whose files it
+     * deleted; jobs remember the request that created them. */
+    "ALTER TABLE jobs ADD COLUMN purged_at bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE uploads ADD COLUMN purged_at bigint NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN request_id text NOT NULL DEFAULT '';"
+    "CREATE INDEX jobs_upload ON jobs(upload_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
