@@ -62,6 +62,7 @@ osd pool default min size = 1
 osd pool default pg num = 8
 osd pool default pgp num = 8
 osd crush chooseleaf type = 0
+osd class update on start = false
 mon allow pool size one = true
 mon allow pool delete = true
 mon warn on pool no redundancy = false
@@ -95,11 +96,15 @@ done
 mkdir -p "$dir/osd/$id"
 ceph-osd -c "$conf" -i "$id" --mkfs --osd-uuid "$uuid" >"$dir/log/mkfs-osd.log" 2>&1
 # The OSD's first start sometimes meets the monitor still committing the
-# new OSD ("wrong fsid" in its log) and exits; a second start succeeds.
-for try in 1 2 3 4 5; do
+# new OSD ("wrong fsid" in its log) and exits; a later start succeeds.
+for try in $(seq 1 10); do
   ceph-osd -c "$conf" -i "$id" 2>/dev/null && break
-  [ "$try" -lt 5 ] || { echo "s3-start: ceph-osd would not start; see $dir/log/osd.$id.log" >&2; exit 1; }
-  sleep 1
+  if [ "$try" -eq 10 ]; then
+    echo "s3-start: ceph-osd would not start; the end of $dir/log/osd.$id.log:" >&2
+    grep -v '^ ' "$dir/log/osd.$id.log" | tail -5 >&2
+    exit 1
+  fi
+  sleep 2
 done
 radosgw -c "$conf" -n client.rgw.vsr
 for _ in $(seq 1 120); do
