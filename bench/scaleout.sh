@@ -76,27 +76,35 @@ run() {
 
 field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/"; }
 
-# median_run STORE WORKERS TYPE COUNT OPTIONS INPUT: runs the case REPEAT
-# times (each on a fresh database) and prints the run with the median jobs/s.
-median_run() {
-  local lines=() i
-  for i in $(seq 1 "$repeat"); do
-    lines+=("$(run "$@")")
-    echo "$1 $3 workers=$2: ${lines[-1]}" >&2
+# Every case runs REPEAT times, the stores taking turns (so that load from
+# other work on the machine falls on both alike); the run with the median
+# jobs/s is reported.
+cases=("noop 1" "noop 3" "remove 1" "remove 2")
+for rep in $(seq 1 "$repeat"); do
+  for store in sqlite postgres; do
+    for c in "${cases[@]}"; do
+      set -- $c
+      if [ "$1" = noop ]; then
+        line=$(run "$store" "$2" noop "$noop_jobs" '{}' "$work/noop-input.bin")
+      else
+        line=$(run "$store" "$2" remove "$remove_jobs" '{"preset":"ultrafast"}' "$work/clip.mp4")
+      fi
+      echo "$store $1 workers=$2: $line" >&2
+      echo "$line" >>"$work/case-$store-$1-$2"
+    done
   done
-  printf '%s\n' "${lines[@]}" | sort -t: -k5 -g | sed -n "$(((repeat + 1) / 2))p"
-}
+done
+median() { sort -t: -k5 -g "$work/case-$1" | sed -n "$(((repeat + 1) / 2))p"; }
 
 declare -A noop remove
 for store in sqlite postgres; do
   for n in 1 3; do
-    line=$(median_run "$store" "$n" noop "$noop_jobs" '{}' "$work/noop-input.bin")
+    line=$(median "$store-noop-$n")
     noop[$store,$n]=$(echo "$line" | field jobs_per_second)
     noop[$store,$n,enqueue]=$(echo "$line" | field enqueued_per_second)
   done
   for n in 1 2; do
-    line=$(median_run "$store" "$n" remove "$remove_jobs" '{"preset":"ultrafast"}' "$work/clip.mp4")
-    remove[$store,$n]=$(echo "$line" | field jobs_per_second)
+    remove[$store,$n]=$(median "$store-remove-$n" | field jobs_per_second)
   done
 done
 
@@ -109,7 +117,7 @@ per_min() { awk -v a="$1" 'BEGIN { printf "%.1f", a * 60 }'; }
   echo "$(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores"
   echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), shared with other work:"
   echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end; each figure is the median"
-  echo "of $repeat runs). PostgreSQL 15 and radosgw (Ceph 16,"
+  echo "of $repeat runs, the two stores taking turns). PostgreSQL 15 and radosgw (Ceph 16,"
   echo "memstore) run on the same machine, started by scripts/pg-start.sh and"
   echo "scripts/s3-start.sh; PostgreSQL with fsync off, as in the tests."
   echo
