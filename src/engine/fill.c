@@ -579,9 +579,9 @@ int filler_pop(struct filler *f, AVFrame **frame, uint8_t *mask_out) {
     if (f->next_fill >= f->pushed) return 0;
     if (!f->finished && f->pushed - f->next_fill <= f->future) return 0;
     struct slot *cur = slot_at(f, f->next_fill);
-    int rc = av_frame_make_writable(cur->frame);
-    if (rc < 0) return VSR_E_NOMEM;
-    rc = fill_frame(f, cur);
+    /* A frame without subtitles goes out as decoded: no copy. */
+    if (cur->mask_y1 > cur->mask_y0 && av_frame_make_writable(cur->frame) < 0) return VSR_E_NOMEM;
+    int rc = fill_frame(f, cur);
     if (rc) return rc;
     AVFrame *out = av_frame_clone(cur->frame);
     if (!out) return VSR_E_NOMEM;
