@@ -2,7 +2,7 @@
 # Dependencies come from Debian's packages through pkg-config:
 # scripts/install-deps.sh installs them.
 
-PKGS     := libavformat libavcodec libavutil libswscale libmicrohttpd sqlite3 jansson libcurl openssl
+PKGS     := libavformat libavcodec libavutil libswscale libmicrohttpd sqlite3 libpq jansson libcurl openssl
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 BASE     := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Iinclude -Isrc \
@@ -27,7 +27,7 @@ HDRS     := $(shell find include src tests -name '*.h')
 rel_obj  = $(patsubst %.c,build/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,build/asan/%.o,$(1))
 
-.PHONY: all check clean format lint bench
+.PHONY: all check check-scaleout clean format lint bench bench-scaleout
 all: build/vsr
 
 build/rel/%.o: %.c $(HDRS)
@@ -60,12 +60,29 @@ build/asan/vsr-tests: $(call asan_obj,$(TEST_SRC)) build/asan/libvsr.a
 	$(CC) $(ASAN_FLAGS) $^ $(LIBS) -o $@
 
 # The test runner finds the CLI and the shared fixtures through these.
+TEST_ENV := VSR_BIN=$(CURDIR)/build/asan/vsr ASAN_OPTIONS=detect_leaks=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# Every test on SQLite + a folder, then the service tests again on
+# PostgreSQL + S3 (scripts/check-scaleout.sh starts and stops the servers).
+# The second half runs on a full `make check`; with TESTS=... only when
+# VSR_SCALEOUT=1; VSR_SCALEOUT=0 skips it.
 check: build/asan/vsr-tests build/asan/vsr
-	VSR_BIN=$(CURDIR)/build/asan/vsr ASAN_OPTIONS=detect_leaks=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 build/asan/vsr-tests $(TESTS)
+	$(TEST_ENV) build/asan/vsr-tests $(TESTS)
+	@if [ "$(VSR_SCALEOUT)" = 1 ] || { [ -z "$(TESTS)" ] && [ "$(VSR_SCALEOUT)" != 0 ]; }; then \
+	  $(TEST_ENV) scripts/check-scaleout.sh build/asan/vsr-tests $(TESTS); fi
+
+check-scaleout: build/asan/vsr-tests build/asan/vsr
+	$(TEST_ENV) scripts/check-scaleout.sh build/asan/vsr-tests $(TESTS)
 
 bench: build/vsr
 	bench/removal.sh
+
+build/queue-tool: $(call rel_obj,bench/queue_tool.c) build/rel/libvsr.a
+	$(CC) $(REL_FLAGS) $^ $(LIBS) -o $@
+
+bench-scaleout: build/vsr build/queue-tool
+	bench/scaleout.sh
 
 format:
 	clang-format -i $$(find include src tests bench -name '*.[ch]')

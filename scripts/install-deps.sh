@@ -15,6 +15,7 @@ pkgs=(
   libjansson-dev libssl-dev
   cppcheck clang-format time git ca-certificates
   nodejs npm prometheus wrk python3-fastapi uvicorn
+  postgresql curl ceph-mon ceph-osd ceph-common radosgw
 )
 
 missing=()

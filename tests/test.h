@@ -78,6 +78,20 @@ int test_spawn(struct test_child *child, const char *cmd, const char *log_path);
 int test_read_line(struct test_child *child, char *out, size_t out_size, int timeout_ms);
 /* SIGTERM, then SIGKILL after a second; returns its exit status. */
 int test_child_stop(struct test_child *child);
+/* The job store and file store a test in scratch folder DIR uses
+ * (tests/backends.c): SQLite and a folder in DIR, or a fresh PostgreSQL
+ * database when VSR_TEST_DB=postgres://... and a fresh S3 prefix when
+ * VSR_TEST_STORAGE=s3://... */
+int test_on_postgres(void);
+int test_on_s3(void);
+void test_database_url(const char *dir, char *out, size_t size);
+void test_storage_url(const char *dir, char *out, size_t size);
+/* Makes the database at URL unusable (SQLite: the file replaced by text;
+ * PostgreSQL: connections refused and cut), then usable again. */
+void test_database_break(const char *url);
+void test_database_restore(const char *url);
+/* "--database URL --storage URL" for a `vsr` command line. */
+void test_backend_args(const char *dir, char *out, size_t size);
 /* Writes a test video to PATH: SIZE ("160x120") frames at 10 fps for
  * SECONDS, H.264, with a white bar like a burned-in subtitle line. 0 or the
  * ffmpeg exit status (its message printed). */

@@ -52,6 +52,8 @@ static int service_start_tweaked(struct service *s, int workers, int64_t max_req
     s->config.lease_seconds = 2;
     s->config.poll_ms = 50;
     s->config.log_requests = 0;
+    test_database_url(s->dir, s->config.database_url, sizeof s->config.database_url);
+    test_storage_url(s->dir, s->config.storage_url, sizeof s->config.storage_url);
     if (tweak) tweak(&s->config);
     struct vsr_error error = {0};
     CHECK_INT(VSR_OK, config_finish(&s->config, &error));
@@ -305,16 +307,8 @@ TEST(http_health) {
         json_object_get(json_object_get(json_object_get(r.json, "services"), "storage"), "ok")));
     response_free(&r);
 
-    /* The database file replaced by garbage: readyz says 503, healthz stays 200. */
-    char db_path[1100], moved[1200];
-    snprintf(db_path, sizeof db_path, "%s", s.config.database_url);
-    snprintf(moved, sizeof moved, "%s.moved", db_path);
-    CHECK_INT(0, rename(db_path, moved));
-    FILE *f = fopen(db_path, "w");
-    if (f) {
-        fputs("garbage garbage garbage garbage\n", f);
-        fclose(f);
-    }
+    /* The database unusable: readyz says 503, healthz stays 200. */
+    test_database_break(s.config.database_url);
     call(&s, "GET", "/api/health", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(503, r.status);
     CHECK(strcmp(json_text(r.json, "status", NULL), "unavailable") == 0);
@@ -322,9 +316,16 @@ TEST(http_health) {
     call(&s, "GET", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
     response_free(&r);
-    CHECK_INT(0, rename(moved, db_path));
+    test_database_restore(s.config.database_url);
     call(&s, "GET", "/api/health", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
+    /* PostgreSQL's readiness says how much of the connection pool is lent. */
+    json_t *pool =
+        json_object_get(json_object_get(json_object_get(r.json, "services"), "database"), "pool");
+    if (test_on_postgres())
+        CHECK(json_integer_value(json_object_get(pool, "size")) == 8);
+    else
+        CHECK(pool == NULL);
     response_free(&r);
 
     call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
@@ -1016,8 +1017,10 @@ TEST(http_big_upload_memory) {
     struct service s;
     memset(&s, 0, sizeof s);
     snprintf(s.dir, sizeof s.dir, "%s", test_tmpdir());
-    char cmd[2048], out[4096], line[1024];
-    snprintf(cmd, sizeof cmd, "%s keys create --name big --data-dir %s", test_vsr_bin(), s.dir);
+    char cmd[4096], out[4096], line[1024], backend[2200];
+    test_backend_args(s.dir, backend, sizeof backend);
+    snprintf(cmd, sizeof cmd, "%s keys create --name big --data-dir %s %s", test_vsr_bin(), s.dir,
+             backend);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     const char *token = strstr(out, "token: ");
     if (!token) {
@@ -1028,10 +1031,10 @@ TEST(http_big_upload_memory) {
     /* ASan's quarantine would count freed memory as resident: keep it small
      * so the figure is the server's own. */
     snprintf(cmd, sizeof cmd,
-             "ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 exec %s serve --data-dir %s"
+             "ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 exec %s serve --data-dir %s %s"
              " --listen 127.0.0.1:0 --workers 0 --log-requests 0 --max-request-size 4294967296"
              " 2>&1",
-             test_vsr_bin(), s.dir);
+             test_vsr_bin(), s.dir, backend);
     struct test_child serve;
     int port = 0;
     CHECK_INT(0, test_spawn(&serve, cmd, NULL));
@@ -1474,5 +1477,85 @@ TEST(http_removal_scored) {
            json_number_value(json_object_get(scores, "psnr_outside")));
     CHECK_AT_LEAST(28, psnr_text);
     json_decref(scores);
+    service_stop(&s);
+}
+
+static void short_download_urls(struct service_config *config) {
+    config->download_url_seconds = 2;
+}
+
+/* Object storage: the video goes straight to the bucket through the upload's
+ * direct_upload_url and the result comes back through the job's
+ * download_url, both with the plain curl program and no API key; the
+ * download URL stops working when it expires (2 s here). With a folder the
+ * API offers neither URL. */
+TEST(http_direct_upload_download) {
+    struct service s;
+    if (service_start_tweaked(&s, 1, 64 << 20, short_download_urls) != 0) return;
+    char video[512], body[256], cmd[4096], out[4096], result[600];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":1000}");
+    call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(201, r.status);
+    const char *direct = json_text(r.json, "direct_upload_url", NULL);
+    if (!test_on_s3()) {
+        CHECK(direct == NULL || direct[0] == '\0');
+        response_free(&r);
+        service_stop(&s);
+        return;
+    }
+    CHECK(direct && strstr(direct, "X-Amz-Signature=") != NULL);
+    char upload_id[64];
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", video,
+             direct ? direct : "");
+    response_free(&r);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strcmp(out, "200") == 0);
+
+    /* The job takes the upload as if it had come through the API. */
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    wait_job(&s, job_id, 60, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    const char *download = json_text(r.json, "download_url", NULL);
+    CHECK(download && strstr(download, "X-Amz-Expires=2&") != NULL);
+    snprintf(result, sizeof result, "%s/direct-result.mp4", s.dir);
+    snprintf(cmd, sizeof cmd, "curl -sSf -o '%s' '%s'", result, download ? download : "");
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    struct vsr_media_info info;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, vsr_probe(result, &info, &error));
+    CHECK_INT(160, info.width);
+    /* Expired: the bucket refuses it. */
+    sleep(3);
+    snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' '%s'",
+             download ? download : "");
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strcmp(out, "403") == 0);
+    response_free(&r);
+
+    /* A direct upload that is not a video is refused when a job names it. */
+    snprintf(body, sizeof body, "{\"fileName\":\"notes.txt\",\"fileSize\":10}");
+    call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    snprintf(result, sizeof result, "%s/notes.txt", s.dir);
+    snprintf(cmd, sizeof cmd, "printf 'not video' > '%s' && curl -sS -o /dev/null -T '%s' '%s'",
+             result, result, json_text(r.json, "direct_upload_url", NULL));
+    response_free(&r);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    response_free(&r);
     service_stop(&s);
 }

@@ -1,17 +1,21 @@
-/* test_store.c: the SQLite job store on a real database in a scratch folder:
- * keys, idempotency, claims under leases, expiry and backoff, cancel, paging,
- * the webhook outbox, and concurrent claims from several threads. */
+/* test_store.c: the job store on a real database (SQLite in a scratch
+ * folder, or a fresh PostgreSQL database when VSR_TEST_DB is set): keys,
+ * idempotency, claims under leases, expiry and backoff, cancel, paging, the
+ * webhook outbox, concurrent claims from several threads, readiness, and
+ * the wake-up of idle workers. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include "jobs/store.h"
 #include "test.h"
 
 static struct store *open_store(char *path, size_t size, int64_t backoff_ms) {
-    snprintf(path, size, "%s/vsr.db", test_tmpdir());
+    test_database_url(test_tmpdir(), path, size);
     struct store_options options;
     store_options_init(&options);
     options.backoff_base_ms = backoff_ms;
@@ -376,18 +380,61 @@ TEST(store_ping_unreadable) {
     if (!store) return;
     struct vsr_error error = {0};
     CHECK_INT(VSR_OK, store_ping(store, &error));
-    /* Replace the file with text: pooled connections would not notice. */
-    char moved[600];
-    snprintf(moved, sizeof moved, "%s.moved", path);
-    CHECK_INT(0, rename(path, moved));
-    FILE *f = fopen(path, "w");
-    if (f) {
-        fputs("this is not a database, but long enough to have a header of some sort\n", f);
-        fclose(f);
-    }
+    test_database_break(path);
     CHECK(store_ping(store, &error) < 0);
     CHECK(strstr(error.message, "database") != NULL);
-    CHECK_INT(0, rename(moved, path));
+    test_database_restore(path);
     CHECK_INT(VSR_OK, store_ping(store, &error));
+    /* PostgreSQL reports its pool: nothing lent between calls. */
+    int in_use = -1, size = -1;
+    CHECK_INT(test_on_postgres(), store_pool_usage(store, &in_use, &size));
+    CHECK_INT(0, in_use);
+    CHECK_INT(test_on_postgres() ? 8 : 0, size);
+    store_close(store);
+}
+
+struct waiter {
+    struct store *store;
+    int woken;
+    int64_t waited_ms;
+};
+
+static void *wait_for_work(void *arg) {
+    struct waiter *w = arg;
+    struct vsr_error error = {0};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    w->woken = store_wait_for_work(w->store, 5000, &error);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    w->waited_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    return NULL;
+}
+
+/* An idle worker sleeps on the database until a job is queued (PostgreSQL
+ * LISTEN/NOTIFY); SQLite says it cannot, and workers poll instead. */
+TEST(store_wait_wakes_on_new_job) {
+    char path[512];
+    struct store *store = open_store(path, sizeof path, 1000);
+    if (!store) return;
+    struct vsr_error error = {0};
+    if (!test_on_postgres()) {
+        CHECK_INT(VSR_E_USAGE, store_wait_for_work(store, 10, &error));
+        store_close(store);
+        return;
+    }
+    /* Nothing queued: the wait runs to its timeout. */
+    CHECK_INT(0, store_wait_for_work(store, 200, &error));
+    struct waiter waiters[2] = {{.store = store}, {.store = store}};
+    pthread_t threads[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&threads[i], NULL, wait_for_work, &waiters[i]);
+    usleep(300 * 1000); /* both asleep */
+    struct job job;
+    add_job(store, "key_a", "", &job);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK_INT(1, waiters[i].woken);
+        CHECK_AT_MOST(3000, waiters[i].waited_ms); /* well before the 5 s timeout */
+    }
     store_close(store);
 }

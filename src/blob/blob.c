@@ -19,12 +19,15 @@ int blob_key_valid(const char *key) {
 
 int blob_open(struct blob **out, const char *url, struct vsr_error *error) {
     *out = NULL;
+    if (strncmp(url, "s3://", 5) == 0) return blob_s3_open(out, url, error);
     if (strncmp(url, "file://", 7) == 0) return blob_fs_open(out, url + 7, error);
     if (strncmp(url, "file:", 5) == 0) return blob_fs_open(out, url + 5, error);
     if (strstr(url, "://")) {
         error->code = VSR_E_USAGE;
         snprintf(error->message, sizeof error->message,
-                 "storage URL %s: unsupported scheme; use file:DIR or a folder", url);
+                 "storage URL %s: unsupported scheme; use file:DIR, a folder or "
+                 "s3://BUCKET?endpoint=...",
+                 url);
         return VSR_E_USAGE;
     }
     return blob_fs_open(out, url, error);

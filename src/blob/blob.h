@@ -1,6 +1,7 @@
 /* blob.h: the file store for uploads and results, as an interface (struct
  * blob_ops) with one backend per kind of storage; blob_open picks it from a
- * URL ("file:DIR" or a plain folder today, S3 in a later backend).
+ * URL ("file:DIR" or a plain folder, or "s3://BUCKET..." for S3-compatible
+ * object storage).
  *
  * Keys are relative names such as "uploads/upl_1f2e.bin": lower-case letters,
  * digits, '_', '-', '.' and '/', never "..". A blob appears only when it is
@@ -64,9 +65,14 @@ struct blob_reader {
 };
 
 /* Opens the store at URL: "file:DIR", "file://DIR" or a plain folder (made if
- * missing). VSR_E_USAGE for an unknown scheme. */
+ * missing), or "s3://..." (see blob_s3_open). VSR_E_USAGE for an unknown
+ * scheme. */
 int blob_open(struct blob **out, const char *url, struct vsr_error *error);
 int blob_fs_open(struct blob **out, const char *dir, struct vsr_error *error);
+/* "s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION" (endpoint default: AWS's
+ * for the region; region default us-east-1); keys from AWS_ACCESS_KEY_ID and
+ * AWS_SECRET_ACCESS_KEY. Opening sends nothing: blob_check tries the bucket. */
+int blob_s3_open(struct blob **out, const char *url, struct vsr_error *error);
 void blob_close(struct blob *blob); /* NULL is a no-op */
 
 /* 1 when KEY is a valid key (see above), 0 otherwise. */

@@ -7,6 +7,7 @@
 int cli_serve(int argc, char **argv);   /* vsr serve: HTTP API + worker threads */
 int cli_worker(int argc, char **argv);  /* vsr worker: workers only, same database and files */
 int cli_keys(int argc, char **argv);    /* vsr keys create|list|revoke */
+int cli_migrate(int argc, char **argv); /* vsr migrate: bring the database schema up to date */
 int cli_backup(int argc, char **argv);  /* vsr backup OUT.db: online copy of the database */
 int cli_cleanup(int argc, char **argv); /* vsr cleanup: one retention sweep */
 

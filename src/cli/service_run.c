@@ -47,6 +47,7 @@ int service_open(const struct service_config *config, struct store **store, stru
     struct store_options options;
     store_options_init(&options);
     options.backoff_base_ms = (int64_t)config->backoff_seconds * 1000;
+    options.pool_size = config->db_pool;
     int rc = store_open(store, config->database_url, &options, error);
     if (rc == VSR_OK) rc = blob_open(blob, config->storage_url, error);
     if (rc != VSR_OK) {

@@ -88,6 +88,10 @@ enum MHD_Result api_readyz(struct request *req) {
     int64_t t3 = ids_monotonic_ms();
     json_t *database = json_pack("{s:b, s:I}", "ok", db_ok, "latency_ms", (json_int_t)(t1 - t0));
     if (!db_ok) json_object_set_new(database, "error", json_string(db_error.message));
+    int pool_in_use = 0, pool_size = 0;
+    if (store_pool_usage(server->store, &pool_in_use, &pool_size))
+        json_object_set_new(database, "pool",
+                            json_pack("{s:i, s:i}", "in_use", pool_in_use, "size", pool_size));
     json_t *storage = json_pack("{s:b, s:I}", "ok", blob_ok, "latency_ms", (json_int_t)(t2 - t1));
     if (!blob_ok) json_object_set_new(storage, "error", json_string(blob_error.message));
     json_t *queue = json_pack("{s:b, s:I, s:I, s:I}", "ok", queue_ok, "latency_ms",
@@ -123,6 +127,14 @@ static json_t *upload_to_json(const struct http_server *server, const struct upl
                   (json_int_t)up->declared_size, "received", (json_int_t)up->size, "status",
                   states[up->state], "upload_url", url, "method", "PUT", "expires_at",
                   time_or_null(up->expires_at), "created_at", time_or_null(up->created_at));
+    /* Object storage: the client may PUT straight to the bucket instead;
+     * the upload is checked when a job names it. */
+    int64_t left = (up->expires_at - ids_now_ms()) / 1000;
+    char direct[2048];
+    struct vsr_error error = {0};
+    if (up->state == UPLOAD_PENDING && left > 0 &&
+        blob_presign(server->blob, up->blob, "PUT", (int)left, direct, sizeof direct, &error) == 1)
+        json_object_set_new(json, "direct_upload_url", json_string(direct));
     if (up->state == UPLOAD_READY)
         json_object_set_new(json, "media",
                             json_pack("{s:f, s:i, s:i}", "duration_seconds", up->media_seconds,
@@ -270,6 +282,28 @@ static void probe_upload(struct http_server *server, struct upload *up) {
     }
 }
 
+/* An upload still pending whose object exists was PUT straight to the
+ * bucket (direct_upload_url): it is size-checked and probed now, as a PUT
+ * through the server would have been. VSR_OK also when nothing is there. */
+static int upload_complete_direct(struct http_server *server, struct upload *up,
+                                  struct vsr_error *error) {
+    int64_t size = 0;
+    int found = blob_stat(server->blob, up->blob, &size, error);
+    if (found <= 0) return found;
+    up->size = size;
+    if (size > server->config->max_request_size) {
+        up->state = UPLOAD_REJECTED;
+        snprintf(up->error_code, sizeof up->error_code, "file_too_large");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the file has %lld bytes, over the limit of %lld", (long long)size,
+                 (long long)server->config->max_request_size);
+    } else {
+        probe_upload(server, up);
+    }
+    if (up->state == UPLOAD_REJECTED) blob_remove(server->blob, up->blob, error);
+    return store_upload_update(server->store, up, error);
+}
+
 enum MHD_Result api_upload_finish(struct request *req) {
     struct http_server *server = req->server;
     struct vsr_error error = {0};
@@ -334,6 +368,17 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         char url[128];
         snprintf(url, sizeof url, "/api/v1/jobs/%s/result", job->id);
         json_object_set_new(json, "result_url", json_string(url));
+        /* Object storage: a presigned URL that fetches the result straight
+         * from the bucket, without the API server (and without a key). */
+        char direct[2048];
+        struct vsr_error error = {0};
+        int seconds = server->config->download_url_seconds;
+        if (blob_presign(server->blob, job->output_blob, "GET", seconds, direct, sizeof direct,
+                         &error) == 1) {
+            json_object_set_new(json, "download_url", json_string(direct));
+            json_object_set_new(json, "download_expires_at",
+                                time_or_null(now + (int64_t)seconds * 1000));
+        }
     }
     return json;
 }
@@ -467,6 +512,13 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
                                     " upload the file again",
                                     "upload_id");
         goto done;
+    }
+    if (found == 1 && up.state == UPLOAD_PENDING) {
+        int rc = upload_complete_direct(server, &up, &error);
+        if (rc < 0) {
+            result = storage_error(req, &error);
+            goto done;
+        }
     }
     if (found == 0 || up.state != UPLOAD_READY) {
         result = http_respond_error(

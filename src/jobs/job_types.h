@@ -35,6 +35,11 @@ struct job_type {
     int (*run)(const struct job_run *run, struct vsr_error *error);
 };
 
+/* A job that copies its input after options.sleep_ms, for tests and
+ * benchmarks of the queue (job_noop.c); found only when the process runs
+ * with VSR_TEST_JOB_TYPES=1. */
+extern const struct job_type job_type_noop;
+
 /* The type called NAME, or NULL. */
 const struct job_type *job_type_find(const char *name);
 

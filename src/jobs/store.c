@@ -30,17 +30,22 @@ void store_options_init(struct store_options *options) {
     options->backoff_base_ms = 5000;
     options->backoff_max_ms = 600000;
     options->busy_timeout_ms = 5000;
+    options->pool_size = 8;
 }
 
 int store_open(struct store **out, const char *url, const struct store_options *options,
                struct vsr_error *error) {
     *out = NULL;
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return store_pg_open(out, url, options, error);
     if (strncmp(url, "sqlite://", 9) == 0) return store_sqlite_open(out, url + 9, options, error);
     if (strncmp(url, "sqlite:", 7) == 0) return store_sqlite_open(out, url + 7, options, error);
     if (strstr(url, "://")) {
         error->code = VSR_E_USAGE;
-        snprintf(error->message, sizeof error->message,
-                 "database URL %s: unsupported scheme; use sqlite:PATH or a file path", url);
+        snprintf(
+            error->message, sizeof error->message,
+            "database URL %s: unsupported scheme; use sqlite:PATH, a file path or postgres://...",
+            url);
         return VSR_E_USAGE;
     }
     return store_sqlite_open(out, url, options, error);
@@ -52,6 +57,22 @@ void store_close(struct store *store) {
 
 int store_ping(struct store *store, struct vsr_error *error) {
     return store->ops->ping(store, error);
+}
+
+int store_pool_usage(struct store *store, int *in_use, int *size) {
+    *in_use = *size = 0;
+    if (!store->ops->pool_usage) return 0;
+    store->ops->pool_usage(store, in_use, size);
+    return 1;
+}
+
+int store_wait_for_work(struct store *store, int timeout_ms, struct vsr_error *error) {
+    if (!store->ops->wait_for_work) {
+        error->code = VSR_E_USAGE;
+        snprintf(error->message, sizeof error->message, "this database cannot wake workers");
+        return VSR_E_USAGE;
+    }
+    return store->ops->wait_for_work(store, timeout_ms, error);
 }
 
 void store_hash_token(const char *token, char out[65]) {

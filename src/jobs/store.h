@@ -129,9 +129,10 @@ struct store_options {
     int64_t backoff_base_ms; /* first retry waits this long; each next one twice as long */
     int64_t backoff_max_ms;
     int busy_timeout_ms; /* how long a call waits for another writer */
+    int pool_size;       /* PostgreSQL: connections per process (VSR_DB_POOL) */
 };
 
-void store_options_init(struct store_options *options); /* 5 s, 10 min, 5 s */
+void store_options_init(struct store_options *options); /* 5 s, 10 min, 5 s, 8 */
 
 struct job_list_query {
     const char *key_id; /* the owner; NULL: every key's jobs (operators) */
@@ -160,6 +161,9 @@ struct store;
 struct store_ops {
     void (*close)(struct store *store);
     int (*ping)(struct store *store, struct vsr_error *error);
+    /* Optional (NULL: the backend has no such thing). */
+    void (*pool_usage)(struct store *store, int *in_use, int *size);
+    int (*wait_for_work)(struct store *store, int timeout_ms, struct vsr_error *error);
 
     int (*key_create)(struct store *store, const struct api_key *key, struct vsr_error *error);
     int (*key_find_by_hash)(struct store *store, const char *secret_hash, struct api_key *out,
@@ -222,15 +226,29 @@ struct store {
 };
 
 /* Opens (creating and migrating as needed) the store at URL: "sqlite:PATH",
- * "sqlite://PATH" or a plain file path. VSR_E_USAGE for an unknown scheme. */
+ * "sqlite://PATH", a plain file path, or "postgres://..." /
+ * "postgresql://..." (a libpq connection URI). VSR_E_USAGE for an unknown
+ * scheme. Opening applies the schema migrations (`vsr migrate` just opens). */
 int store_open(struct store **out, const char *url, const struct store_options *options,
                struct vsr_error *error);
 int store_sqlite_open(struct store **out, const char *path, const struct store_options *options,
                       struct vsr_error *error);
+int store_pg_open(struct store **out, const char *url, const struct store_options *options,
+                  struct vsr_error *error);
 void store_close(struct store *store); /* NULL is a no-op */
 
 /* Reads the database; VSR_OK when it answers. */
 int store_ping(struct store *store, struct vsr_error *error);
+
+/* Connections lent now and the pool's size: 1 when the backend has a bounded
+ * pool (PostgreSQL), 0 when it reports none (SQLite). For readiness. */
+int store_pool_usage(struct store *store, int *in_use, int *size);
+
+/* Sleeps until a job may have become claimable or TIMEOUT_MS passed: 1 woken
+ * by the database (PostgreSQL LISTEN/NOTIFY), 0 timed out, VSR_E_USAGE when
+ * the backend cannot wake anyone (SQLite: callers poll instead), another
+ * negative status when the database failed. */
+int store_wait_for_work(struct store *store, int timeout_ms, struct vsr_error *error);
 
 /* ---- API keys ---------------------------------------------------------- */
 

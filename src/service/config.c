@@ -26,7 +26,7 @@ static const struct option options[] = {
     {"listen", "VSR_LISTEN", OPT_TEXT, FIELD(listen), 0, 0, "HOST:PORT to serve HTTP on"},
     {"data-dir", "VSR_DATA_DIR", OPT_TEXT, FIELD(data_dir), 0, 0, "folder for database and files"},
     {"database", "VSR_DATABASE_URL", OPT_TEXT, FIELD(database_url), 0, 0,
-     "sqlite:PATH (default DATA_DIR/vsr.db)"},
+     "sqlite:PATH or postgres://USER@HOST:PORT/DB (default DATA_DIR/vsr.db)"},
     {"storage", "VSR_STORAGE_URL", OPT_TEXT, FIELD(storage_url), 0, 0,
      "file:DIR (default DATA_DIR/blobs)"},
     {"public-url", "VSR_PUBLIC_URL", OPT_TEXT, FIELD(public_url), 0, 0,
@@ -53,8 +53,12 @@ static const struct option options[] = {
      "SIGTERM waits this long for running jobs"},
     {"upload-expiry", "VSR_UPLOAD_EXPIRY_SECONDS", OPT_INT, FIELD(upload_expiry_seconds), 1, 604800,
      "upload URLs expire after this"},
+    {"download-url-seconds", "VSR_DOWNLOAD_URL_SECONDS", OPT_INT, FIELD(download_url_seconds), 1,
+     604800, "presigned result URLs (S3 storage) expire after this"},
     {"poll-ms", "VSR_POLL_MS", OPT_INT, FIELD(poll_ms), 10, 60000,
-     "idle workers look for jobs this often"},
+     "idle workers look for jobs this often (on PostgreSQL a new job wakes them at once)"},
+    {"db-pool", "VSR_DB_POOL", OPT_INT, FIELD(db_pool), 1, 1000,
+     "PostgreSQL connections per process (default 8)"},
     {"log-requests", "VSR_LOG_REQUESTS", OPT_INT, FIELD(log_requests), 0, 1,
      "one JSON log line per request (1/0)"},
     {"webhook-allow-private", "VSR_WEBHOOK_ALLOW_PRIVATE", OPT_INT, FIELD(webhook_allow_private), 0,
@@ -98,7 +102,9 @@ void config_init(struct service_config *config) {
     config->backoff_seconds = 5;
     config->drain_seconds = 60;
     config->upload_expiry_seconds = 3600;
+    config->download_url_seconds = 3600;
     config->poll_ms = 500;
+    config->db_pool = 8;
     config->log_requests = 1;
     config->webhook_timeout_seconds = 10;
     config->webhook_max_attempts = 10;

@@ -29,8 +29,10 @@ struct service_config {
     int backoff_seconds;               /* VSR_BACKOFF_SECONDS: first retry delay, doubling */
     int drain_seconds;                 /* VSR_DRAIN_SECONDS: SIGTERM waits this long for jobs */
     int upload_expiry_seconds;         /* VSR_UPLOAD_EXPIRY_SECONDS: upload URLs expire after */
-    int poll_ms;                       /* VSR_POLL_MS: idle workers look for jobs this often */
-    int log_requests;                  /* VSR_LOG_REQUESTS: one JSON line per request (1/0) */
+    int download_url_seconds; /* VSR_DOWNLOAD_URL_SECONDS: presigned result URLs expire after */
+    int poll_ms; /* VSR_POLL_MS: idle workers look for jobs this often (PostgreSQL wakes them) */
+    int db_pool; /* VSR_DB_POOL: PostgreSQL connections per process */
+    int log_requests; /* VSR_LOG_REQUESTS: one JSON line per request (1/0) */
     /* Webhooks (service/webhooks.h). */
     int webhook_allow_private;       /* VSR_WEBHOOK_ALLOW_PRIVATE: allow private/loopback URLs */
     int webhook_timeout_seconds;     /* VSR_WEBHOOK_TIMEOUT_SECONDS: one attempt's limit */
@@ -50,10 +52,11 @@ struct service_config {
 
 /* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB
  * bodies, 4 hours, 7680x4320, 30 s leases, 3 attempts, 5 s backoff, 60 s
- * drain, 1 hour uploads, 500 ms polls, request logs on; webhooks: public
- * addresses only, 10 s timeout, 10 attempts from 5 s up to 1 hour; business
- * hours off (09:00-17:00 when on); files kept 168 hours (a week), swept
- * every 10 minutes; metrics open. */
+ * drain, 1 hour uploads and result URLs, 500 ms polls, 8 database
+ * connections, request logs on; webhooks: public addresses only, 10 s
+ * timeout, 10 attempts from 5 s up to 1 hour; business hours off
+ * (09:00-17:00 when on); files kept 168 hours (a week), swept every 10
+ * minutes; metrics open. */
 void config_init(struct service_config *config);
 
 /* Applies the VSR_* variables of ENVIRON-style array ENV (NULL-terminated;

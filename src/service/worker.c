@@ -254,6 +254,11 @@ static void *worker_main(void *arg) {
             continue;
         }
         if (claimed < 0) fprintf(stderr, "{\"event\":\"worker.claim_failed\"}\n");
+        /* PostgreSQL wakes idle workers when a job is queued (LISTEN/NOTIFY);
+         * the timeout still catches backoffs that end and leases that expire.
+         * SQLite cannot: there the worker just sleeps poll_ms. */
+        if (claimed == 0 && store_wait_for_work(pool->store, pool->config->poll_ms, &error) >= 0)
+            continue;
         pthread_mutex_lock(&pool->lock);
         if (!pool->stopping) wait_ms(pool, pool->config->poll_ms);
         pthread_mutex_unlock(&pool->lock);
