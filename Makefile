@@ -2,7 +2,7 @@
 # Dependencies come from Debian's packages through pkg-config:
 # scripts/install-deps.sh installs them.
 
-PKGS     := libavformat libavcodec libavutil libswscale libmicrohttpd sqlite3 jansson libcurl openssl
+PKGS     := libavformat libavcodec libavutil libswscale libswresample libass fontconfig pocketsphinx sphinxbase libmicrohttpd sqlite3 jansson libcurl openssl
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 BASE     := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Iinclude -Isrc \
