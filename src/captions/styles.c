@@ -76,21 +76,25 @@ static int append(char *out, size_t size, const char *format, ...) {
 
 int caption_font_exists(const char *name) {
     if (!name || !*name) return 0;
-    if (!FcInit()) return 0;
-    FcPattern *pattern = FcPatternCreate();
-    if (!pattern) return 0;
-    FcPatternAddString(pattern, FC_FAMILY, (const FcChar8 *)name);
-    FcConfigSubstitute(NULL, pattern, FcMatchPattern);
-    FcDefaultSubstitute(pattern);
-    FcResult result;
-    FcPattern *match = FcFontMatch(NULL, pattern, &result);
+    /* A config of our own, freed here: FcInit's global one lives until exit. */
+    FcConfig *config = FcInitLoadConfigAndFonts();
+    FcPattern *pattern = config ? FcPatternCreate() : NULL;
     int found = 0;
-    FcChar8 *family;
-    for (int i = 0;
-         match && !found && FcPatternGetString(match, FC_FAMILY, i, &family) == FcResultMatch; i++)
-        found = strcasecmp((const char *)family, name) == 0;
-    if (match) FcPatternDestroy(match);
-    FcPatternDestroy(pattern);
+    if (pattern) {
+        FcPatternAddString(pattern, FC_FAMILY, (const FcChar8 *)name);
+        FcConfigSubstitute(config, pattern, FcMatchPattern);
+        FcDefaultSubstitute(pattern);
+        FcResult result;
+        FcPattern *match = FcFontMatch(config, pattern, &result);
+        FcChar8 *family;
+        for (int i = 0; match && !found &&
+                        FcPatternGetString(match, FC_FAMILY, i, &family) == FcResultMatch;
+             i++)
+            found = strcasecmp((const char *)family, name) == 0;
+        if (match) FcPatternDestroy(match);
+        FcPatternDestroy(pattern);
+    }
+    if (config) FcConfigDestroy(config);
     return found;
 }
 
