@@ -16,9 +16,10 @@
 #include "test_media.h"
 #include "vsr.h"
 
-static const char two_captions[] = "1\n00:00:00,300 --> 00:00:01,600\nThe quick brown fox jumps.\n\n"
-                                   "2\n00:00:01,900 --> 00:00:03,400\nOver the lazy dog,\ntwice "
-                                   "as fast.\n";
+static const char two_captions[] =
+    "1\n00:00:00,300 --> 00:00:01,600\nThe quick brown fox jumps.\n\n"
+    "2\n00:00:01,900 --> 00:00:03,400\nOver the lazy dog,\ntwice "
+    "as fast.\n";
 
 static int write_file(const char *path, const char *text, size_t length) {
     FILE *f = fopen(path, "wb");
@@ -151,8 +152,7 @@ TEST(burn_matches_ffmpeg_subtitles_filter) {
         CHECK_INT(0, compare_videos(ours, theirs, clip, 2000, 3300, &psnr2, &changed2));
         if (psnr2 < psnr) psnr = psnr2;
         if (changed2 < changed) changed = changed2;
-        printf("    %s: min PSNR vs FFmpeg %.2f dB, min text pixels %ld\n", preset, psnr,
-               changed);
+        printf("    %s: min PSNR vs FFmpeg %.2f dB, min text pixels %ld\n", preset, psnr, changed);
         CHECK_AT_LEAST(35, psnr);
         /* The captions are there: a line of text changes hundreds of pixels. */
         CHECK_AT_LEAST(300, changed);
@@ -219,8 +219,8 @@ TEST(burn_style_file_and_options) {
     struct vsr_error error = {0};
     static const char good[] = "# big yellow\nFontSize = 30\nPrimaryColour=&H0000FFFF\n\n"
                                "outline=3\n";
-    CHECK_INT(0, caption_style_parse(good, strlen(good), "good", (out[0] = '\0', out),
-                                     sizeof out, &error));
+    CHECK_INT(0, caption_style_parse(good, strlen(good), "good", (out[0] = '\0', out), sizeof out,
+                                     &error));
     CHECK(strcmp(out, "FontSize=30,PrimaryColour=&H0000FFFF,Outline=3") == 0);
     static const char unknown[] = "FontSize=30\nColour=red\n";
     out[0] = '\0';

@@ -87,8 +87,8 @@ int caption_font_exists(const char *name) {
         FcResult result;
         FcPattern *match = FcFontMatch(config, pattern, &result);
         FcChar8 *family;
-        for (int i = 0; match && !found &&
-                        FcPatternGetString(match, FC_FAMILY, i, &family) == FcResultMatch;
+        for (int i = 0;
+             match && !found && FcPatternGetString(match, FC_FAMILY, i, &family) == FcResultMatch;
              i++)
             found = strcasecmp((const char *)family, name) == 0;
         if (match) FcPatternDestroy(match);
