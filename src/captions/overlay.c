@@ -44,6 +44,7 @@ int overlay_new(struct overlay **out, ASS_Library *library, ASS_Track *track, in
     o->width = width;
     o->height = height;
     ass_set_frame_size(o->renderer, width, height);
+    ass_set_storage_size(o->renderer, width, height); /* as FFmpeg does: no anamorphic fix-up */
     /* As FFmpeg's subtitles filter: fontconfig, default family. */
     ass_set_fonts(o->renderer, NULL, NULL, ASS_FONTPROVIDER_AUTODETECT, NULL, 1);
     if (overrides && *overrides) {

@@ -5,7 +5,10 @@
  * by libass (ass_set_style_overrides + ass_process_force_style). Sizes and
  * margins are given in pixels of the video and turned into script units
  * (PlayResY lines), so that a preset looks the same on any script. Preset
- * sizes are in units of a 288-line script, FFmpeg's default for SRT. */
+ * sizes are in units of a 288-line script, FFmpeg's default for SRT.
+ * Alignment in overrides is libass's internal (legacy SSA) value: 1-3 left,
+ * centre, right, +4 top, +8 middle; users write the numpad values of ASS
+ * ([V4+ Styles]), converted here. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,7 +40,7 @@ static const struct preset presets[] = {
               "Shadow=0,Alignment=2,MarginV=18"},
     {"social", "FontName=Inter,Bold=1,FontSize=30,PrimaryColour=&H00FFFFFF,"
                "OutlineColour=&H00000000,BackColour=&H80000000,BorderStyle=1,Outline=3,"
-               "Shadow=1.5,Alignment=5,MarginV=20"},
+               "Shadow=1.5,Alignment=10,MarginV=20"},
     /* \k karaoke: SecondaryColour before a word is spoken, PrimaryColour
      * from then on; captions made from word timings highlight only the
      * current word (see caption layout). */
@@ -147,6 +150,20 @@ int caption_style_parse(const char *text, size_t length, const char *name, char 
         if (v == b)
             return error_set(error, VSR_E_USAGE, "style file '%s', line %d: %s has no value", name,
                              line_number, key);
+        if (strcmp(key, "Alignment") == 0) {
+            /* Numpad (1-9, as in ASS files) to libass's internal value. */
+            int numpad = text[v] - '0';
+            if (b - v != 1 || numpad < 1 || numpad > 9)
+                return error_set(error, VSR_E_USAGE,
+                                 "style file '%s', line %d: Alignment is 1 to 9 (numpad: 2 is "
+                                 "bottom centre, 5 middle, 8 top)",
+                                 name, line_number);
+            int row = (numpad - 1) / 3;
+            if (append(out, size, "Alignment=%d", (numpad - 1) % 3 + 1 + (row == 2 ? 4 : row * 8)) <
+                0)
+                return error_set(error, VSR_E_USAGE, "style file '%s' is too long", name);
+            continue;
+        }
         if (append(out, size, "%s=%.*s", key, (int)(b - v), text + v) < 0)
             return error_set(error, VSR_E_USAGE, "style file '%s' is too long", name);
     }
@@ -214,8 +231,8 @@ int caption_style_overrides(const struct vsr_caption_style *style, int no_preset
         goto too_long;
     if (style->position) {
         int alignment = !strcmp(style->position, "bottom")   ? 2
-                        : !strcmp(style->position, "middle") ? 5
-                        : !strcmp(style->position, "top")    ? 8
+                        : !strcmp(style->position, "middle") ? 10
+                        : !strcmp(style->position, "top")    ? 6
                                                              : 0;
         if (!alignment)
             return error_set(error, VSR_E_USAGE, "unknown position '%s': use bottom, middle or top",
