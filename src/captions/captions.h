@@ -60,6 +60,14 @@ struct overlay;
 int overlay_new(struct overlay **out, ASS_Library *library, ASS_Track *track, int width, int height,
                 const char *overrides, struct vsr_error *error);
 
+/* Draws another track (borrowed) from now on: a renderer is costly to start
+ * (fontconfig), a track is not. */
+void overlay_set_track(struct overlay *overlay, ASS_Track *track);
+
+/* Applies OVERRIDES ("Key=Value,...", may be NULL) to every style of TRACK;
+ * -1 when out of memory. */
+int captions_apply_overrides(ASS_Library *library, ASS_Track *track, const char *overrides);
+
 /* Draws the captions shown at TIME_MS onto FRAME (YUV420P, made writable
  * when it is shared), with the frame's colour matrix and range. */
 int overlay_draw(struct overlay *overlay, AVFrame *frame, int64_t time_ms, struct vsr_error *error);

@@ -30,6 +30,35 @@ ASS_Library *captions_library_new(void) {
     return library;
 }
 
+int captions_apply_overrides(ASS_Library *library, ASS_Track *track, const char *overrides) {
+    if (!overrides || !*overrides) return 0;
+    /* ass_set_style_overrides takes a NULL-terminated list of "Key=Value". */
+    char *copy = strdup(overrides);
+    size_t count = 1;
+    for (const char *p = overrides; *p; p++)
+        count += *p == ',';
+    char **list = calloc(count + 1, sizeof *list);
+    if (!copy || !list) {
+        free(copy);
+        free(list);
+        return -1;
+    }
+    size_t n = 0;
+    for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
+         item = strtok_r(NULL, ",", &save))
+        list[n++] = item;
+    ass_set_style_overrides(library, list);
+    ass_process_force_style(track);
+    ass_set_style_overrides(library, NULL);
+    free(list);
+    free(copy);
+    return 0;
+}
+
+void overlay_set_track(struct overlay *o, ASS_Track *track) {
+    o->track = track;
+}
+
 int overlay_new(struct overlay **out, ASS_Library *library, ASS_Track *track, int width, int height,
                 const char *overrides, struct vsr_error *error) {
     *out = NULL;
@@ -47,28 +76,9 @@ int overlay_new(struct overlay **out, ASS_Library *library, ASS_Track *track, in
     ass_set_storage_size(o->renderer, width, height); /* as FFmpeg does: no anamorphic fix-up */
     /* As FFmpeg's subtitles filter: fontconfig, default family. */
     ass_set_fonts(o->renderer, NULL, NULL, ASS_FONTPROVIDER_AUTODETECT, NULL, 1);
-    if (overrides && *overrides) {
-        /* ass_set_style_overrides takes a NULL-terminated list of "Key=Value". */
-        char *copy = strdup(overrides);
-        size_t count = 1;
-        for (const char *p = overrides; *p; p++)
-            count += *p == ',';
-        char **list = calloc(count + 1, sizeof *list);
-        if (!copy || !list) {
-            free(copy);
-            free(list);
-            overlay_free(o);
-            return error_set(error, VSR_E_NOMEM, "out of memory");
-        }
-        size_t n = 0;
-        for (char *save = NULL, *item = strtok_r(copy, ",", &save); item;
-             item = strtok_r(NULL, ",", &save))
-            list[n++] = item;
-        ass_set_style_overrides(library, list);
-        ass_process_force_style(track);
-        ass_set_style_overrides(library, NULL);
-        free(list);
-        free(copy);
+    if (captions_apply_overrides(library, track, overrides) < 0) {
+        overlay_free(o);
+        return error_set(error, VSR_E_NOMEM, "out of memory");
     }
     *out = o;
     return 0;

@@ -18,6 +18,9 @@
 
 /* An hour-long event is no subtitle; days mean a broken timestamp. */
 #define MAX_EVENT_MS (24LL * 3600 * 1000)
+/* Script resolutions (PlayResX/Y) that make sense for video. */
+#define MIN_PLAY_RES 16
+#define MAX_PLAY_RES 16384
 
 struct memory_input {
     const uint8_t *data;
@@ -184,6 +187,17 @@ static int load(ASS_Library *library, AVFormatContext *format, const char *path,
         ass_process_codec_private(track, (char *)decoder->subtitle_header,
                                   decoder->subtitle_header_size);
     ret = read_events(format, stream, decoder, track, path, error);
+    /* libass scales the script to the frame: a script a few units wide
+     * would make every glyph (and its blur) dozens of times larger, and
+     * rendering crawl (found by tests/fuzz/fuzz_subtitles). */
+    if (ret == 0 &&
+        (track->PlayResX < MIN_PLAY_RES || track->PlayResY < MIN_PLAY_RES ||
+         track->PlayResX > MAX_PLAY_RES || track->PlayResY > MAX_PLAY_RES ||
+         track->PlayResX > 8 * track->PlayResY || track->PlayResY > 8 * track->PlayResX))
+        ret = error_set(error, VSR_E_INPUT,
+                        "the ASS script '%s' claims a %dx%d resolution (PlayResX, PlayResY): "
+                        "fix its [Script Info]",
+                        name_of(path), track->PlayResX, track->PlayResY);
 done:
     if (ret == 0) {
         *out = track;

@@ -128,7 +128,7 @@ static int drain_filler(struct pipeline *p, struct vsr_error *error) {
             ret = p->options->frame_hook(
                 p->options->frame_hook_opaque, frame,
                 av_rescale_q(frame->pts, p->info->time_base, (AVRational){1, 1000}), error);
-        if (ret == 0) ret = media_writer_write(p->writer, frame, error);
+        ret = ret < 0 ? ret : media_writer_write(p->writer, frame, error);
         if (ret == 0 && p->mask_writer) ret = write_mask(p, frame->pts, error);
         av_frame_free(&frame);
         if (ret < 0) return ret;
