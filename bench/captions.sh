@@ -11,9 +11,9 @@
 #     known. Words are grouped at pauses >= 0.6 s (the captions' own rule);
 #     each clip is matched to the group that overlaps it most; the error is
 #     |start - start| and |end - end| over the ten edges.
-#  3. `vsr burn` wall time against a plain x264 re-encode of the same clip
-#     with the same settings (ffmpeg -c:v libx264 -preset veryfast -crf 18,
-#     audio copied), median of 3 interleaved runs, at 768x432 and 1080p.
+#  3. `vsr burn` wall and CPU time against a plain x264 re-encode of the same
+#     clip with the same settings (ffmpeg -c:v libx264 -preset veryfast -crf
+#     18, audio copied), median of 5 interleaved runs, at 768x432 and 1080p.
 #  4. `vsr replace` on the public fixture p1-bottle-white: the old subtitles
 #     scored by shared/bench/score-removal.py; time against `vsr remove` and
 #     against remove then burn (two passes).
@@ -128,21 +128,29 @@ for i in $(seq 0 9); do
   printf '%d\n00:00:%02d,100 --> 00:00:%02d,900\nCaption number %d, two seconds long,\nwith a second line of text.\n\n' \
     $((i + 1)) $((2 * i)) $((2 * i + 1)) $((i + 1)) >>"$srt"
 done
-time_burn() { # CLIP STYLE -> "burn_s encode_s ratio"
-  local v=() e=() t0 t1 out=$work/timing.mp4
-  for _ in 1 2 3; do
-    t0=$(now); "$vsr" burn "$1" "$srt" "$out" --style "$2" --preset veryfast --crf 18; t1=$(now)
-    v+=("$(calc "$t1 - $t0")")
-    t0=$(now); ff -i "$1" -map 0 -c:v libx264 -preset veryfast -crf 18 -c:a copy "$out"; t1=$(now)
-    e+=("$(calc "$t1 - $t0")")
+median5() { printf '%s\n' "$@" | sort -g | sed -n 3p; }
+# Runs CMD...; prints "wall_s cpu_s" (cpu = user + system, children included).
+timed() {
+  local t0 t1 log=$work/time.log
+  t0=$(now); /usr/bin/time -f '%U %S' -o "$log" "$@"; t1=$(now)
+  printf '%s %s\n' "$(calc "$t1 - $t0")" "$(awk '{print $1 + $2}' "$log")"
+}
+time_burn() { # CLIP STYLE -> "burn_wall encode_wall ratio burn_cpu encode_cpu cpu_ratio"
+  local vw=() ew=() vc=() ec=() w c out=$work/timing.mp4
+  for _ in 1 2 3 4 5; do
+    read -r w c < <(timed "$vsr" burn "$1" "$srt" "$out" --style "$2" --preset veryfast --crf 18)
+    vw+=("$w"); vc+=("$c")
+    read -r w c < <(timed ffmpeg -nostdin -v error -y -i "$1" -map 0 -c:v libx264 -preset veryfast -crf 18 -c:a copy "$out")
+    ew+=("$w"); ec+=("$c")
   done
   rm -f "$out"
-  local mv me; mv=$(median3 "${v[@]}"); me=$(median3 "${e[@]}")
-  printf '%.2f %.2f %.3f\n' "$mv" "$me" "$(calc "$mv / $me")"
+  local a b x y
+  a=$(median5 "${vw[@]}"); b=$(median5 "${ew[@]}"); x=$(median5 "${vc[@]}"); y=$(median5 "${ec[@]}")
+  printf '%.2f %.2f %.3f %.2f %.2f %.3f\n' "$a" "$b" "$(calc "$a / $b")" "$x" "$y" "$(calc "$x / $y")"
 }
-read -r b432 e432 r432 < <(time_burn "$clip" classic)
-read -r b1080 e1080 r1080 < <(time_burn "$work/clip-1080p.mp4" classic)
-read -r bbox ebox rbox < <(time_burn "$work/clip-1080p.mp4" boxed)
+read -r b432 e432 r432 c432 d432 q432 < <(time_burn "$clip" classic)
+read -r b1080 e1080 r1080 c1080 d1080 q1080 < <(time_burn "$work/clip-1080p.mp4" classic)
+read -r bbox ebox rbox cbox dbox qbox < <(time_burn "$work/clip-1080p.mp4" boxed)
 
 # ---- 4. replace on a public fixture ------------------------------------------------
 echo "replace on p1-bottle-white" >&2
@@ -181,18 +189,21 @@ the benchmark machine, so its word error rate is not measured here.
 
 ## Burn vs a plain re-encode (same x264 settings: veryfast, CRF 18, audio copied)
 
-| clip | style | vsr burn | ffmpeg re-encode | ratio |
-|---|---|---|---|---|
-| 20 s, 768x432 | classic | $b432 s | $e432 s | **$r432** |
-| 20 s, 1920x1080 | classic | $b1080 s | $e1080 s | **$r1080** |
-| 20 s, 1920x1080 | boxed | $bbox s | $ebox s | **$rbox** |
+Medians of 5 interleaved runs; CPU = user + system seconds, steadier than wall time on a
+machine shared with other jobs. The captions (2 lines) are on screen 40% of the time.
+
+| clip | style | vsr burn wall | ffmpeg wall | wall ratio | vsr burn CPU | ffmpeg CPU | CPU ratio |
+|---|---|---|---|---|---|---|---|
+| 20 s, 768x432 | classic | $b432 s | $e432 s | **$r432** | $c432 s | $d432 s | **$q432** |
+| 20 s, 1920x1080 | classic | $b1080 s | $e1080 s | **$r1080** | $c1080 s | $d1080 s | **$q1080** |
+| 20 s, 1920x1080 | boxed | $bbox s | $ebox s | **$rbox** | $cbox s | $dbox s | **$qbox** |
 
 ## Replace on the public fixture p1-bottle-white (12 s, 640x360)
 
 | measure | value |
 |---|---|
 | old subtitles: psnr_text (score-removal.py) | **$(field psnr_text) dB** (burned input: $(field psnr_text_in) dB) |
-| psnr_outside / psnr_encode | $(field psnr_outside) / $(field psnr_encode) dB |
+| psnr_outside / psnr_encode | $(field psnr_outside) / $(field psnr_encode) dB (outside counts the new captions, drawn on purpose) |
 | vsr replace (one pass) | $(printf '%.2f' "$replace_s") s |
 | vsr remove alone | $(printf '%.2f' "$remove_s") s |
 | vsr remove, then vsr burn (two passes) | $(printf '%.2f' "$two_pass_s") s |

@@ -348,3 +348,33 @@ TEST(transcribe_openai_contract) {
     CHECK(strstr(error.message, "cannot reach") != NULL);
     media_test_remove_dir(dir);
 }
+
+/* Karaoke from word timings: one ASS event per spoken word, from its start
+ * to the next word's, that word alone in the style's colour. */
+TEST(transcribe_karaoke_events) {
+    struct transcript t = {0};
+    static const char *const words[] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(0, transcript_add(&t, words[i], strlen(words[i]), 1.0 + i, 1.5 + i));
+    struct caption_rules rules;
+    caption_rules_default(&rules);
+    rules.pause_seconds = 10;
+    struct caption *c = NULL;
+    size_t n = 0;
+    CHECK_INT(0, caption_layout(&t, &rules, &c, &n));
+    CHECK_INT(1, (long long)n);
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    CHECK_INT(0, caption_write(out, CAPTION_ASS, &t, c, n, 1));
+    fclose(out);
+    CHECK(strstr(text, "Dialogue: 0,0:00:01.00,0:00:02.00,Default,,0,0,0,,{\\r}one "
+                       "{\\1c&HFFFFFF&}two {\\1c&HFFFFFF&}three\n") != NULL);
+    CHECK(strstr(text, "Dialogue: 0,0:00:02.00,0:00:03.00,Default,,0,0,0,,{\\1c&HFFFFFF&}one "
+                       "{\\r}two {\\1c&HFFFFFF&}three\n") != NULL);
+    CHECK(strstr(text, "Dialogue: 0,0:00:03.00,0:00:03.50,Default,,0,0,0,,{\\1c&HFFFFFF&}one "
+                       "{\\1c&HFFFFFF&}two {\\r}three\n") != NULL);
+    free(text);
+    free(c);
+    transcript_free(&t);
+}
