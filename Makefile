@@ -74,7 +74,7 @@ bench: build/vsr
 # and runs each for FUZZ_SECONDS on a copy of its seed corpus.
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
-FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
 fuzz_obj = $(patsubst %.c,build/fuzz/%.o,$(1))
 
 build/fuzz/%.o: %.c $(HDRS)

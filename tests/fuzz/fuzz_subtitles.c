@@ -12,6 +12,7 @@
 static ASS_Library *library;
 static AVFrame *frame;
 static struct overlay *overlay; /* one renderer for the run: starting one scans the fonts */
+static ASS_Track *empty;        /* its track until the first input */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -24,12 +25,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     frame->format = AV_PIX_FMT_YUV420P;
     frame->width = 192;
     frame->height = 108;
-    ASS_Track *empty = library ? ass_new_track(library) : NULL;
+    empty = library ? ass_new_track(library) : NULL;
     struct vsr_error error;
     if (!empty || av_frame_get_buffer(frame, 0) < 0 ||
         overlay_new(&overlay, library, empty, frame->width, frame->height, NULL, &error) < 0)
         abort();
-    return 0; /* EMPTY is left for the run, as the overlay's track until the first input */
+    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
