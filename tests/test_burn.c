@@ -399,3 +399,38 @@ TEST(burn_replace_on_fixture) {
     CHECK_AT_LEAST(psnr_none + 10, psnr);
     media_test_remove_dir(dir);
 }
+
+/* The commands: exit codes of the documented kinds, and --json lines. */
+TEST(burn_cli_commands) {
+    if (!test_shared_dir()) {
+        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
+        return;
+    }
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    char clip[600], srt[600], cmd[4096], out[8192];
+    CHECK_INT(0, make_clip(dir, clip, sizeof clip));
+    snprintf(srt, sizeof srt, "%s/subs.srt", dir);
+    CHECK_INT(0, write_file(srt, two_captions, strlen(two_captions)));
+    const char *vsr = test_vsr_bin();
+    snprintf(cmd, sizeof cmd, "'%s' burn '%s' '%s' '%s/out.mp4' --style yellow --size 30 --json",
+             vsr, clip, srt, dir);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "{\"event\":\"done\",\"status\":\"ok\"") != NULL);
+    snprintf(cmd, sizeof cmd, "'%s' burn '%s' '%s' '%s/x.mp4' --style neon", vsr, clip, srt, dir);
+    CHECK_INT(2, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "vsr: unknown style 'neon'") != NULL);
+    snprintf(cmd, sizeof cmd, "'%s' burn '%s' '%s/missing.srt' '%s/x.mp4'", vsr, clip, dir, dir);
+    CHECK_INT(3, test_run(cmd, out, sizeof out));
+    snprintf(cmd, sizeof cmd, "'%s' burn '%s' '%s'", vsr, clip, srt);
+    CHECK_INT(2, test_run(cmd, out, sizeof out));
+    snprintf(cmd, sizeof cmd, "'%s' transcribe '%s' -o '%s/x.txt'", vsr, clip, dir);
+    CHECK_INT(2, test_run(cmd, out, sizeof out));
+    snprintf(cmd, sizeof cmd, "'%s' transcribe '%s' --engine nope", vsr, clip);
+    CHECK_INT(2, test_run(cmd, out, sizeof out));
+    snprintf(cmd, sizeof cmd, "'%s' replace '%s' '%s' '%s/x.mp4' --position sideways", vsr, clip,
+             srt, dir);
+    CHECK_INT(2, test_run(cmd, out, sizeof out));
+    CHECK_INT(3, media_test_count_files(dir)); /* clip, subs, out.mp4: no partial outputs */
+    media_test_remove_dir(dir);
+}

@@ -284,7 +284,11 @@ static int start_stand_in(struct test_child *child, const char *dir, const char 
 
 static int requests_seen(const char *url) {
     char cmd[512], out[4096];
-    snprintf(cmd, sizeof cmd, "curl -s %s/stats", url);
+    /* python3 (the stand-in's own runtime), not curl: CI may lack curl. */
+    snprintf(cmd, sizeof cmd,
+             "python3 -c 'import sys, urllib.request; "
+             "print(urllib.request.urlopen(sys.argv[1] + \"/stats\").read().decode())' %s",
+             url);
     if (test_run(cmd, out, sizeof out) != 0) return -1;
     json_t *root = json_loads(out, 0, NULL);
     int n = (int)json_integer_value(json_object_get(root, "requests"));
