@@ -45,7 +45,8 @@ db.commit()
 open(sys.argv[2], "w").write("\n".join(ids) + "\n")
 PYEOF
 
-VSR_LOG_REQUESTS=0 "$VSR" serve --data-dir "$work" --listen 127.0.0.1:0 --workers 1 \
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+VSR_LOG_REQUESTS=1 "$VSR" serve --data-dir "$work" --listen 127.0.0.1:0 --workers 1 \
   2>"$work/serve.log" &
 pids+=($!)
 port=""
@@ -59,20 +60,28 @@ base="http://127.0.0.1:$port"
 
 export IDS_FILE="$work/ids.txt" TOKEN="$token"
 results=()
-# run NAME URL [LUA]: one wrk run; appends "NAME|req/s|p99 ms|requests|errors" to results.
+# CPU time (user + system, in clock ticks) of the server under test.
+server_ticks() { awk '{print $14 + $15}' "/proc/${pids[0]}/stat"; }
+# run NAME URL [LUA]: one wrk run; appends "NAME|req/s|p99 ms|requests|errors|server CPU us per
+# request" to results. The CPU figure does not depend on what else runs on the machine.
 run() {
   local name=$1 url=$2 script=${3:-}
   local args=(-t2 -c64 -d"$DURATION" --latency)
   [ -n "$script" ] && args+=(-s "$script")
+  local t0 t1
+  t0=$(server_ticks)
   wrk "${args[@]}" "$url" >"$work/wrk.txt" 2>&1
+  t1=$(server_ticks)
   local rps p99 total non2xx sock
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$work/wrk.txt")
   p99=$(awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; printf "%.2f", v}' "$work/wrk.txt")
   total=$(awk '/requests in/ {print $1}' "$work/wrk.txt")
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$work/wrk.txt"); non2xx=${non2xx:-0}
   sock=$(awk '/Socket errors/ {gsub(/,/,""); print $4+$6+$8+$10}' "$work/wrk.txt"); sock=${sock:-0}
-  results+=("$name|$rps|$p99|$total|$((non2xx + sock))")
-  printf '%-44s %10s req/s  p99 %7s ms  %9s requests  %s errors\n' "$name" "$rps" "$p99" "$total" "$((non2xx + sock))"
+  local cpu
+  cpu=$(awk -v t="$((t1 - t0))" -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", t / hz * 1e6 / n}')
+  results+=("$name|$rps|$p99|$total|$((non2xx + sock))|$cpu")
+  printf '%-44s %10s req/s  p99 %7s ms  %9s requests  %s errors  %s us CPU/request\n' "$name" "$rps" "$p99" "$total" "$((non2xx + sock))" "$cpu"
 }
 
 # A request that must succeed before measuring.
@@ -130,22 +139,27 @@ run "FastAPI+uvicorn: GET /health/healthz" "http://127.0.0.1:$fport/health/healt
 field() { printf '%s' "${results[$1]}" | cut -d'|' -f"$2"; }
 ratio=$(awk -v a="$(field 0 2)" -v b="$(field 4 2)" 'BEGIN {printf "%.1f", a / b}')
 busy_ratio=$(awk -v a="$(field 2 2)" -v b="$(field 4 2)" 'BEGIN {printf "%.1f", a / b}')
+cpu_ratio=$(awk -v a="$(field 4 6)" -v b="$(field 0 6)" 'BEGIN {printf "%.1f", a / b}')
 {
   echo "# API benchmark (bench/api.sh)"
   echo
   echo "wrk -t2 -c64 -d$DURATION on $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)),"
   echo "$(date -u +%Y-%m-%d). Status requests: random ids among 10,000 jobs with a valid key."
-  echo "\`vsr serve\`: release build, 4 HTTP threads, 1 worker, request logs off."
+  echo "\`vsr serve\`: release build, 4 HTTP threads, 1 worker, one JSON log line per request (to a file)."
+  echo "Machine load (1, 5, 15 min) when vsr started: $load_before; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "The removal job ran the whole time ('$state_before' at the start, '$state_after' at the end)."
   echo
-  echo "| run | req/s | p99 ms | requests | errors |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
+  echo "| run | req/s | p99 ms | requests | errors | server CPU µs/request |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
   for r in "${results[@]}"; do echo "| ${r//|/ | } |"; done
   echo
-  echo "Status endpoint, vsr over FastAPI+uvicorn: **${ratio}x** idle, **${busy_ratio}x** with a removal job running."
+  echo "Status endpoint, vsr over FastAPI+uvicorn: **${ratio}x** idle, **${busy_ratio}x** with a removal job running;"
+  echo "server CPU per status request: $(field 0 6) µs against $(field 4 6) µs (**${cpu_ratio}x** less)."
   echo
   echo "wrk, the server and (in the second pair) the removal job share the same cores, and"
-  echo "other processes on this machine may run too, so p99 figures move by a few ms between runs."
+  echo "other processes on this machine may run too (see the load above), so req/s and p99 move"
+  echo "between runs; the server's CPU time per request does not depend on that load (in the"
+  echo "'removal job running' rows it includes the job's own CPU, which runs in the same process)."
   echo "The 1 GB streamed-upload figure is a test: http_big_upload_memory (peak RSS ~47 MB under ASan)."
 } >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"

@@ -35,20 +35,23 @@ fi
 json_field() { $py -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
 
 # Times vsr and the plain re-encode on CLIP, three runs each, interleaved so
-# that machine load hits both alike. Prints "vsr_s encode_s ratio".
+# that machine load hits both alike. Prints "vsr_s encode_s ratio cpu_ratio":
+# medians of wall time, and the ratio of medians of CPU time (user + system),
+# which other load on the machine disturbs less.
 time_pair() {
-  local clip=$1 out=$work/timing.mp4 v=() e=() t0 t1
+  local clip=$1 out=$work/timing.mp4 log=$work/timing.log v=() e=() vc=() ec=()
   for _ in 1 2 3; do
-    t0=$(now); "$vsr" remove "$clip" "$out" --preset veryfast --crf 18; t1=$(now)
-    v+=("$(calc "$t1 - $t0")")
-    t0=$(now); reencode "$clip" "$out"; t1=$(now)
-    e+=("$(calc "$t1 - $t0")")
+    /usr/bin/time -f '%e %U %S' -o "$log" "$vsr" remove "$clip" "$out" --preset veryfast --crf 18
+    read -r wall user sys <"$log"; v+=("$wall"); vc+=("$(calc "$user + $sys")")
+    /usr/bin/time -f '%e %U %S' -o "$log" \
+      ffmpeg -nostdin -v error -y -i "$clip" -map 0 -c:v libx264 -preset veryfast -crf 18 -c:a copy "$out"
+    read -r wall user sys <"$log"; e+=("$wall"); ec+=("$(calc "$user + $sys")")
   done
-  rm -f "$out"
-  local mv me
-  mv=$(median3 "${v[@]}")
-  me=$(median3 "${e[@]}")
-  printf '%.2f %.2f %.2f\n' "$mv" "$me" "$(calc "$mv / $me")"
+  rm -f "$out" "$log"
+  local mv me mvc mec
+  mv=$(median3 "${v[@]}"); me=$(median3 "${e[@]}")
+  mvc=$(median3 "${vc[@]}"); mec=$(median3 "${ec[@]}")
+  printf '%.2f %.2f %.2f %.2f\n' "$mv" "$me" "$(calc "$mv / $me")" "$(calc "$mvc / $mec")"
 }
 
 peak_rss_mb() {
@@ -83,24 +86,47 @@ for fx in "$work"/public/*/; do
   count=$((count + 1))
   rows+=("| $name | $text | ${telea_psnr[$name]:-?} | $outside | $plain_outside | $flicker | ${telea_flicker[$name]:-?} | $recall | $area |")
   echo "timing $name" >&2
-  read -r tv te tr < <(time_pair "$fx/burned.mp4")
+  read -r tv te tr tc < <(time_pair "$fx/burned.mp4")
   size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$fx/burned.mp4")
-  timing_rows+=("| $name ($size, 12 s) | $tv | $te | $tr |")
+  timing_rows+=("| $name ($size, 12 s) | $tv | $te | $tr | $tc |")
 done
 mean_text=$(printf '%.2f' "$(calc "$sum_text / $count")")
 
-# 1080p: p2 (moving car, AAC audio) upscaled, 12 s; then the same looped to 36 s.
-hd=$work/hd-12s.mp4 hd36=$work/hd-36s.mp4
-if [ ! -s "$hd" ]; then
-  ff -i "$work/public/p2-car-yellow/burned.mp4" -vf scale=1920:1080 -c:v libx264 \
-    -preset veryfast -crf 16 -c:a copy "$hd"
-fi
-if [ ! -s "$hd36" ]; then
-  ff -stream_loop 2 -i "$hd" -c copy "$hd36"
-fi
-echo "timing 1080p" >&2
-read -r hv he hr < <(time_pair "$hd")
-timing_rows+=("| p2 upscaled (1920x1080, 12 s) | $hv | $he | $hr |")
+# True 1080p: the public cases' clip and subtitles rendered at 1920x1080 by
+# burn-fixture.sh (libass scales the text), scored like the public set.
+hd_rows=()
+hd_case() { # NAME CLIP STYLE FILTER
+  local name=$1 clip=$2 style=$3 vf=$4 dir=$work/hd/$1
+  if [ ! -s "$dir/render-white.mkv" ]; then
+    "$shared/bench/burn-fixture.sh" "$work/src/${clip}_0s_12s.mp4" \
+      "$shared/bench/fixtures/public/${name%-1080}.srt" "$style" "$dir" "$vf" >&2
+  fi
+  echo "removing $name" >&2
+  "$vsr" remove "$dir/burned.mp4" "$work/$name.out.mp4" --mask-out "$work/$name.mask.mkv" \
+    --preset veryfast --crf 18
+  reencode "$dir/burned.mp4" "$work/$name.reenc.mp4"
+  local removal plain mask
+  removal=$($py "$shared/bench/score-removal.py" "$dir" "$work/$name.out.mp4" --json 2>/dev/null)
+  plain=$($py "$shared/bench/score-removal.py" "$dir" "$work/$name.reenc.mp4" --json 2>/dev/null)
+  mask=$($py "$shared/bench/score-mask.py" "$dir" "$work/$name.mask.mkv" 2>/dev/null)
+  hd_rows+=("| $name | $(json_field psnr_text <<<"$removal") | $(json_field psnr_outside <<<"$removal") | $(json_field psnr_outside <<<"$plain") | $(json_field flicker_text <<<"$removal") | $(json_field recall <<<"$mask") | $(json_field area_ratio <<<"$mask") |")
+  echo "timing $name" >&2
+  read -r tv te tr tc < <(time_pair "$dir/burned.mp4")
+  timing_rows+=("| $name (1920x1080, 12 s) | $tv | $te | $tr | $tc |")
+}
+hd_case p1-bottle-white-1080 bottle-detection \
+  'Fontname=DejaVu Sans,Fontsize=22,PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,BorderStyle=1,Outline=2' \
+  'scale=1920:1080:flags=bicubic'
+hd_case p2-car-yellow-1080 car-detection \
+  'Fontname=DejaVu Sans,Fontsize=22,PrimaryColour=&H0000FFFF,OutlineColour=&H00000000,BackColour=&H80000000,BorderStyle=1,Outline=1.5,Shadow=1' \
+  'scale=1920:1080:flags=bicubic'
+hd_case p3-bottle-pan-1080 bottle-detection \
+  'Fontname=DejaVu Sans,Fontsize=20,PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,BorderStyle=1,Outline=2' \
+  "crop=iw*0.8:ih*0.8:x='(iw-ow)*t/12':y=0,scale=1920:1080:flags=bicubic"
+
+# Memory: the 1080p car case (AAC audio), 12 s and looped to 36 s.
+hd=$work/hd/p2-car-yellow-1080/burned.mp4 hd36=$work/hd-36s.mp4
+[ -s "$hd36" ] || ff -stream_loop 2 -i "$hd" -c copy "$hd36"
 echo "peak RSS" >&2
 rss12=$(peak_rss_mb "$hd")
 rss36=$(peak_rss_mb "$hd36")
@@ -127,17 +153,26 @@ rss36=$(peak_rss_mb "$hd36")
   echo
   echo "Mean psnr_text: $mean_text dB."
   echo
+  echo "The same cases rendered at 1920x1080 (the clip scaled, the text drawn at"
+  echo "that size by libass):"
+  echo
+  echo "| fixture | psnr_text | psnr_outside | re-encode | flicker_text | recall | area_ratio |"
+  echo "|---|---|---|---|---|---|---|"
+  printf '%s\n' "${hd_rows[@]}"
+  echo
   echo "## Speed"
   echo
-  echo "Wall time in seconds, median of 3 interleaved runs; ratio = vsr / re-encode."
+  echo "Wall time in seconds, median of 3 interleaved runs; ratio = vsr / re-encode;"
+  echo "CPU ratio = the same for user + system CPU time. Load average when done:"
+  echo "$(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| clip | vsr remove | ffmpeg re-encode | ratio |"
-  echo "|---|---|---|---|"
+  echo "| clip | vsr remove | ffmpeg re-encode | ratio | CPU ratio |"
+  echo "|---|---|---|---|---|"
   printf '%s\n' "${timing_rows[@]}"
   echo
   echo "## Memory"
   echo
   echo "Peak RSS of \`vsr remove\` at 1080p (/usr/bin/time -v): ${rss12} MB for 12 s,"
-  echo "${rss36} MB for 36 s (the same clip looped three times)."
+  echo "${rss36} MB for 36 s (the same clip looped three times), p2-car-yellow-1080."
 } >"$results"
 cat "$results"

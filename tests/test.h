@@ -78,6 +78,10 @@ int test_spawn(struct test_child *child, const char *cmd, const char *log_path);
 int test_read_line(struct test_child *child, char *out, size_t out_size, int timeout_ms);
 /* SIGTERM, then SIGKILL after a second; returns its exit status. */
 int test_child_stop(struct test_child *child);
+/* Writes a test video to PATH: SIZE ("160x120") frames at 10 fps for
+ * SECONDS, H.264, with a white bar like a burned-in subtitle line. 0 or the
+ * ffmpeg exit status (its message printed). */
+int test_make_video(const char *path, const char *size, double seconds);
 /* Whether PROGRAM is found on PATH. */
 int test_have_program(const char *program);
 

@@ -12,14 +12,17 @@
 #include <jansson.h>
 
 #include "blob/blob.h"
+#include "http/key_cache.h"
 #include "http/server.h"
 #include "jobs/store.h"
 #include "service/config.h"
 #include "service/hours.h"
 #include "service/metrics.h"
+#include "service/retention.h"
 #include "service/webhooks.h"
 #include "service/worker.h"
 #include "test.h"
+#include "util/ids.h"
 
 struct service {
     struct service_config config;
@@ -204,16 +207,19 @@ static int has_header(const struct response *r, const char *line) {
 
 /* A 2-second 160x120 video with a burned-in line of text. */
 static int make_video(const char *path) {
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -t 2"
-             " -vf \"drawbox=x=20:y=90:w=120:h=14:color=white:t=fill\""
-             " -pix_fmt yuv420p -c:v libx264 -preset ultrafast '%s'",
-             path);
-    char out[2048];
-    int rc = test_run(cmd, out, sizeof out);
-    if (rc != 0) fprintf(stderr, "  ffmpeg: %s\n", out);
-    return rc;
+    return test_make_video(path, "160x120", 2);
+}
+
+/* Starts the service (see service_start) and writes a test video VIDEO in
+ * its folder; on failure everything is stopped again and -1 returned. */
+static int service_start_with_video(struct service *s, int workers, int64_t max_request_size,
+                                    char *video, size_t video_size) {
+    if (service_start(s, workers, max_request_size) != 0) return -1;
+    snprintf(video, video_size, "%s/clip.mp4", s->dir);
+    if (make_video(video) == 0) return 0;
+    test_failures++;
+    service_stop(s);
+    return -1;
 }
 
 /* POST /uploads then PUT the file; returns the upload response. */
@@ -252,6 +258,19 @@ static void create_job(struct service *s, const char *token, const char *upload_
              upload_id);
     snprintf(header, sizeof header, "Idempotency-Key: %s", idempotency ? idempotency : "");
     call(s, "POST", "/api/v1/jobs", token, body, NULL, 0, idempotency ? header : NULL, r);
+}
+
+/* Uploads VIDEO and queues a remove job on it; fills the ids. */
+static void queue_job(struct service *s, const char *video, char *upload_id, char *job_id) {
+    struct response r;
+    upload_file(s, s->token, video, &r);
+    CHECK_INT(200, r.status);
+    snprintf(upload_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    create_job(s, s->token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    snprintf(job_id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
 }
 
 /* Polls the job until it leaves queued/processing or SECONDS pass. */
@@ -379,8 +398,10 @@ TEST(http_auth_and_isolation) {
     CHECK_INT(200, r.status);
     CHECK(strcmp(json_text(r.json, "status", NULL), "canceled") == 0);
     response_free(&r);
-    /* A revoked key is refused. */
+    /* A revoked key is refused once the server's cache of keys has let it
+     * go (KEY_CACHE_TTL_MS). */
     CHECK_INT(1, store_key_revoke(s.store, "bob", &error));
+    usleep((KEY_CACHE_TTL_MS + 100) * 1000);
     call(&s, "GET", "/api/v1/jobs", s.other_token, NULL, NULL, 0, NULL, &r);
     CHECK_INT(401, r.status);
     response_free(&r);
@@ -460,14 +481,8 @@ TEST(http_request_validation) {
 
 TEST(http_end_to_end) {
     struct service s;
-    if (service_start(&s, 1, 64 << 20) != 0) return;
     char video[512];
-    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
-    if (make_video(video) != 0) {
-        test_failures++;
-        service_stop(&s);
-        return;
-    }
+    if (service_start_with_video(&s, 1, 64 << 20, video, sizeof video) != 0) return;
     struct response r;
     upload_file(&s, s.token, video, &r);
     CHECK_INT(200, r.status);
@@ -576,7 +591,8 @@ TEST(http_rate_and_quota) {
     snprintf(up.blob, sizeof up.blob, "uploads/upl_ready");
     up.state = UPLOAD_READY;
     up.media_seconds = 10;
-    up.expires_at = up.created_at = 1;
+    up.created_at = ids_now_ms();
+    up.expires_at = up.created_at + 3600 * 1000;
     CHECK_INT(VSR_OK, store_upload_create(s.store, &up, &error));
     create_job(&s, token, "upl_ready", NULL, &r);
     CHECK_INT(429, r.status);
@@ -591,24 +607,11 @@ TEST(http_rate_and_quota) {
  * the job still succeeds once, on its second attempt. */
 TEST(http_lease_reclaim) {
     struct service s;
-    if (service_start(&s, 0, 64 << 20) != 0) return;
     char video[512];
-    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
-    if (make_video(video) != 0) {
-        test_failures++;
-        service_stop(&s);
-        return;
-    }
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
     struct response r;
-    upload_file(&s, s.token, video, &r);
-    char upload_id[64];
-    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
-    response_free(&r);
-    create_job(&s, s.token, upload_id, NULL, &r);
-    CHECK_INT(202, r.status);
-    char job_id[64];
-    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
-    response_free(&r);
+    char upload_id[STORE_ID_SIZE], job_id[STORE_ID_SIZE];
+    queue_job(&s, video, upload_id, job_id);
 
     /* "dead" claims it with a 300 ms lease and never heartbeats. */
     struct job claimed;
@@ -1060,8 +1063,42 @@ TEST(http_big_upload_memory) {
     CHECK_INT(422, r.status); /* all of it arrived, and it is no video */
     CHECK_INT(size, (long long)garbage.sent);
     response_free(&r);
+    /* The same through a multipart POST /api/v1/jobs (libcurl's mime API),
+     * 256 MiB: the form parser streams the file part too. */
+    const long long form_size = 256LL << 20;
+    struct source form_garbage = {.fake_remaining = (size_t)form_size};
+    CURL *curl = curl_easy_init();
+    curl_mime *mime = curl_mime_init(curl);
+    curl_mimepart *part = curl_mime_addpart(mime);
+    curl_mime_name(part, "file");
+    curl_mime_filename(part, "big.mp4");
+    curl_mime_data_cb(part, (curl_off_t)form_size, send_bytes, NULL, NULL, &form_garbage);
+    part = curl_mime_addpart(mime);
+    curl_mime_name(part, "type");
+    curl_mime_data(part, "remove", CURL_ZERO_TERMINATED);
+    char url[256], auth[160];
+    snprintf(url, sizeof url, "%s/api/v1/jobs", s.base);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", s.token);
+    struct curl_slist *headers = curl_slist_append(NULL, auth);
+    struct buffer form_body = {0};
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_MIMEPOST, mime);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &form_body);
+    CHECK_INT(CURLE_OK, curl_easy_perform(curl));
+    long form_status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &form_status);
+    CHECK_INT(422, form_status);
+    CHECK(form_body.data && strstr(form_body.data, "\"field\":\"file\""));
+    CHECK_INT(form_size, (long long)form_garbage.sent);
+    free(form_body.data);
+    curl_slist_free_all(headers);
+    curl_mime_free(mime);
+    curl_easy_cleanup(curl);
     long peak = status_kb(serve.pid, "VmHWM");
-    printf("  1 GiB upload: server RSS %ld kB before, peak %ld kB\n", before, peak);
+    printf("  1 GiB upload and 256 MiB form: server RSS %ld kB before, peak %ld kB\n", before,
+           peak);
     CHECK(peak > 0);
     CHECK_AT_MOST(100 * 1000, peak);
     CHECK_INT(0, test_child_stop(&serve));
@@ -1149,5 +1186,293 @@ TEST(http_business_hours) {
     wait_job(&s, job_id, 60, &r);
     CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
     response_free(&r);
+    service_stop(&s);
+}
+
+/* ---- retention --------------------------------------------------------- */
+
+static int upload_blob_exists(struct service *s, const char *upload_id) {
+    char key[STORE_NAME_SIZE];
+    int64_t size = 0;
+    struct vsr_error error = {0};
+    snprintf(key, sizeof key, "uploads/%s", upload_id);
+    return blob_stat(s->blob, key, &size, &error);
+}
+
+/* The sweep "two hours later" with a one-hour retention: the finished job's
+ * result and upload go, an upload no job used goes, the upload of a job still
+ * queued stays; the job row stays and its result answers 410. */
+TEST(http_retention) {
+    struct service s;
+    char video[512];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    char upload_done[STORE_ID_SIZE], job_done[STORE_ID_SIZE];
+    char upload_queued[STORE_ID_SIZE], job_queued[STORE_ID_SIZE];
+    queue_job(&s, video, upload_done, job_done);
+    queue_job(&s, video, upload_queued, job_queued);
+    struct response r;
+    upload_file(&s, s.token, video, &r);
+    char upload_unused[STORE_ID_SIZE];
+    snprintf(upload_unused, sizeof upload_unused, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+
+    /* The first job runs to success through the store, as a worker would. */
+    struct job claimed;
+    struct vsr_error error = {0};
+    CHECK_INT(1, store_job_claim(s.store, "test-worker", 60000, &claimed, &error));
+    CHECK(strcmp(claimed.id, job_done) == 0);
+    char result[STORE_NAME_SIZE];
+    snprintf(result, sizeof result, "results/%s.mp4", job_done);
+    CHECK_INT(VSR_OK, blob_put_file(s.blob, result, video, 0, &error));
+    struct job_finish finish = {.state = JOB_SUCCEEDED, .output_blob = result};
+    CHECK_INT(1, store_job_finish(s.store, job_done, "test-worker", &finish, &error));
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_done);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    response_free(&r);
+
+    int deleted = -1;
+    int64_t hour = 3600 * 1000LL, now = ids_now_ms();
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now, &deleted, &error));
+    CHECK_INT(0, deleted); /* nothing is old yet */
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now + 2 * hour, &deleted, &error));
+    CHECK_INT(3, deleted);
+    int64_t size = 0;
+    CHECK_INT(0, blob_stat(s.blob, result, &size, &error));
+    CHECK_INT(0, upload_blob_exists(&s, upload_done));
+    CHECK_INT(0, upload_blob_exists(&s, upload_unused));
+    CHECK_INT(1, upload_blob_exists(&s, upload_queued));
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now + 2 * hour, &deleted, &error));
+    CHECK_INT(0, deleted); /* marked purged: not listed again */
+
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(410, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "result_expired") == 0);
+    CHECK(strstr(json_text(r.json, "error", "message"), "VSR_RETENTION_HOURS") != NULL);
+    response_free(&r);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_done);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK(json_is_string(json_object_get(r.json, "purged_at")));
+    CHECK(json_object_get(r.json, "result_url") == NULL);
+    response_free(&r);
+    /* A purged upload cannot start a new job. */
+    create_job(&s, s.token, upload_unused, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "upload_expired") == 0);
+    response_free(&r);
+    service_stop(&s);
+}
+
+/* ---- multipart jobs ---------------------------------------------------- */
+
+/* POST /api/v1/jobs as a form with the curl program: FORM holds its -F
+ * arguments (and any -H). Fills R's status and JSON; returns the bytes curl
+ * sent. */
+static long long post_form(struct service *s, const char *token, const char *form,
+                           struct response *r) {
+    char cmd[4096], out[512], body_path[600];
+    memset(r, 0, sizeof *r);
+    snprintf(body_path, sizeof body_path, "%s/form-response.json", s->dir);
+    snprintf(cmd, sizeof cmd,
+             "curl -s -o '%s' -w '%%{http_code} %%{size_upload}' -D '%s.headers'"
+             " -H 'Authorization: Bearer %s' %s %s/api/v1/jobs",
+             body_path, body_path, token, form, s->base);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    long long sent = 0;
+    sscanf(out, "%ld %lld", &r->status, &sent);
+    r->json = json_load_file(body_path, 0, NULL);
+    char headers_path[700];
+    snprintf(headers_path, sizeof headers_path, "%s.headers", body_path);
+    FILE *f = fopen(headers_path, "r");
+    if (f) {
+        char chunk[4096];
+        size_t n = fread(chunk, 1, sizeof chunk - 1, f);
+        chunk[n] = '\0';
+        collect(chunk, 1, n, &r->headers);
+        fclose(f);
+    }
+    return sent;
+}
+
+/* A simple client's one request: the video, its type and options as a form
+ * (the real curl program, -F), then the usual polling and download. Bad
+ * forms get 400, a text file 422, a body over MAX_REQUEST_SIZE 413 before
+ * curl sends it (Expect: 100-continue), a key over its quota 429, and a
+ * retried request with the same Idempotency-Key the same job. */
+TEST(http_multipart_job) {
+    if (!test_have_program("curl")) {
+        fprintf(stderr, "  curl is missing: run scripts/install-deps.sh\n");
+        test_failures++;
+        return;
+    }
+    struct service s;
+    if (service_start(&s, 1, 4 << 20) != 0) return;
+    char video[512], text[512], big[512], form[2048], cmd[1200], out[256];
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    snprintf(text, sizeof text, "%s/notes.txt", s.dir);
+    snprintf(big, sizeof big, "%s/big.mp4", s.dir);
+    snprintf(cmd, sizeof cmd, "echo 'not a video at all' > '%s' && truncate -s 10M '%s'", text,
+             big);
+    if (make_video(video) != 0 || test_run(cmd, out, sizeof out) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    snprintf(form, sizeof form,
+             "-H 'Idempotency-Key: form-1' -F 'file=@%s;type=video/mp4' -F type=remove"
+             " -F 'options={\"crf\":23,\"preset\":\"ultrafast\"}'",
+             video);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    CHECK(strncmp(job_id, "job_", 4) == 0);
+    CHECK(json_integer_value(json_object_get(json_object_get(r.json, "options"), "crf")) == 23);
+    response_free(&r);
+    post_form(&s, s.token, form, &r); /* a retry: the same job */
+    CHECK_INT(202, r.status);
+    CHECK(strcmp(json_text(r.json, "id", NULL), job_id) == 0);
+    CHECK(has_header(&r, "Idempotent-Replayed: true"));
+    response_free(&r);
+
+    wait_job(&s, job_id, 60, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    char path[160];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_id);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(r.body.len > 1000);
+    response_free(&r);
+
+    snprintf(form, sizeof form, "-F 'file=@%s;type=text/plain'", text);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F colour=red", video);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "colour") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":'", video);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_json") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":99}'", video);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "options.crf") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'file=@%s'", video, video);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(400, r.status);
+    CHECK(strstr(json_text(r.json, "error", "message"), "one file") != NULL);
+    response_free(&r);
+    post_form(&s, s.token, "-F type=remove", &r);
+    CHECK_INT(400, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s'", big);
+    long long sent = post_form(&s, s.token, form, &r);
+    CHECK_INT(413, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "request_too_large") == 0);
+    CHECK_AT_MOST(1 << 20, sent); /* curl waited for 100 Continue and got 413 */
+    response_free(&r);
+    /* Quotas apply as to JSON requests: one job a day, then 429. */
+    struct api_key limited = {.jobs_per_day = 1};
+    char limited_token[80];
+    struct vsr_error error = {0};
+    snprintf(limited.name, sizeof limited.name, "one-a-day");
+    CHECK_INT(VSR_OK,
+              store_key_create(s.store, &limited, limited_token, sizeof limited_token, &error));
+    snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"preset\":\"ultrafast\"}'", video);
+    post_form(&s, limited_token, form, &r);
+    CHECK_INT(202, r.status);
+    response_free(&r);
+    post_form(&s, limited_token, form, &r);
+    CHECK_INT(429, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "quota_exceeded") == 0);
+    CHECK(has_header(&r, "Retry-After: "));
+    response_free(&r);
+    service_stop(&s);
+}
+
+/* ---- the removal, scored ----------------------------------------------- */
+
+/* The whole path a client takes, judged by the shared scorer: subtitles burned
+ * into 5 s of a real clip (../shared/bench/burn-fixture.sh), uploaded, a job
+ * with the default options, polled, the result downloaded, and
+ * score-removal.py's PSNR inside the text area at the bar of the in-process
+ * end-to-end test (test_e2e_removal.c, bottle-detection@20s: 28 dB; about
+ * 38 dB measured). */
+TEST(http_removal_scored) {
+    const char *shared = test_shared_dir();
+    if (!shared) {
+        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
+        return;
+    }
+    struct service s;
+    if (service_start(&s, 1, 256 << 20) != 0) return;
+    char clip[400], srt[400], fixture[400], burned[500], cmd[4096], out[8192];
+    snprintf(clip, sizeof clip, "%s/clip.mp4", s.dir);
+    snprintf(srt, sizeof srt, "%s/subs.srt", s.dir);
+    snprintf(fixture, sizeof fixture, "%s/fixture", s.dir);
+    snprintf(burned, sizeof burned, "%s/burned.mp4", fixture);
+    FILE *f = fopen(srt, "w");
+    if (f) {
+        fputs("1\n00:00:00,400 --> 00:00:02,200\nThe quick brown fox jumps.\n\n"
+              "2\n00:00:02,600 --> 00:00:04,600\nOver the lazy dog, twice.\n",
+              f);
+        fclose(f);
+    }
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -ss 20 -i '%s/media/bottle-detection.mp4' -t 5 -map 0:v:0 -an"
+             " -c:v libx264 -preset veryfast -crf 12 -pix_fmt yuv420p '%s' &&"
+             " '%s/bench/burn-fixture.sh' '%s' '%s' 'Fontname=DejaVu Sans,Fontsize=22,"
+             "PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,BorderStyle=1,Outline=2' '%s'",
+             shared, clip, shared, clip, srt, fixture);
+    if (test_run(cmd, out, sizeof out) != 0) {
+        fprintf(stderr, "  building the fixture failed: %s\n", out);
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    upload_file(&s, s.token, burned, &r);
+    CHECK_INT(200, r.status);
+    char body[256];
+    snprintf(body, sizeof body, "{\"type\":\"remove\",\"upload_id\":\"%s\"}",
+             json_text(r.json, "id", NULL));
+    response_free(&r);
+    call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(202, r.status);
+    char job_id[64], path[160], result[600];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    wait_job(&s, job_id, 600, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_id);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    save_body(&r, s.dir, "result.mp4", result, sizeof result);
+    response_free(&r);
+    snprintf(cmd, sizeof cmd, "'%s/bench/score-removal.py' '%s' '%s' --json", shared, fixture,
+             result);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    char *line = strrchr(out, '{');
+    json_t *scores = line ? json_loads(line, JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+    double psnr_text = json_number_value(json_object_get(scores, "psnr_text"));
+    printf("    psnr_text %.2f dB, psnr_outside %.2f dB\n", psnr_text,
+           json_number_value(json_object_get(scores, "psnr_outside")));
+    CHECK_AT_LEAST(28, psnr_text);
+    json_decref(scores);
     service_stop(&s);
 }

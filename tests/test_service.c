@@ -2,6 +2,7 @@
  * `vsr serve` and `vsr worker` started from the built binary against one
  * data folder, stopped with SIGTERM (they must drain and exit 0). */
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,16 +67,15 @@ TEST(service_keys_cli) {
 }
 
 /* A job queued in the shared database is run by a separate `vsr worker`;
- * `vsr serve` and the worker both drain and exit 0 on SIGTERM. */
+ * `vsr serve --workers 0` and two workers all run webhook senders on the one
+ * outbox, and the job's webhook reaches the receiver (which verifies it with
+ * the `standardwebhooks` package) exactly once. `vsr serve` and the workers
+ * drain and exit 0 on SIGTERM. */
 TEST(service_worker_process) {
-    char dir[256], video[512], log_serve[512], log_worker[512], args[1024], cmd[1024], out[2048];
+    char dir[256], video[512], log_serve[512], log_worker[512], args[1024], cmd[1024];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     snprintf(video, sizeof video, "%s/in.mp4", dir);
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -v error -y -f lavfi -i testsrc=size=160x120:rate=10 -t 2 -pix_fmt yuv420p"
-             " -c:v libx264 -preset ultrafast '%s'",
-             video);
-    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK_INT(0, test_make_video(video, "160x120", 2));
 
     /* Queue a job straight in the store, as the API would. */
     char db[512], blobs[512];
@@ -88,19 +88,42 @@ TEST(service_worker_process) {
     CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
     if (!store || !blob) goto done;
     CHECK_INT(VSR_OK, blob_put_file(blob, "uploads/upl_cli", video, 0, &error));
+    struct api_key key = {0};
+    char token[80];
+    snprintf(key.name, sizeof key.name, "cli");
+    CHECK_INT(VSR_OK, store_key_create(store, &key, token, sizeof token, &error));
+    struct test_child receiver = {0};
+    char line[4096], receiver_log[512];
+    int receiver_port = 0;
+    snprintf(receiver_log, sizeof receiver_log, "%s/receiver.log", dir);
+    snprintf(cmd, sizeof cmd, "exec node tests/webhook/receiver.mjs '%s' 0", key.webhook_secret);
+    if (test_have_program("node") && test_spawn(&receiver, cmd, receiver_log) == 0 &&
+        test_read_line(&receiver, line, sizeof line, 20000) == 0) {
+        char *port = strstr(line, "\"port\":");
+        receiver_port = port ? atoi(port + 7) : 0;
+    }
+    CHECK(receiver_port > 0);
     struct job job = {0};
-    snprintf(job.key_id, sizeof job.key_id, "key_cli");
+    snprintf(job.key_id, sizeof job.key_id, "%s", key.id);
     snprintf(job.type, sizeof job.type, "remove");
     snprintf(job.input_blob, sizeof job.input_blob, "uploads/upl_cli");
     snprintf(job.options, sizeof job.options, "{\"preset\":\"ultrafast\"}");
+    snprintf(job.webhook_url, sizeof job.webhook_url, "http://127.0.0.1:%d/hook", receiver_port);
     CHECK_INT(0, store_job_create(store, &job, &error));
 
     snprintf(log_serve, sizeof log_serve, "%s/serve.log", dir);
     snprintf(log_worker, sizeof log_worker, "%s/worker.log", dir);
-    snprintf(args, sizeof args, "serve --data-dir %s --listen 127.0.0.1:0 --workers 0", dir);
+    snprintf(args, sizeof args,
+             "serve --data-dir %s --listen 127.0.0.1:0 --workers 0 --poll-ms 20"
+             " --webhook-allow-private 1",
+             dir);
     pid_t serve = start(args, log_serve);
-    snprintf(args, sizeof args, "worker --data-dir %s --workers 1 --poll-ms 50", dir);
+    snprintf(args, sizeof args,
+             "worker --data-dir %s --workers 1 --poll-ms 20 --webhook-allow-private 1", dir);
     pid_t worker = start(args, log_worker);
+    char log_worker2[600];
+    snprintf(log_worker2, sizeof log_worker2, "%s/worker2.log", dir);
+    pid_t worker2 = start(args, log_worker2);
     struct job got = {0};
     for (int i = 0; i < 600; i++) {
         if (store_job_get(store, NULL, job.id, &got, &error) == 1 &&
@@ -114,10 +137,26 @@ TEST(service_worker_process) {
     CHECK_INT(1, blob_stat(blob, got.output_blob, &size, &error));
     CHECK(size > 1000);
     CHECK(log_contains(log_serve, "serve.started"));
+    /* One delivery, verified; three senders polling every 20 ms made no
+     * second attempt in the next second. */
+    if (receiver_port > 0) {
+        CHECK_INT(0, test_read_line(&receiver, line, sizeof line, 20000));
+        CHECK(strstr(line, "\"verified\":true") != NULL);
+        CHECK(strstr(line, "job.succeeded") != NULL && strstr(line, job.id) != NULL);
+        CHECK_INT(-1, test_read_line(&receiver, line, sizeof line, 1000));
+        struct webhook_delivery rows[4];
+        int count = 0;
+        CHECK_INT(VSR_OK, store_webhook_list(store, job.id, rows, 4, &count, &error));
+        CHECK_INT(1, count);
+        CHECK_INT(1, rows[0].attempts);
+        CHECK_INT(1, rows[0].delivered);
+    }
+    CHECK_INT(0, stop(worker2));
     CHECK_INT(0, stop(worker));
     CHECK_INT(0, stop(serve));
     CHECK(log_contains(log_worker, "worker.stopped"));
     CHECK(log_contains(log_serve, "serve.stopped"));
+    if (receiver.pid) test_child_stop(&receiver);
 done:
     blob_close(blob);
     store_close(store);
@@ -269,4 +308,154 @@ TEST(service_worker_sigterm_drains) {
 done:
     blob_close(blob);
     store_close(store);
+}
+
+struct writer_args {
+    const char *db;
+    struct job job;
+};
+
+/* Keeps adding jobs through a store of its own while the backup runs. */
+static void *write_jobs(void *arg) {
+    struct writer_args *w = arg;
+    struct store *store = NULL;
+    struct vsr_error error = {0};
+    if (store_open(&store, w->db, NULL, &error) != VSR_OK) return NULL;
+    for (int i = 0; i < 2000; i++) {
+        struct job job = w->job;
+        store_job_create(store, &job, &error);
+    }
+    store_close(store);
+    return NULL;
+}
+
+/* `vsr backup` while `vsr serve` runs and a writer keeps adding jobs: the
+ * copy opens and holds the jobs written before it; `vsr cleanup` with a
+ * retention of 1.8 seconds deletes a finished job's result and keeps the
+ * row. */
+TEST(service_backup_and_cleanup) {
+    char dir[256], db[512], blobs[512], log[512], args[1024], cmd[2048], out[4096];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    snprintf(db, sizeof db, "%s/vsr.db", dir);
+    snprintf(blobs, sizeof blobs, "%s/blobs", dir);
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    struct store *store = NULL, *copy = NULL;
+    struct blob *blob = NULL;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
+    CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
+    if (!store || !blob) goto done;
+    struct job job = {0};
+    snprintf(job.key_id, sizeof job.key_id, "key_backup");
+    snprintf(job.type, sizeof job.type, "remove");
+    snprintf(job.input_blob, sizeof job.input_blob, "uploads/none");
+    for (int i = 0; i < 200; i++)
+        CHECK_INT(0, store_job_create(store, &job, &error));
+    char first_id[STORE_ID_SIZE];
+    snprintf(first_id, sizeof first_id, "%s", job.id);
+
+    snprintf(args, sizeof args, "serve --data-dir %s --listen 127.0.0.1:0 --workers 0", dir);
+    pid_t serve = start(args, log);
+    struct writer_args writer_args = {.db = db, .job = job};
+    pthread_t writer;
+    CHECK_INT(0, pthread_create(&writer, NULL, write_jobs, &writer_args));
+    char backup[600];
+    snprintf(backup, sizeof backup, "%s/backup.db", dir);
+    snprintf(cmd, sizeof cmd, "%s backup '%s' --data-dir %s", test_vsr_bin(), backup, dir);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "backed up") != NULL);
+    pthread_join(writer, NULL);
+    CHECK_INT(0, stop(serve));
+    CHECK_INT(VSR_OK, store_open(&copy, backup, NULL, &error));
+    if (copy) {
+        struct job got;
+        CHECK_INT(1, store_job_get(copy, NULL, first_id, &got, &error));
+        int64_t depth[JOB_STATE_COUNT] = {0};
+        CHECK_INT(VSR_OK, store_queue_depth(copy, depth, &error));
+        CHECK_AT_LEAST(200, depth[JOB_QUEUED]);
+        CHECK_AT_MOST(2200, depth[JOB_QUEUED]);
+    }
+    snprintf(cmd, sizeof cmd, "%s backup --data-dir %s", test_vsr_bin(), dir);
+    CHECK_INT(2, test_run(cmd, out, sizeof out)); /* no file named */
+
+    /* A job finished with a result, then sweeps with a 1.8-second retention. */
+    struct job claimed;
+    CHECK_INT(1, store_job_claim(store, "test-worker", 60000, &claimed, &error));
+    CHECK_INT(VSR_OK, blob_put_file(blob, "results/r.mp4", log, 0, &error));
+    struct job_finish finish = {.state = JOB_SUCCEEDED, .output_blob = "results/r.mp4"};
+    CHECK_INT(1, store_job_finish(store, claimed.id, "test-worker", &finish, &error));
+    snprintf(cmd, sizeof cmd, "%s cleanup --data-dir %s --retention-hours 0.0005", test_vsr_bin(),
+             dir);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "deleted 0 files") != NULL); /* finished just now */
+    usleep(2000 * 1000);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "deleted 1 files") != NULL);
+    int64_t size = 0;
+    CHECK_INT(0, blob_stat(blob, "results/r.mp4", &size, &error));
+    struct job got;
+    CHECK_INT(1, store_job_get(store, NULL, claimed.id, &got, &error));
+    CHECK(got.purged_at > 0);
+    CHECK_INT(JOB_SUCCEEDED, got.state);
+done:
+    store_close(copy);
+    blob_close(blob);
+    store_close(store);
+}
+
+/* `vsr serve`'s log: one JSON line per request and per job event, the job's
+ * lines carrying the id of the request that created it (here the client's
+ * own X-Request-Id). */
+TEST(service_request_logs) {
+    char dir[256], video[512], log[512], args[1024], cmd[2048], out[4096];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    snprintf(video, sizeof video, "%s/in.mp4", dir);
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    CHECK_INT(0, test_make_video(video, "160x120", 1));
+    snprintf(cmd, sizeof cmd, "%s keys create --name logs --data-dir %s", test_vsr_bin(), dir);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    char *token = strstr(out, "token: ");
+    if (!token) return;
+    token += 7;
+    token[strcspn(token, "\n")] = '\0';
+    snprintf(args, sizeof args, "serve --data-dir %s --listen 127.0.0.1:0 --workers 1 --poll-ms 50",
+             dir);
+    pid_t serve = start(args, log);
+    int port = 0;
+    for (int i = 0; i < 100 && !port; i++) {
+        usleep(100 * 1000);
+        FILE *f = fopen(log, "r");
+        char line[512];
+        while (f && fgets(line, sizeof line, f))
+            if (strstr(line, "serve.started")) sscanf(strstr(line, "\"port\":") + 7, "%d", &port);
+        if (f) fclose(f);
+    }
+    CHECK(port > 0);
+    snprintf(
+        cmd, sizeof cmd,
+        "curl -s -H 'Authorization: Bearer %s' -H 'X-Request-Id: client-req-42'"
+        " -F 'file=@%s' -F 'options={\"preset\":\"ultrafast\"}' http://127.0.0.1:%d/api/v1/jobs",
+        token, video, port);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "\"status\":\"queued\"") != NULL);
+    int done = 0;
+    for (int i = 0; i < 300 && !done; i++) {
+        usleep(100 * 1000);
+        done = log_contains(log, "\"event\":\"job.succeeded\"");
+    }
+    CHECK_INT(0, stop(serve));
+    CHECK(log_contains(log, "\"event\":\"request\",\"request_id\":\"client-req-42\""));
+    CHECK(log_contains(log, "\"route\":\"/api/v1/jobs\",\"status\":202"));
+    /* Each job event line names the request. */
+    FILE *f = fopen(log, "r");
+    char line[2048];
+    int job_lines = 0, with_id = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (strstr(line, "\"event\":\"job.")) {
+            job_lines++;
+            with_id += strstr(line, "\"request_id\":\"client-req-42\"") != NULL;
+        }
+    if (f) fclose(f);
+    CHECK(job_lines >= 2); /* started, succeeded */
+    CHECK_INT(job_lines, with_id);
 }

@@ -139,3 +139,15 @@ int test_have_program(const char *program) {
     snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", program);
     return test_run(cmd, NULL, 0) == 0;
 }
+
+int test_make_video(const char *path, const char *size, double seconds) {
+    char cmd[2048], out[2048];
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -f lavfi -i testsrc=size=%s:rate=10 -t %g"
+             " -vf \"drawbox=x=iw/8:y=ih*3/4:w=iw*3/4:h=ih/9:color=white:t=fill\""
+             " -pix_fmt yuv420p -c:v libx264 -preset ultrafast '%s'",
+             size, seconds, path);
+    int rc = test_run(cmd, out, sizeof out);
+    if (rc != 0) fprintf(stderr, "  ffmpeg: %s\n", out);
+    return rc;
+}

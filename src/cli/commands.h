@@ -4,8 +4,10 @@
 #ifndef VSR_CLI_COMMANDS_H
 #define VSR_CLI_COMMANDS_H
 
-int cli_serve(int argc, char **argv);  /* vsr serve: HTTP API + worker threads */
-int cli_worker(int argc, char **argv); /* vsr worker: workers only, same database and files */
-int cli_keys(int argc, char **argv);   /* vsr keys create|list|revoke */
+int cli_serve(int argc, char **argv);   /* vsr serve: HTTP API + worker threads */
+int cli_worker(int argc, char **argv);  /* vsr worker: workers only, same database and files */
+int cli_keys(int argc, char **argv);    /* vsr keys create|list|revoke */
+int cli_backup(int argc, char **argv);  /* vsr backup OUT.db: online copy of the database */
+int cli_cleanup(int argc, char **argv); /* vsr cleanup: one retention sweep */
 
 #endif

@@ -45,6 +45,8 @@ static const char usage_text[] =
     "  serve [options]                run the job service: HTTP API and workers (--help)\n"
     "  worker [options]               run job workers only, on serve's database (--help)\n"
     "  keys create|list|revoke        manage API keys of the job service (--help)\n"
+    "  backup OUT.db [options]        copy the service's database while it runs (--help)\n"
+    "  cleanup [options]              delete files older than the retention (--help)\n"
     "  help                           print this text\n"
     "  --version                      print the version\n"
     "\n"
@@ -109,6 +111,8 @@ int main(int argc, char **argv) {
     if (strcmp(command, "serve") == 0) return cli_serve(argc - 2, argv + 2);
     if (strcmp(command, "worker") == 0) return cli_worker(argc - 2, argv + 2);
     if (strcmp(command, "keys") == 0) return cli_keys(argc - 2, argv + 2);
+    if (strcmp(command, "backup") == 0) return cli_backup(argc - 2, argv + 2);
+    if (strcmp(command, "cleanup") == 0) return cli_cleanup(argc - 2, argv + 2);
     if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
         strcmp(command, "-h") == 0) {
         fputs(usage_text, stdout);

@@ -10,6 +10,7 @@
 #include "cli/service_run.h"
 #include "http/server.h"
 #include "service/metrics.h"
+#include "service/retention.h"
 #include "service/webhooks.h"
 #include "service/worker.h"
 
@@ -29,6 +30,7 @@ int cli_serve(int argc, char **argv) {
     struct http_server *server = NULL;
     struct worker_pool *workers = NULL;
     struct webhook_sender *sender = NULL;
+    struct retention_thread *retention = NULL;
     int rc = service_open(&config, &store, &blob, &error);
     if (rc == VSR_OK && !(metrics = metrics_new())) {
         error.code = rc = VSR_E_NOMEM;
@@ -38,6 +40,7 @@ int cli_serve(int argc, char **argv) {
     if (rc == VSR_OK && config.workers > 0)
         rc = worker_pool_start(&workers, &config, store, blob, metrics, &error);
     if (rc == VSR_OK) rc = webhook_sender_start(&sender, &config, store, metrics, &error);
+    if (rc == VSR_OK) rc = retention_start(&retention, &config, store, blob, &error);
     if (rc != VSR_OK) {
         exit_code = cli_fail(rc, "%s", error.message);
         goto done;
@@ -54,6 +57,7 @@ int cli_serve(int argc, char **argv) {
 done:
     worker_pool_free(workers);
     webhook_sender_stop(sender);
+    retention_stop(retention);
     http_server_stop(server);
     metrics_free(metrics);
     blob_close(blob);

@@ -1,10 +1,18 @@
 /* worker.c: `vsr worker`: job workers as a process of their own, against the
- * same database and files as `vsr serve`. SIGTERM drains like serve. */
+ * same database and files as `vsr serve`. SIGTERM drains like serve.
+ *
+ * A worker also runs a webhook sender and the retention sweep, so that a
+ * deployment of `vsr serve --workers 0` plus worker processes delivers
+ * webhooks and cleans storage like a single `vsr serve` does. Several senders
+ * on one outbox are safe: each delivery is claimed under a lease in the
+ * store, so each attempt is made by exactly one process. */
 #include <stdio.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/service_run.h"
+#include "service/retention.h"
+#include "service/webhooks.h"
 #include "service/worker.h"
 
 static const char usage[] = "usage: vsr worker [options]\n"
@@ -21,8 +29,12 @@ int cli_worker(int argc, char **argv) {
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct worker_pool *workers = NULL;
+    struct webhook_sender *sender = NULL;
+    struct retention_thread *retention = NULL;
     int rc = service_open(&config, &store, &blob, &error);
     if (rc == VSR_OK) rc = worker_pool_start(&workers, &config, store, blob, NULL, &error);
+    if (rc == VSR_OK) rc = webhook_sender_start(&sender, &config, store, NULL, &error);
+    if (rc == VSR_OK) rc = retention_start(&retention, &config, store, blob, &error);
     if (rc != VSR_OK) {
         exit_code = cli_fail(rc, "%s", error.message);
         goto done;
@@ -37,6 +49,8 @@ int cli_worker(int argc, char **argv) {
     fprintf(stderr, "{\"event\":\"worker.stopped\",\"released\":%d}\n", released);
 done:
     worker_pool_free(workers);
+    webhook_sender_stop(sender);
+    retention_stop(retention);
     blob_close(blob);
     store_close(store);
     return exit_code;

@@ -24,6 +24,11 @@
 #define KEY_SLACK      2    /* frames of disagreement on start/end within one event */
 #define CLOSE_RADIUS   2    /* closes gaps between strokes and fills glyph interiors */
 #define GROW_RADIUS    2    /* covers the anti-aliased fringe and the shadow */
+/* Detection runs on luma box-averaged down to about this many rows: the
+ * stroke test and the radii above are in pixels of a frame of that size, so
+ * text is judged the same at 360p and at 4K, and a 1080p frame costs a ninth. */
+#define ANALYSIS_ROWS 360
+#define ECHO_OVERLAP  0.7 /* see echo_of */
 
 struct run_record {
     uint32_t pos;
@@ -43,13 +48,22 @@ struct event {
     int64_t start, end; /* frames [start, end) */
     int x0, y0, w, h;
     uint8_t *bits; /* w*h, 255 inside */
+    uint8_t *core; /* w*h, 255 on the pixels that passed the stroke test */
+    /* Open at the first frame or at the last: it may be the background that
+     * a line covered, not a line (see echo_of). */
+    int at_start, at_end;
     struct event *next;
 };
 
 struct detector {
-    int width, height;
-    int64_t frames_in; /* frames pushed so far */
+    int width, height;           /* of the analysis plane */
+    int full_width, full_height; /* of the video */
+    int scale;                   /* full = analysis * scale (box-averaged) */
+    uint8_t *small;              /* the analysis plane, when scale > 1 */
+    uint8_t *full_allowed;       /* full-size region plane, when regions are given */
+    int64_t frames_in;           /* frames pushed so far */
     int finished;
+    int finishing; /* detector_finish is closing the runs still open */
     int min_frames, max_frames;
     size_t min_pixels;
     uint8_t *allowed;   /* width*height: 1 where regions allow text */
@@ -67,15 +81,39 @@ struct detector {
     uint8_t *scratch_a, *scratch_b; /* width*height work planes */
 };
 
+static void event_free(struct event *e) {
+    if (!e) return;
+    free(e->bits);
+    free(e->core);
+    free(e);
+}
+
 static size_t bucket_of(const struct detector *d, int64_t start, int64_t end) {
     uint64_t h = (uint64_t)start * 0x9E3779B97F4A7C15ull ^ (uint64_t)end * 0xC2B2AE3D27D4EB4Full;
     return (size_t)(h >> 20) % d->bucket_count;
+}
+
+/* Sets PLANE (w*h) to 1 over the box [x0, x1) x [y0, y1), clipped. */
+static void mark_region(uint8_t *plane, int w, int h, int x0, int y0, int x1, int y1) {
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > w) x1 = w;
+    if (y1 > h) y1 = h;
+    for (int y = y0; y < y1 && x1 > x0; y++)
+        memset(plane + (size_t)y * w + x0, 1, (size_t)(x1 - x0));
 }
 
 struct detector *detector_new(int width, int height, double fps, const struct vsr_region *regions,
                               int region_count) {
     struct detector *d = calloc(1, sizeof *d);
     if (!d) return NULL;
+    int scale = (width < height ? width : height) / ANALYSIS_ROWS;
+    if (scale < 1) scale = 1;
+    d->full_width = width;
+    d->full_height = height;
+    d->scale = scale;
+    width /= scale;
+    height /= scale;
     size_t n = (size_t)width * (size_t)height;
     d->width = width;
     d->height = height;
@@ -97,6 +135,10 @@ struct detector *detector_new(int width, int height, double fps, const struct vs
     d->buckets = calloc(d->bucket_count, sizeof *d->buckets);
     d->scratch_a = malloc(n);
     d->scratch_b = malloc(n);
+    if (scale > 1 && !(d->small = malloc(n))) {
+        detector_free(d);
+        return NULL;
+    }
     if (!d->allowed || !d->held || !d->last || !d->jumped_in || !d->run_start || !d->buckets ||
         !d->soft_start || !d->soft_end || !d->soft_held || !d->scratch_a || !d->scratch_b) {
         detector_free(d);
@@ -105,15 +147,20 @@ struct detector *detector_new(int width, int height, double fps, const struct vs
     if (region_count <= 0 || !regions) {
         memset(d->allowed, 1, n);
     } else {
+        /* Regions are in video pixels: the analysis plane looks wherever a
+         * region touches, and masks are clipped to the regions at full size. */
+        d->full_allowed = calloc((size_t)d->full_width * d->full_height, 1);
+        if (!d->full_allowed) {
+            detector_free(d);
+            return NULL;
+        }
         memset(d->allowed, 0, n);
         for (int i = 0; i < region_count; i++) {
-            int x0 = regions[i].x < 0 ? 0 : regions[i].x;
-            int y0 = regions[i].y < 0 ? 0 : regions[i].y;
-            int x1 = regions[i].x + regions[i].w, y1 = regions[i].y + regions[i].h;
-            if (x1 > width) x1 = width;
-            if (y1 > height) y1 = height;
-            for (int y = y0; y < y1; y++)
-                if (x1 > x0) memset(d->allowed + (size_t)y * width + x0, 1, (size_t)(x1 - x0));
+            mark_region(d->full_allowed, d->full_width, d->full_height, regions[i].x, regions[i].y,
+                        regions[i].x + regions[i].w, regions[i].y + regions[i].h);
+            mark_region(d->allowed, width, height, regions[i].x / scale, regions[i].y / scale,
+                        (regions[i].x + regions[i].w + scale - 1) / scale,
+                        (regions[i].y + regions[i].h + scale - 1) / scale);
         }
     }
     return d;
@@ -138,8 +185,7 @@ void detector_free(struct detector *d) {
     struct event *e = d->events;
     while (e) {
         struct event *next = e->next;
-        free(e->bits);
-        free(e);
+        event_free(e);
         e = next;
     }
     free(d->allowed);
@@ -153,7 +199,40 @@ void detector_free(struct detector *d) {
     free(d->buckets);
     free(d->scratch_a);
     free(d->scratch_b);
+    free(d->small);
+    free(d->full_allowed);
     free(d);
+}
+
+/* Share of A's core pixels that are also core pixels of B. */
+static double core_overlap(const struct event *a, const struct event *b) {
+    size_t in_a = 0, in_both = 0;
+    for (int y = 0; y < a->h; y++)
+        for (int x = 0; x < a->w; x++) {
+            if (!a->core[(size_t)y * a->w + x]) continue;
+            in_a++;
+            int bx = x + a->x0 - b->x0, by = y + a->y0 - b->y0;
+            if (bx >= 0 && by >= 0 && bx < b->w && by < b->h && b->core[(size_t)by * b->w + bx])
+                in_both++;
+        }
+    return in_a ? (double)in_both / (double)in_a : 0;
+}
+
+/* Whether event E, open at the first or the last frame, is the echo of a
+ * line next to it in time: a still textured background looks like a line
+ * that ends (or starts) exactly when the real line starts (or ends), on the
+ * same pixels. A real line there would give the same pixels only if the same
+ * text were shown twice in a row. */
+static int echo_of(const struct detector *d, const struct event *e) {
+    int slack = KEY_SLACK + SETTLE_FRAMES + 1;
+    for (const struct event *o = d->events; o; o = o->next) {
+        if (o == e) continue;
+        /* Stored ends are one frame late (see keep_event). */
+        int64_t gap = e->at_start ? o->start - (e->end - 1) : e->start - (o->end - 1);
+        if (gap < -slack || gap > slack) continue;
+        if (core_overlap(e, o) >= ECHO_OVERLAP) return 1;
+    }
+    return 0;
 }
 
 static int record_run(struct detector *d, uint32_t pos, int64_t start, int64_t end, uint8_t value) {
@@ -248,7 +327,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     size_t bn = (size_t)bw * bh;
     /* value+1 in a 16-bit plane: 0 means "not recorded". */
     uint16_t *vals = calloc(bn, sizeof *vals);
-    uint8_t *core = calloc(bn, 1), *tmp = malloc(bn), *bits = malloc(bn);
+    uint8_t *core = calloc(bn, 1), *tmp = malloc(bn), *bits = malloc(bn), *strokes_kept = NULL;
     int kept = 0;
     if (!vals || !core || !tmp || !bits) goto done;
     for (int g = 0; g < group_count; g++)
@@ -286,6 +365,9 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     if (strokes < d->min_pixels || strokes * 10 < total * 6) goto done;
     /* A subtitle covers a band, not the frame (that would be a scene cut). */
     if (strokes > (size_t)w * h / 4) goto done;
+    strokes_kept = malloc(bn);
+    if (!strokes_kept) goto done;
+    memcpy(strokes_kept, core, bn);
     dilate(bits, core, tmp, bw, bh, CLOSE_RADIUS);
     erode(core, bits, tmp, bw, bh, CLOSE_RADIUS);
     dilate(bits, core, tmp, bw, bh, GROW_RADIUS);
@@ -297,12 +379,20 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     if (!e) goto done;
     e->start = start;
     e->end = end + 1; /* the frame after may still hold a blurred trace */
+    e->core = strokes_kept;
+    strokes_kept = NULL;
+    e->at_start = start == 0;
+    e->at_end = d->finishing && end == d->frames_in;
     e->x0 = x0;
     e->y0 = y0;
     e->w = bw;
     e->h = bh;
     e->bits = bits;
     bits = NULL;
+    if (e->at_end && echo_of(d, e)) {
+        event_free(e);
+        goto done;
+    }
     /* Keep the list ordered by end, so masks can free what has passed. */
     struct event **at = &d->events;
     while (*at && (*at)->end <= e->end)
@@ -312,6 +402,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     kept = 1;
 done:
     free(vals);
+    free(strokes_kept);
     free(core);
     free(tmp);
     free(bits);
@@ -365,11 +456,36 @@ static int close_pending(struct detector *d, int64_t now, int flush) {
     }
 }
 
+/* Box-averages the frame's luma down to the analysis plane. */
+static void shrink(struct detector *d, const AVFrame *frame) {
+    int s = d->scale, area = s * s;
+    for (int y = 0; y < d->height; y++) {
+        const uint8_t *top = frame->data[0] + (size_t)y * s * frame->linesize[0];
+        uint8_t *out = d->small + (size_t)y * d->width;
+        for (int x = 0; x < d->width; x++) {
+            int sum = 0;
+            for (int j = 0; j < s; j++) {
+                const uint8_t *p = top + (size_t)j * frame->linesize[0] + (size_t)x * s;
+                for (int i = 0; i < s; i++)
+                    sum += p[i];
+            }
+            out[x] = (uint8_t)((sum + area / 2) / area);
+        }
+    }
+}
+
 int detector_push(struct detector *d, const AVFrame *frame) {
     int w = d->width, h = d->height;
     int64_t t = d->frames_in;
+    const uint8_t *plane = frame->data[0];
+    int stride = frame->linesize[0];
+    if (d->scale > 1) {
+        shrink(d, frame);
+        plane = d->small;
+        stride = w;
+    }
     for (int y = 0; y < h; y++) {
-        const uint8_t *row = frame->data[0] + (size_t)y * frame->linesize[0];
+        const uint8_t *row = plane + (size_t)y * stride;
         size_t base = (size_t)y * w;
         for (int x = 0; x < w; x++) {
             size_t i = base + x;
@@ -445,33 +561,66 @@ void detector_finish(struct detector *d) {
             len <= d->max_frames && d->allowed[i])
             record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i]);
     }
+    d->finishing = 1;
     close_pending(d, t, 1);
+    d->finishing = 0;
     d->finished = 1;
+}
+
+/* ORs the event's analysis-plane bits into the full-size MASK: each analysis
+ * pixel covers a scale x scale block, the last row and column reach the edge. */
+static void paint_event(const struct detector *d, const struct event *e, uint8_t *mask) {
+    int s = d->scale, fw = d->full_width, fh = d->full_height;
+    for (int y = 0; y < e->h; y++) {
+        const uint8_t *src = e->bits + (size_t)y * e->w;
+        int ly = y + e->y0;
+        int row0 = ly * s, row1 = ly == d->height - 1 ? fh : row0 + s;
+        for (int x = 0; x < e->w; x++) {
+            if (!src[x]) continue;
+            int lx = x + e->x0;
+            int col0 = lx * s, col1 = lx == d->width - 1 ? fw : col0 + s;
+            for (int r = row0; r < row1; r++)
+                memset(mask + (size_t)r * fw + col0, 255, (size_t)(col1 - col0));
+        }
+    }
+}
+
+/* Whether an event open at the first frame covers INDEX and the line that
+ * may follow it (see echo_of) could still be unseen. */
+static int start_undecided(const struct detector *d, int64_t index) {
+    for (const struct event *e = d->events; e; e = e->next)
+        if (e->at_start && e->start <= index &&
+            d->frames_in < e->end + d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2)
+            return 1;
+    return 0;
 }
 
 int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {
     /* Every event covering INDEX has ended, and been closed, by now. */
-    if (!d->finished && d->frames_in < index + d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2)
+    if (!d->finished && (d->frames_in < index + d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2 ||
+                         start_undecided(d, index)))
         return 0;
-    int w = d->width;
-    memset(mask, 0, (size_t)w * d->height);
+    size_t full = (size_t)d->full_width * d->full_height;
+    memset(mask, 0, full);
+    int painted = 0;
     struct event **link = &d->events;
     while (*link) {
         struct event *e = *link;
-        if (e->end <= index) { /* passed: no later frame needs it */
+        int echo = e->at_start && echo_of(d, e);
+        e->at_start = 0;               /* decided */
+        if (e->end <= index || echo) { /* passed, or not text */
             *link = e->next;
-            free(e->bits);
-            free(e);
+            event_free(e);
             continue;
         }
-        if (e->start <= index)
-            for (int y = 0; y < e->h; y++) {
-                uint8_t *dst = mask + (size_t)(y + e->y0) * w + e->x0;
-                const uint8_t *src = e->bits + (size_t)y * e->w;
-                for (int x = 0; x < e->w; x++)
-                    dst[x] |= src[x];
-            }
+        if (e->start <= index) {
+            paint_event(d, e, mask);
+            painted = 1;
+        }
         link = &e->next;
     }
+    if (painted && d->full_allowed)
+        for (size_t i = 0; i < full; i++)
+            if (!d->full_allowed[i]) mask[i] = 0;
     return 1;
 }

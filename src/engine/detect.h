@@ -8,6 +8,8 @@
  * detector runs ahead of the frames being filled (see remove.c): feed it frames
  * with detector_push and ask for a frame's mask once enough later frames went
  * in. Memory is bounded by the longest subtitle it accepts, not by the video.
+ * Frames above 720 rows are analysed box-averaged to about 360 rows, so text
+ * is judged alike at every size; masks come back at the video's size.
  *
  * Not thread-safe: one detector per pipeline. */
 #ifndef VSR_DETECT_H

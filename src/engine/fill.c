@@ -20,10 +20,13 @@
 #include "engine/spatial.h"
 #include "vsr.h"
 
+/* Sizes in pixels of a 360-row frame; larger frames scale them (see
+ * filler_new), so that a tile covers the same part of a glyph at any size. */
 #define TILE            16
 #define RING            6   /* pixels around a tile used to check a candidate */
 #define MATCH_TOLERANCE 7.0 /* mean |difference| (8-bit luma) that still matches */
-#define LOCAL_RADIUS    4   /* local motion search, in pixels */
+#define LOCAL_RADIUS    4   /* local motion search */
+#define SCALE_ROWS      360
 #define LOCAL_FRAMES    6   /* local search only this near in time */
 #define WINDOW_SECONDS  1.5 /* each side, memory allowing */
 #define SOURCE_SPATIAL  0xFFFF
@@ -35,6 +38,9 @@ struct slot {
     uint8_t *mask_rows;
     int mask_y0, mask_y1;
     size_t mask_capacity;
+    /* Equal for consecutive frames whose masks are equal (one subtitle line
+     * held on screen): such frames hide the same pixels. */
+    uint64_t mask_version;
     double ox, oy;             /* position in "world" coordinates: world = pixel + o */
     struct motion_field field; /* motion from the frame before, per block */
     int64_t index;
@@ -45,15 +51,18 @@ struct source {
     const struct slot *slot;
     double dx, dy;  /* source pixel = this pixel + (dx, dy) */
     int use_filled; /* previous output: its filled pixels count as known */
-    int offset[3];  /* added to what is copied, per plane */
+    int offset;     /* added to the luma copied (exposure drift) */
 };
 
 struct filler {
     int width, height;
+    int scale; /* sizes above are multiplied by this; matching samples every scale-th pixel */
+    int tile, ring, local_radius;
     int past, future; /* frames kept each side */
     int capacity;     /* slots */
     struct slot *slots;
     int64_t pushed, next_fill, next_pop;
+    uint64_t mask_versions; /* the last slot mask_version given */
     int finished;
     struct motion_pyramid *pyramids[2];
     double last_ox, last_oy;
@@ -76,6 +85,11 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     if (!f) return NULL;
     f->width = width;
     f->height = height;
+    f->scale = (width < height ? width : height) / SCALE_ROWS;
+    if (f->scale < 1) f->scale = 1;
+    f->tile = TILE * f->scale;
+    f->ring = RING * f->scale;
+    f->local_radius = LOCAL_RADIUS * f->scale;
     if (fps <= 0 || fps > 1000) fps = 25;
     size_t per_frame = (size_t)width * height * 3 / 2 + 1; /* YUV 4:2:0; masks are small */
     long by_budget = (long)(memory_budget / (per_frame ? per_frame : 1));
@@ -155,6 +169,12 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
     if (need) memcpy(s->mask_rows, mask + (size_t)y0 * w, need);
     s->mask_y0 = y0;
     s->mask_y1 = y1;
+    const struct slot *before = f->pushed > 0 ? slot_at(f, f->pushed - 1) : NULL;
+    if (before && before->mask_y0 == y0 && before->mask_y1 == y1 &&
+        (need == 0 || memcmp(before->mask_rows, s->mask_rows, need) == 0))
+        s->mask_version = before->mask_version;
+    else
+        s->mask_version = ++f->mask_versions;
     s->frame = frame;
     s->index = f->pushed;
     struct motion_pyramid *cur = f->pyramids[f->pushed & 1], *prev = f->pyramids[!(f->pushed & 1)];
@@ -204,58 +224,46 @@ static inline int source_known(const struct filler *f, const struct slot *src, i
 }
 
 /* How well SRC, displaced by (dx, dy), fits frame CUR around tile (tx, ty):
- * the mean |difference| over the known pixels there once the mean difference
- * (exposure drift, a cloud) is taken out, and that mean per plane, which the
- * copy then adds back so the patch sits flush with its surroundings. */
+ * the mean |difference| over the known luma pixels there once the mean
+ * difference (exposure drift, a cloud) is taken out, and that mean, which the
+ * copy then adds back so the patch sits flush with its surroundings. Looks
+ * at every scale-th pixel each way: the same number at any frame size. */
 struct match {
     double mismatch; /* -1 when too few pixels to judge */
-    int offset[3];   /* cur - src, per plane */
+    int offset;      /* cur - src */
 };
 
 static struct match tile_match(const struct filler *f, const struct slot *cur,
                                const struct slot *src, int use_filled, int tx, int ty, double dx,
                                double dy) {
-    struct match r = {-1, {0, 0, 0}};
-    int x0 = tx - RING < 0 ? 0 : tx - RING, y0 = ty - RING < 0 ? 0 : ty - RING;
-    int x1 = tx + TILE + RING > f->width ? f->width : tx + TILE + RING;
-    int y1 = ty + TILE + RING > f->height ? f->height : ty + TILE + RING;
+    struct match r = {-1, 0};
+    int step = f->scale, ring = f->ring;
+    int x0 = tx - ring < 0 ? 0 : tx - ring, y0 = ty - ring < 0 ? 0 : ty - ring;
+    int x1 = tx + f->tile + ring > f->width ? f->width : tx + f->tile + ring;
+    int y1 = ty + f->tile + ring > f->height ? f->height : ty + f->tile + ring;
     const uint8_t *cp = cur->frame->data[0], *sp = src->frame->data[0];
     int cs = cur->frame->linesize[0], ss = src->frame->linesize[0];
-    int diffs[(TILE + 2 * RING) * (TILE + 2 * RING)];
-    long sum = 0, sum_u = 0, sum_v = 0, n = 0, n_c = 0;
-    for (int y = y0; y < y1; y++)
-        for (int x = x0; x < x1; x++) {
+    int diffs[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
+    long sum = 0, n = 0;
+    for (int y = y0; y < y1; y += step)
+        for (int x = x0; x < x1; x += step) {
             if (f->cur_mask[(size_t)y * f->width + x]) continue;
             if (!source_known(f, src, use_filled, x, y, dx, dy)) continue;
             int d = cp[(size_t)y * cs + x] - sample(sp, ss, x + dx, y + dy);
             diffs[n++] = d;
             sum += d;
-            if (!((x | y) & 1)) {
-                double sx = (x + dx) / 2, sy = (y + dy) / 2;
-                if (sx <= (f->width + 1) / 2 - 2 && sy <= (f->height + 1) / 2 - 2) {
-                    sum_u +=
-                        cur->frame->data[1][(size_t)(y / 2) * cur->frame->linesize[1] + x / 2] -
-                        sample(src->frame->data[1], src->frame->linesize[1], sx, sy);
-                    sum_v +=
-                        cur->frame->data[2][(size_t)(y / 2) * cur->frame->linesize[2] + x / 2] -
-                        sample(src->frame->data[2], src->frame->linesize[2], sx, sy);
-                    n_c++;
-                }
-            }
         }
     if (n < 24) return r;
     double mean = (double)sum / (double)n, dev = 0;
     for (long i = 0; i < n; i++)
         dev += fabs(diffs[i] - mean);
     r.mismatch = dev / (double)n + fabs(mean) / 4; /* a large shift is itself suspect */
-    r.offset[0] = (int)lround(mean);
-    r.offset[1] = n_c ? (int)lround((double)sum_u / (double)n_c) : 0;
-    r.offset[2] = n_c ? (int)lround((double)sum_v / (double)n_c) : 0;
+    r.offset = (int)lround(mean);
     return r;
 }
 
 static int add_source(struct filler *f, const struct slot *slot, double dx, double dy,
-                      int use_filled, const int offset[3]) {
+                      int use_filled, int offset) {
     if (f->source_count + 1 >= SOURCE_SPATIAL) return -1;
     if (f->source_count == f->source_capacity) {
         size_t cap = f->source_capacity ? f->source_capacity * 2 : 256;
@@ -264,8 +272,7 @@ static int add_source(struct filler *f, const struct slot *slot, double dx, doub
         f->sources = grown;
         f->source_capacity = cap;
     }
-    f->sources[f->source_count] =
-        (struct source){slot, dx, dy, use_filled, {offset[0], offset[1], offset[2]}};
+    f->sources[f->source_count] = (struct source){slot, dx, dy, use_filled, offset};
     return (int)++f->source_count; /* ids start at 1 */
 }
 
@@ -281,32 +288,46 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     int cs = cur->frame->linesize[0];
     const uint8_t *sp = s->slot->frame->data[0];
     int ss = s->slot->frame->linesize[0];
-    int x1 = tx + TILE > f->width ? f->width : tx + TILE;
-    int y1 = ty + TILE > f->height ? f->height : ty + TILE;
+    int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
+    int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
     for (int y = ty; y < y1; y++)
         for (int x = tx; x < x1; x++) {
             size_t i = (size_t)y * f->width + x;
             if (!f->cur_mask[i] || f->source_of[i]) continue;
             if (!source_known(f, s->slot, s->use_filled, x, y, s->dx, s->dy)) continue;
-            cp[(size_t)y * cs + x] = clamp8(sample(sp, ss, x + s->dx, y + s->dy) + s->offset[0]);
+            cp[(size_t)y * cs + x] = clamp8(sample(sp, ss, x + s->dx, y + s->dy) + s->offset);
             f->source_of[i] = (uint16_t)id;
             remaining--;
         }
     return remaining;
 }
 
-/* Best local displacement within RADIUS of (cx, cy) for SRC. */
+/* Best local displacement within RADIUS of (cx, cy) for SRC: every scale-th
+ * displacement first, then the whole pixels around the best of those. */
 static struct match search_local(const struct filler *f, const struct slot *cur,
                                  const struct slot *src, int tx, int ty, double cx, double cy,
                                  int radius, double *bx, double *by) {
-    struct match best = {-1, {0, 0, 0}};
-    for (int y = -radius; y <= radius; y++)
-        for (int x = -radius; x <= radius; x++) {
+    struct match best = {-1, 0};
+    int step = f->scale;
+    for (int y = -radius; y <= radius; y += step)
+        for (int x = -radius; x <= radius; x += step) {
             struct match m = tile_match(f, cur, src, 0, tx, ty, cx + x, cy + y);
             if (m.mismatch >= 0 && (best.mismatch < 0 || m.mismatch < best.mismatch)) {
                 best = m;
                 *bx = cx + x;
                 *by = cy + y;
+            }
+        }
+    if (step == 1 || best.mismatch < 0) return best;
+    double ox = *bx, oy = *by;
+    for (int y = -1; y <= 1; y++)
+        for (int x = -1; x <= 1; x++) {
+            if (!x && !y) continue;
+            struct match m = tile_match(f, cur, src, 0, tx, ty, ox + x, oy + y);
+            if (m.mismatch >= 0 && m.mismatch < best.mismatch) {
+                best = m;
+                *bx = ox + x;
+                *by = oy + y;
             }
         }
     return best;
@@ -315,10 +336,12 @@ static struct match search_local(const struct filler *f, const struct slot *cur,
 /* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs:
  * most frames near a subtitle hide the same pixels, and skipping them before
  * any matching is what keeps the fill fast. */
-static int can_contribute(const struct filler *f, const struct slot *src, int tx, int ty, double dx,
-                          double dy) {
-    int x1 = tx + TILE > f->width ? f->width : tx + TILE;
-    int y1 = ty + TILE > f->height ? f->height : ty + TILE;
+static int can_contribute(const struct filler *f, const struct slot *cur, const struct slot *src,
+                          int tx, int ty, double dx, double dy) {
+    /* The common case: a still camera and the same line on screen. */
+    if (dx == 0 && dy == 0 && src->mask_version == cur->mask_version) return 0;
+    int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
+    int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
     /* Integer taps only: this runs for every candidate frame of every tile. */
     int ix = (int)floor(dx), iy = (int)floor(dy);
     int wide_x = dx != ix, wide_y = dy != iy;
@@ -369,7 +392,8 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
             int moving = have_v[dir] || fabs(field_x[dir]) + fabs(field_y[dir]) > 1;
             /* Frames that hide the same pixels are skipped unmatched, unless
              * something moves here and a local search may find it elsewhere. */
-            if (!can_contribute(f, src, tx, ty, dx, dy) && (!moving || k > LOCAL_FRAMES)) continue;
+            if (!can_contribute(f, cur, src, tx, ty, dx, dy) && (!moving || k > LOCAL_FRAMES))
+                continue;
             struct match m = tile_match(f, cur, src, 0, tx, ty, dx, dy);
             if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && k <= LOCAL_FRAMES) {
                 double sx = dx, sy = dy;
@@ -378,12 +402,12 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
                     lm = search_local(f, cur, src, tx, ty, dx + vx[dir] * k, dy + vy[dir] * k, 2,
                                       &sx, &sy);
                 } else {
-                    lm = search_local(f, cur, src, tx, ty, dx, dy, LOCAL_RADIUS, &sx, &sy);
+                    lm = search_local(f, cur, src, tx, ty, dx, dy, f->local_radius, &sx, &sy);
                     double fx = dx, fy = dy;
-                    struct match fm = {-1, {0, 0, 0}};
-                    if (fabs(field_x[dir]) + fabs(field_y[dir]) > LOCAL_RADIUS)
+                    struct match fm = {-1, 0};
+                    if (fabs(field_x[dir]) + fabs(field_y[dir]) > f->local_radius)
                         fm = search_local(f, cur, src, tx, ty, dx + field_x[dir] * k,
-                                          dy + field_y[dir] * k, LOCAL_RADIUS, &fx, &fy);
+                                          dy + field_y[dir] * k, f->local_radius, &fx, &fy);
                     if (fm.mismatch >= 0 && (lm.mismatch < 0 || fm.mismatch < lm.mismatch)) {
                         lm = fm;
                         sx = fx;
@@ -445,10 +469,11 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     memset(f->source_of + (size_t)band0 * w, 0, (size_t)(band1 - band0) * w * sizeof *f->source_of);
     f->source_count = 0;
     int bx0 = w, by0 = h, bx1 = -1, by1 = -1; /* box of pixels left for spatial fill */
-    for (int ty = band0 / TILE * TILE; ty < band1; ty += TILE)
-        for (int tx = 0; tx < w; tx += TILE) {
+    int tile = f->tile;
+    for (int ty = band0 / tile * tile; ty < band1; ty += tile)
+        for (int tx = 0; tx < w; tx += tile) {
             int remaining = 0;
-            int x1 = tx + TILE > w ? w : tx + TILE, y1 = ty + TILE > h ? h : ty + TILE;
+            int x1 = tx + tile > w ? w : tx + tile, y1 = ty + tile > h ? h : ty + tile;
             for (int y = ty; y < y1; y++)
                 for (int x = tx; x < x1; x++)
                     remaining += f->cur_mask[(size_t)y * w + x] != 0;
@@ -554,9 +579,9 @@ int filler_pop(struct filler *f, AVFrame **frame, uint8_t *mask_out) {
     if (f->next_fill >= f->pushed) return 0;
     if (!f->finished && f->pushed - f->next_fill <= f->future) return 0;
     struct slot *cur = slot_at(f, f->next_fill);
-    int rc = av_frame_make_writable(cur->frame);
-    if (rc < 0) return VSR_E_NOMEM;
-    rc = fill_frame(f, cur);
+    /* A frame without subtitles goes out as decoded: no copy. */
+    if (cur->mask_y1 > cur->mask_y0 && av_frame_make_writable(cur->frame) < 0) return VSR_E_NOMEM;
+    int rc = fill_frame(f, cur);
     if (rc) return rc;
     AVFrame *out = av_frame_clone(cur->frame);
     if (!out) return VSR_E_NOMEM;

@@ -8,13 +8,15 @@
 #define COARSE_RADIUS 6     /* at 1/8 size: +-48 pixels of full-size motion per frame */
 #define TRUNCATE      40    /* differences beyond this are outliers (moving objects) */
 #define SAMPLES_MAX   12000 /* pixels looked at per cost, at most */
+#define BLOCK_SAMPLES 200   /* per block and shift in the coarse vote, at most */
 
 enum { GRID_X = MOTION_GRID_X, GRID_Y = MOTION_GRID_Y };
 
 struct level {
     int w, h;
     uint8_t *luma;
-    uint8_t *mask; /* 1 = ignore */
+    uint8_t *mask;     /* non-zero = ignore */
+    uint8_t *grid_col; /* w entries: the voting block column of each x */
 };
 
 struct motion_pyramid {
@@ -30,10 +32,13 @@ struct motion_pyramid *motion_pyramid_new(int width, int height) {
         p->levels[l].h = h;
         p->levels[l].luma = malloc((size_t)w * h);
         p->levels[l].mask = malloc((size_t)w * h);
-        if (!p->levels[l].luma || !p->levels[l].mask) {
+        p->levels[l].grid_col = malloc((size_t)w);
+        if (!p->levels[l].luma || !p->levels[l].mask || !p->levels[l].grid_col) {
             motion_pyramid_free(p);
             return NULL;
         }
+        for (int x = 0; x < w; x++)
+            p->levels[l].grid_col[x] = (uint8_t)(x * GRID_X / w);
         w = w / 2 > 1 ? w / 2 : 1;
         h = h / 2 > 1 ? h / 2 : 1;
     }
@@ -45,8 +50,30 @@ void motion_pyramid_free(struct motion_pyramid *p) {
     for (int l = 0; l < MOTION_LEVELS; l++) {
         free(p->levels[l].luma);
         free(p->levels[l].mask);
+        free(p->levels[l].grid_col);
     }
     free(p);
+}
+
+/* Halves A into B: 2x2 means of luma, 2x2 unions of the mask. The last
+ * column and row repeat when A's size is odd. */
+static void halve(const struct level *a, struct level *b) {
+    for (int y = 0; y < b->h; y++) {
+        int y0 = 2 * y < a->h ? 2 * y : a->h - 1, y1 = 2 * y + 1 < a->h ? 2 * y + 1 : y0;
+        const uint8_t *l0 = a->luma + (size_t)y0 * a->w, *l1 = a->luma + (size_t)y1 * a->w;
+        const uint8_t *m0 = a->mask + (size_t)y0 * a->w, *m1 = a->mask + (size_t)y1 * a->w;
+        uint8_t *lo = b->luma + (size_t)y * b->w, *mo = b->mask + (size_t)y * b->w;
+        int inner = a->w / 2 < b->w ? a->w / 2 : b->w; /* columns with both taps inside */
+        for (int x = 0; x < inner; x++) {
+            lo[x] = (uint8_t)((l0[2 * x] + l0[2 * x + 1] + l1[2 * x] + l1[2 * x + 1] + 2) >> 2);
+            mo[x] = m0[2 * x] | m0[2 * x + 1] | m1[2 * x] | m1[2 * x + 1];
+        }
+        for (int x = inner; x < b->w; x++) {
+            int x0 = 2 * x < a->w ? 2 * x : a->w - 1;
+            lo[x] = (uint8_t)((l0[x0] + l1[x0] + 1) >> 1);
+            mo[x] = m0[x0] | m1[x0];
+        }
+    }
 }
 
 void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int stride,
@@ -55,31 +82,18 @@ void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int str
     for (int y = 0; y < l0->h; y++)
         memcpy(l0->luma + (size_t)y * l0->w, luma + (size_t)y * stride, (size_t)l0->w);
     if (mask)
-        for (size_t i = 0; i < (size_t)l0->w * l0->h; i++)
-            l0->mask[i] = mask[i] != 0;
+        memcpy(l0->mask, mask, (size_t)l0->w * l0->h);
     else
         memset(l0->mask, 0, (size_t)l0->w * l0->h);
-    for (int l = 1; l < MOTION_LEVELS; l++) {
-        const struct level *a = &p->levels[l - 1];
-        struct level *b = &p->levels[l];
-        for (int y = 0; y < b->h; y++)
-            for (int x = 0; x < b->w; x++) {
-                int x0 = 2 * x < a->w ? 2 * x : a->w - 1, x1 = 2 * x + 1 < a->w ? 2 * x + 1 : x0;
-                int y0 = 2 * y < a->h ? 2 * y : a->h - 1, y1 = 2 * y + 1 < a->h ? 2 * y + 1 : y0;
-                size_t i00 = (size_t)y0 * a->w + x0, i01 = (size_t)y0 * a->w + x1;
-                size_t i10 = (size_t)y1 * a->w + x0, i11 = (size_t)y1 * a->w + x1;
-                b->luma[(size_t)y * b->w + x] =
-                    (uint8_t)((a->luma[i00] + a->luma[i01] + a->luma[i10] + a->luma[i11] + 2) >> 2);
-                b->mask[(size_t)y * b->w + x] =
-                    a->mask[i00] | a->mask[i01] | a->mask[i10] | a->mask[i11];
-            }
-    }
+    for (int l = 1; l < MOTION_LEVELS; l++)
+        halve(&p->levels[l - 1], &p->levels[l]);
 }
 
 /* Mean truncated squared difference between cur and prev shifted by (dx, dy),
- * over pixels unmasked in both; HUGE_VAL when too few overlap. */
+ * over pixels unmasked in both, looking at no more than SAMPLES pixels of the
+ * box; HUGE_VAL when too few overlap. */
 static double cost_in(const struct level *prev, const struct level *cur, int dx, int dy, int bx0,
-                      int by0, int bx1, int by1, const uint8_t *inliers) {
+                      int by0, int bx1, int by1, const uint8_t *inliers, long samples) {
     int w = cur->w, h = cur->h;
     int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? w - dx : w;
     int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? h - dy : h;
@@ -91,18 +105,17 @@ static double cost_in(const struct level *prev, const struct level *cur, int dx,
     if (x1 - x0 < 2 || y1 - y0 < 2) return HUGE_VAL;
     long long area = (long long)(x1 - x0) * (y1 - y0);
     int step = 1;
-    while (area / ((long long)step * step) > SAMPLES_MAX)
+    while (area / ((long long)step * step) > samples)
         step++;
-    double sum = 0;
-    long long n = 0;
+    long long sum = 0, n = 0;
     for (int y = y0; y < y1; y += step) {
         const uint8_t *c = cur->luma + (size_t)y * w, *cm = cur->mask + (size_t)y * w;
         const uint8_t *p = prev->luma + (size_t)(y + dy) * w + dx;
         const uint8_t *pm = prev->mask + (size_t)(y + dy) * w + dx;
-        int gy = y * GRID_Y / h;
+        const uint8_t *row_inliers = inliers ? inliers + (y * GRID_Y / h) * GRID_X : NULL;
         for (int x = x0; x < x1; x += step) {
             if (cm[x] | pm[x]) continue;
-            if (inliers && !inliers[gy * GRID_X + x * GRID_X / w]) continue;
+            if (row_inliers && !row_inliers[cur->grid_col[x]]) continue;
             int d = c[x] - p[x];
             if (d < 0) d = -d;
             if (d > TRUNCATE) d = TRUNCATE;
@@ -110,12 +123,12 @@ static double cost_in(const struct level *prev, const struct level *cur, int dx,
             n++;
         }
     }
-    return n * 16 < area / ((long long)step * step) ? HUGE_VAL : sum / (double)n;
+    return n * 16 < area / ((long long)step * step) ? HUGE_VAL : (double)sum / (double)n;
 }
 
 static double cost(const struct level *prev, const struct level *cur, int dx, int dy,
                    const uint8_t *inliers) {
-    return cost_in(prev, cur, dx, dy, 0, 0, cur->w, cur->h, inliers);
+    return cost_in(prev, cur, dx, dy, 0, 0, cur->w, cur->h, inliers, SAMPLES_MAX);
 }
 
 /* The coarse displacement most blocks of the frame agree with. A block
@@ -140,7 +153,7 @@ static void vote_coarse(const struct level *prev, const struct level *cur, int p
             double best = HUGE_VAL;
             for (int i = 0; i < SIDE * SIDE; i++) {
                 double c = cost_in(prev, cur, i % SIDE - COARSE_RADIUS, i / SIDE - COARSE_RADIUS,
-                                   x0, y0, x1, y1, NULL);
+                                   x0, y0, x1, y1, NULL, BLOCK_SAMPLES);
                 costs[gy][gx][i] = c;
                 if (c < best) best = c;
             }

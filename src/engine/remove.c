@@ -1,8 +1,9 @@
 /* remove.c: vsr_remove, the pipeline from input file to cleaned output.
  *
  * Two readers decode the same input. Reader A feeds the detector, which must
- * see a subtitle disappear before it can mask it, so A runs ahead; reader B
- * decodes the same frames again for the filler as their masks become ready.
+ * see a subtitle disappear before it can mask it, so A runs ahead, on a
+ * thread of its own (analysis.h); reader B decodes the same frames again for
+ * the filler as their masks become ready.
  * Decoding twice costs CPU but keeps memory bounded by the detector's window
  * rather than by the length of the video. Filled frames go to the writer, and
  * the masks to a second writer when asked for. Outputs appear only complete:
@@ -16,6 +17,7 @@
 #include <libavutil/mathematics.h>
 #include <libavutil/pixfmt.h>
 
+#include "engine/analysis.h"
 #include "engine/detect.h"
 #include "engine/fill.h"
 #include "media/media.h"
@@ -32,6 +34,7 @@ struct pipeline {
     struct media_reader *analysis; /* reader A: runs ahead, feeds the detector */
     struct media_reader *source;   /* reader B: frames to fill */
     struct detector *detector;
+    struct analysis *analysis_thread; /* runs reader A and the detector */
     struct filler *filler;
     struct media_writer *writer;
     struct media_writer *mask_writer;
@@ -39,7 +42,6 @@ struct pipeline {
     uint8_t *mask;       /* width*height, of the frame going into the filler */
     uint8_t *filled_mask;
     const struct media_info *info;
-    int analysis_done;
     int64_t frames_in;   /* frames given to the filler */
     int64_t frames_done; /* frames written */
     double started, last_report;
@@ -76,34 +78,6 @@ static void report(struct pipeline *p, int final) {
             progress.eta_seconds = (double)(total - p->frames_done) / progress.fps;
     }
     p->options->progress(p->options->progress_opaque, &progress);
-}
-
-/* Gets the mask of frame INDEX, feeding the detector from reader A until it
- * can tell. */
-static int next_mask(struct pipeline *p, int64_t index, struct vsr_error *error) {
-    for (;;) {
-        int ret = detector_mask(p->detector, index, p->mask);
-        if (ret == 1) return 0;
-        if (ret < 0)
-            return error_set(error, ret, "subtitle detection failed on frame %lld",
-                             (long long)index);
-        if (p->analysis_done)
-            return error_set(error, VSR_E_INTERNAL,
-                             "the detector wants frames past the end of the video (frame %lld)",
-                             (long long)index);
-        if (canceled(p)) return error_set(error, VSR_E_CANCELED, "canceled");
-        AVFrame *frame = NULL;
-        ret = media_reader_next(p->analysis, &frame, error);
-        if (ret < 0) return ret;
-        if (ret == 0) {
-            detector_finish(p->detector);
-            p->analysis_done = 1;
-            continue;
-        }
-        ret = detector_push(p->detector, frame);
-        av_frame_free(&frame);
-        if (ret < 0) return error_set(error, ret, "subtitle detection failed");
-    }
 }
 
 static int write_mask(struct pipeline *p, int64_t pts, struct vsr_error *error) {
@@ -191,7 +165,8 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
         if (av_frame_get_buffer(p->mask_frame, 0) < 0)
             return error_set(error, VSR_E_NOMEM, "out of memory");
     }
-    return 0;
+    return analysis_start(&p->analysis_thread, p->analysis, p->detector, width, height, o->cancel,
+                          error);
 }
 
 static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
@@ -201,8 +176,11 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
         int ret = media_reader_next(p->source, &frame, error);
         if (ret < 0) return ret;
         if (ret == 0) break;
-        ret = next_mask(p, p->frames_in, error);
-        if (ret == 0) {
+        ret = analysis_next(p->analysis_thread, p->mask, error);
+        if (ret == 0)
+            ret = error_set(error, VSR_E_INTERNAL,
+                            "the two decoding passes of the input disagree on its length");
+        if (ret == 1) {
             ret = filler_push(p->filler, frame, p->mask); /* takes the frame */
             frame = NULL;
             if (ret < 0) ret = error_set(error, ret, "filling the subtitle area failed");
@@ -215,19 +193,13 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
     }
     /* Reader A must end where B did: a file whose decoders disagree is not
      * one we can trust (and A may still hold a truncation to report). */
-    if (!p->analysis_done) {
-        AVFrame *extra = NULL;
-        int ret = media_reader_next(p->analysis, &extra, error);
-        av_frame_free(&extra);
-        if (ret < 0) return ret;
-        if (ret == 1)
-            return error_set(error, VSR_E_INTERNAL,
-                             "the two decoding passes of the input disagree on its length");
-        detector_finish(p->detector);
-        p->analysis_done = 1;
-    }
+    int ret = analysis_next(p->analysis_thread, p->mask, error);
+    if (ret < 0) return ret;
+    if (ret == 1)
+        return error_set(error, VSR_E_INTERNAL,
+                         "the two decoding passes of the input disagree on its length");
     filler_finish(p->filler);
-    int ret = drain_filler(p, error);
+    ret = drain_filler(p, error);
     if (ret < 0) return ret;
     if (p->frames_done != p->frames_in)
         return error_set(error, VSR_E_INTERNAL, "the filler returned %lld of %lld frames",
@@ -249,6 +221,7 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
 }
 
 static void close_pipeline(struct pipeline *p) {
+    analysis_stop(p->analysis_thread); /* before what it borrows */
     media_writer_free(p->mask_writer); /* removes its temporary file if unfinished */
     media_writer_free(p->writer);
     filler_free(p->filler);

@@ -11,6 +11,7 @@
 
 #include "http/http_internal.h"
 #include "jobs/job_types.h"
+#include "service/retention.h"
 #include "service/webhooks.h"
 #include "util/ids.h"
 
@@ -103,16 +104,8 @@ enum MHD_Result api_metrics(struct request *req, int json) {
     struct http_server *server = req->server;
     char *text = json ? metrics_render_json(server->metrics, server->store)
                       : metrics_render_prometheus(server->metrics, server->store);
-    if (!text) return MHD_NO;
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-    if (!response) {
-        free(text);
-        return MHD_NO;
-    }
-    MHD_add_response_header(response, "Content-Type",
-                            json ? "application/json" : "text/plain; version=0.0.4");
-    return http_respond(req, MHD_HTTP_OK, response);
+    return http_respond_text(req, MHD_HTTP_OK, text,
+                             json ? "application/json" : "text/plain; version=0.0.4");
 }
 
 /* ---- uploads ----------------------------------------------------------- */
@@ -336,7 +329,8 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         if (store_job_queue_position(server->store, job, &position, &error) == VSR_OK)
             json_object_set_new(json, "queue_position", json_integer(position));
     }
-    if (job->state == JOB_SUCCEEDED) {
+    if (job->purged_at) json_object_set_new(json, "purged_at", time_or_null(job->purged_at));
+    if (job->state == JOB_SUCCEEDED && !job->purged_at) {
         char url[128];
         snprintf(url, sizeof url, "/api/v1/jobs/%s/result", job->id);
         json_object_set_new(json, "result_url", json_string(url));
@@ -357,22 +351,13 @@ static int64_t seconds_to_next_month(int64_t month_start_ms) {
 
 static enum MHD_Result quota_exceeded(struct request *req, const char *limit, int64_t limit_value,
                                       int64_t retry_after, const char *message) {
-    json_t *body =
-        json_pack("{s:{s:s, s:s, s:s, s:I}}", "error", "code", "quota_exceeded", "message", message,
-                  "limit", limit, "limit_value", (json_int_t)limit_value);
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    struct MHD_Response *response =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!response) {
-        free(text);
-        return MHD_NO;
-    }
     char retry[32];
     snprintf(retry, sizeof retry, "%lld", (long long)retry_after);
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    MHD_add_response_header(response, "Retry-After", retry);
-    return http_respond(req, MHD_HTTP_TOO_MANY_REQUESTS, response);
+    return http_respond_json_with(req, MHD_HTTP_TOO_MANY_REQUESTS,
+                                  json_pack("{s:{s:s, s:s, s:s, s:I}}", "error", "code",
+                                            "quota_exceeded", "message", message, "limit", limit,
+                                            "limit_value", (json_int_t)limit_value),
+                                  (struct http_header[]){{"Retry-After", retry}}, 1);
 }
 
 /* Checks the key's quotas for a job of MEDIA_SECONDS; answers 429 when over. */
@@ -407,12 +392,11 @@ static enum MHD_Result check_quotas(struct request *req, double media_seconds, i
     return MHD_YES;
 }
 
-enum MHD_Result api_job_create(struct request *req) {
-    static const char *const allowed[] = {"type", "upload_id", "options", "webhook_url", NULL};
+/* Creates a job from BODY (an object with only known fields): the JSON
+ * request and the multipart form both end here. */
+static enum MHD_Result create_job(struct request *req, json_t *body) {
     struct http_server *server = req->server;
     enum MHD_Result result = MHD_NO;
-    json_t *body = parse_body(req, allowed, &result);
-    if (!body) return result;
     struct job job = {0};
     struct upload up;
     struct vsr_error error = {0};
@@ -423,7 +407,8 @@ enum MHD_Result api_job_create(struct request *req) {
     const char *type_name = type ? json_string_value(type) : "remove";
     const struct job_type *job_type = type_name ? job_type_find(type_name) : NULL;
     if (!job_type) {
-        result = bad_field(req, "type", "type must name a job type: \"remove\"");
+        result = bad_field(req, "type",
+                           "type must name a job type: \"remove\", \"transcribe\" or \"caption\"");
         goto done;
     }
     if (!json_is_string(upload_id) || json_string_length(upload_id) >= sizeof job.upload_id) {
@@ -473,6 +458,17 @@ enum MHD_Result api_job_create(struct request *req) {
         result = storage_error(req, &error);
         goto done;
     }
+    /* An upload that no job used is deleted RETENTION_UNUSED_GRACE_MS after its
+     * URL expired; refusing it from half that on keeps a new job off a file the
+     * sweep is deleting. */
+    if (found == 1 &&
+        (up.purged_at || up.expires_at + RETENTION_UNUSED_GRACE_MS / 2 < ids_now_ms())) {
+        result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "upload_expired",
+                                    "this upload expired and its file was or is being deleted;"
+                                    " upload the file again",
+                                    "upload_id");
+        goto done;
+    }
     if (found == 0 || up.state != UPLOAD_READY) {
         result = http_respond_error(
             req, MHD_HTTP_UNPROCESSABLE_CONTENT,
@@ -494,6 +490,7 @@ enum MHD_Result api_job_create(struct request *req) {
     snprintf(job.input_blob, sizeof job.input_blob, "%s", up.blob);
     snprintf(job.options, sizeof job.options, "%s", options_text);
     if (idempotency) snprintf(job.idempotency_key, sizeof job.idempotency_key, "%s", idempotency);
+    snprintf(job.request_id, sizeof job.request_id, "%s", req->request_id);
     job.media_seconds = up.media_seconds;
     job.max_attempts = server->config->max_attempts;
     int replayed = store_job_create(server->store, &job, &error);
@@ -501,44 +498,217 @@ enum MHD_Result api_job_create(struct request *req) {
         result = storage_error(req, &error);
         goto done;
     }
+    if (replayed && req->multipart && strcmp(job.upload_id, up.id) != 0) {
+        /* A retried multipart request brought its file again: the copy is
+         * not needed. The same key with another file is refused. */
+        struct upload first;
+        int same =
+            store_upload_get(server->store, req->key.id, job.upload_id, &first, &error) == 1 &&
+            first.size == up.size && strcmp(first.file_name, up.file_name) == 0;
+        blob_remove(server->blob, up.blob, &error);
+        up.state = UPLOAD_REJECTED;
+        snprintf(up.error_code, sizeof up.error_code, "duplicate");
+        snprintf(up.error_message, sizeof up.error_message, "a retried request's copy of %s",
+                 job.upload_id);
+        store_upload_update(server->store, &up, &error);
+        if (same) snprintf(up.id, sizeof up.id, "%s", job.upload_id);
+    }
     if (replayed && strcmp(job.upload_id, up.id) != 0) {
         result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "idempotency_key_reused",
                                     "this Idempotency-Key was used for a different request",
                                     "Idempotency-Key");
         goto done;
     }
-    json_t *json = job_to_json(server, &job, 1);
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    struct MHD_Response *response =
-        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
-    if (!response) {
-        free(text);
-        goto done;
-    }
     char location[96];
     snprintf(location, sizeof location, "/api/v1/jobs/%s", job.id);
-    MHD_add_response_header(response, "Content-Type", "application/json");
-    MHD_add_response_header(response, "Location", location);
-    if (replayed) MHD_add_response_header(response, "Idempotent-Replayed", "true");
-    result = http_respond(req, MHD_HTTP_ACCEPTED, response);
+    result = http_respond_json_with(
+        req, MHD_HTTP_ACCEPTED, job_to_json(server, &job, 1),
+        (struct http_header[]){{"Location", location},
+                               {"Idempotent-Replayed", replayed ? "true" : NULL}},
+        2);
 done:
     free(options_text);
+    return result;
+}
+
+enum MHD_Result api_job_create(struct request *req) {
+    static const char *const allowed[] = {"type", "upload_id", "options", "webhook_url", NULL};
+    enum MHD_Result result = MHD_NO;
+    json_t *body = parse_body(req, allowed, &result);
+    if (!body) return result;
+    result = create_job(req, body);
     json_decref(body);
     return result;
 }
 
-static enum MHD_Result job_not_found(struct request *req) {
-    return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL);
+/* ---- jobs from a multipart form ---------------------------------------- */
+
+static void form_refuse(struct request *req, const char *field, const char *message) {
+    if (req->form_error[0]) return; /* the first problem is the one answered */
+    snprintf(req->form_error, sizeof req->form_error, "%s", message);
+    snprintf(req->form_error_field, sizeof req->form_error_field, "%.63s", field);
+}
+
+/* Called by libmicrohttpd's parser with each piece of each part, in order:
+ * OFF is the piece's offset within its part's value. */
+static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size) {
+    struct request *req = cls;
+    struct http_server *server = req->server;
+    if (req->form_error[0] || req->write_failed) return MHD_YES; /* read on, answer at the end */
+    if (strcmp(key, "file") == 0) {
+        /* A new value (OFF 0) after file bytes arrived is a second file. */
+        if (off == 0 && req->file_bytes > 0) {
+            form_refuse(req, "file", "send one file part only");
+            return MHD_YES;
+        }
+        if (!req->writer) {
+            struct upload *up = &req->upload;
+            ids_random(up->id, sizeof up->id, "upl_", 12);
+            snprintf(up->key_id, sizeof up->key_id, "%s", req->key.id);
+            snprintf(up->file_name, sizeof up->file_name, "%.127s",
+                     filename && *filename ? filename : "upload");
+            snprintf(up->mime_type, sizeof up->mime_type, "%.127s",
+                     content_type ? content_type : "application/octet-stream");
+            snprintf(up->blob, sizeof up->blob, "uploads/%s", up->id);
+            if (blob_writer_open(server->blob, up->blob, &req->writer, &req->write_error) !=
+                VSR_OK) {
+                req->write_failed = 1;
+                return MHD_YES;
+            }
+        }
+        req->file_bytes += (int64_t)size;
+        if (size > 0 && blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
+            req->write_failed = 1;
+        return MHD_YES;
+    }
+    static const char *const fields[] = {"type", "options", "webhook_url", NULL};
+    int known = 0;
+    for (const char *const *f = fields; *f; f++)
+        if (strcmp(*f, key) == 0) known = 1;
+    if (!known) {
+        char message[160];
+        snprintf(message, sizeof message,
+                 "unknown form field \"%.60s\"; use file, type, options, webhook_url", key);
+        form_refuse(req, key, message);
+        return MHD_YES;
+    }
+    /* Text fields arrive in pieces, appended to what came so far; a new
+     * value (OFF 0) where one is already held is a repeated field. */
+    const char *before = json_string_value(json_object_get(req->form, key));
+    size_t len = before ? strlen(before) : 0;
+    if (off == 0 && len > 0) {
+        form_refuse(req, key, "a form field appears twice");
+        return MHD_YES;
+    }
+    if (len + size >= STORE_OPTIONS_SIZE) {
+        form_refuse(req, key, "a form field is too long");
+        return MHD_YES;
+    }
+    char *value = malloc(len + size + 1);
+    if (!value) {
+        form_refuse(req, key, "out of memory");
+        return MHD_YES;
+    }
+    memcpy(value, before ? before : "", len);
+    memcpy(value + len, data, size);
+    value[len + size] = '\0';
+    json_object_set_new(req->form, key, json_stringn(value, len + size));
+    free(value);
+    return MHD_YES;
+}
+
+enum MHD_Result api_job_multipart_begin(struct request *req) {
+    req->multipart = 1;
+    req->form = json_object();
+    /* 64 KiB: the parser's buffer; file data passes through it in pieces. */
+    req->post = MHD_create_post_processor(req->connection, 64 * 1024, form_part, req);
+    if (!req->form || !req->post)
+        return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_multipart",
+                                  "a multipart/form-data body needs a boundary parameter in"
+                                  " Content-Type",
+                                  NULL);
+    return MHD_YES;
+}
+
+void api_job_multipart_feed(struct request *req, const char *data, size_t size) {
+    if (req->form_error[0] || !req->post) return;
+    if (MHD_post_process(req->post, data, size) != MHD_YES)
+        form_refuse(req, "", "the multipart/form-data body is malformed");
+}
+
+enum MHD_Result api_job_multipart_finish(struct request *req) {
+    struct http_server *server = req->server;
+    struct vsr_error error = {0};
+    /* Destroying the parser hands over the last part's tail. */
+    if (req->post && MHD_destroy_post_processor(req->post) != MHD_YES)
+        form_refuse(req, "", "the multipart/form-data body is malformed or cut short");
+    req->post = NULL;
+    if (req->write_failed) return storage_error(req, &req->write_error);
+    if (req->form_error[0])
+        return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_form", req->form_error,
+                                  req->form_error_field[0] ? req->form_error_field : NULL);
+    if (!req->writer)
+        return bad_field(req, "file", "the form needs a \"file\" part holding the video");
+    struct blob_writer *writer = req->writer;
+    req->writer = NULL;
+    if (blob_writer_commit(writer, &error) != VSR_OK) return storage_error(req, &error);
+    /* The file becomes an upload, probed like a PUT one. */
+    struct upload *up = &req->upload;
+    up->declared_size = up->size = req->file_bytes;
+    up->created_at = ids_now_ms();
+    up->expires_at = up->created_at + (int64_t)server->config->upload_expiry_seconds * 1000;
+    probe_upload(server, up);
+    if (up->state == UPLOAD_REJECTED) blob_remove(server->blob, up->blob, &error);
+    if (store_upload_create(server->store, up, &error) != VSR_OK) return storage_error(req, &error);
+    if (up->state == UPLOAD_REJECTED)
+        return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, up->error_code,
+                                  up->error_message, "file");
+    /* The fields become the JSON body: options is JSON text. */
+    json_t *body = json_pack("{s:s}", "upload_id", up->id);
+    const char *text_fields[] = {"type", "webhook_url"};
+    for (int i = 0; i < 2; i++) {
+        json_t *value = json_object_get(req->form, text_fields[i]);
+        if (value) json_object_set(body, text_fields[i], value);
+    }
+    const char *options = json_string_value(json_object_get(req->form, "options"));
+    if (options) {
+        json_error_t json_error;
+        json_t *parsed = json_loads(options, 0, &json_error);
+        if (!parsed) {
+            json_decref(body);
+            char message[300];
+            snprintf(message, sizeof message, "options: malformed JSON at column %d: %s",
+                     json_error.column, json_error.text);
+            return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_json", message,
+                                      "options");
+        }
+        json_object_set_new(body, "options", parsed);
+    }
+    enum MHD_Result result = create_job(req, body);
+    json_decref(body);
+    return result;
+}
+
+/* Reads the key's job named by the path into JOB: 1 when found; otherwise
+ * the 404 or 503 is queued, *RESULT holds its result and 0 is returned. */
+static int find_job(struct request *req, struct job *job, enum MHD_Result *result) {
+    struct vsr_error error = {0};
+    int found = store_job_get(req->server->store, req->key.id, req->id, job, &error);
+    if (found == 1) return 1;
+    *result = found < 0
+                  ? storage_error(req, &error)
+                  : http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL);
+    return 0;
 }
 
 enum MHD_Result api_job_get(struct request *req) {
     struct http_server *server = req->server;
     struct job job;
-    struct vsr_error error = {0};
-    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
-    if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    enum MHD_Result result = MHD_NO;
+    if (!find_job(req, &job, &result)) return result;
     return http_respond_json(req, MHD_HTTP_OK, job_to_json(server, &job, 1));
 }
 
@@ -548,7 +718,8 @@ enum MHD_Result api_job_cancel(struct request *req) {
     struct vsr_error error = {0};
     int found = store_job_cancel(server->store, req->key.id, req->id, &job, &error);
     if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    if (found == 0)
+        return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such job", NULL);
     /* 202 while the worker is still stopping it, 200 once it is final. */
     return http_respond_json(req, job.state == JOB_PROCESSING ? MHD_HTTP_ACCEPTED : MHD_HTTP_OK,
                              job_to_json(server, &job, 0));
@@ -700,12 +871,19 @@ enum MHD_Result api_job_result(struct request *req) {
     struct http_server *server = req->server;
     struct job job;
     struct vsr_error error = {0};
-    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
-    if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    enum MHD_Result result = MHD_NO;
+    if (!find_job(req, &job, &result)) return result;
     if (job.state != JOB_SUCCEEDED)
         return http_respond_error(req, MHD_HTTP_CONFLICT, "not_ready",
                                   "the job has no result: it has not succeeded (see status)", NULL);
+    if (job.purged_at) {
+        char message[200];
+        snprintf(message, sizeof message,
+                 "the result was deleted: results are kept %g hours after the job finished"
+                 " (VSR_RETENTION_HOURS); run the job again",
+                 server->config->retention_hours);
+        return http_respond_error(req, MHD_HTTP_GONE, "result_expired", message, NULL);
+    }
     struct download *d = calloc(1, sizeof *d);
     if (!d) return MHD_NO;
     if (blob_reader_open(server->blob, job.output_blob, &d->reader, &error) != VSR_OK) {
@@ -720,20 +898,11 @@ enum MHD_Result api_job_result(struct request *req) {
     if (ranged < 0) {
         free_download(d);
         snprintf(content_range, sizeof content_range, "bytes */%lld", (long long)size);
-        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "range_not_satisfiable",
-                                 "message", "the range starts past the end of the file");
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        struct MHD_Response *response =
-            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-                 : NULL;
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "Content-Range", content_range);
-        return http_respond(req, MHD_HTTP_RANGE_NOT_SATISFIABLE, response);
+        return http_respond_json_with(req, MHD_HTTP_RANGE_NOT_SATISFIABLE,
+                                      json_pack("{s:{s:s, s:s}}", "error", "code",
+                                                "range_not_satisfiable", "message",
+                                                "the range starts past the end of the file"),
+                                      (struct http_header[]){{"Content-Range", content_range}}, 1);
     }
     if (ranged == 0) {
         first = 0;
@@ -766,9 +935,8 @@ enum MHD_Result api_job_webhooks(struct request *req) {
     struct http_server *server = req->server;
     struct job job;
     struct vsr_error error = {0};
-    int found = store_job_get(server->store, req->key.id, req->id, &job, &error);
-    if (found < 0) return storage_error(req, &error);
-    if (found == 0) return job_not_found(req);
+    enum MHD_Result result = MHD_NO;
+    if (!find_job(req, &job, &result)) return result;
     struct webhook_delivery rows[16];
     int count = 0;
     if (store_webhook_list(server->store, job.id, rows, 16, &count, &error) != VSR_OK)

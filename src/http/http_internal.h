@@ -9,6 +9,8 @@
 #include <jansson.h>
 
 #include "blob/blob.h"
+#include "http/key_cache.h"
+#include "http/log_writer.h"
 #include "http/rate_limit.h"
 #include "jobs/store.h"
 #include "service/config.h"
@@ -44,8 +46,14 @@ struct http_server {
     struct blob *blob;
     struct metrics *metrics;
     struct rate_limit *rate_limit;
+    struct key_cache *keys;
+    struct log_writer *log; /* request lines; NULL when they are off */
     struct MHD_Daemon *daemon;
     int port;
+    /* Request ids: a random prefix per server and a counter (no system call
+     * per request, unique across processes in practice). */
+    char request_prefix[16];
+    _Atomic uint64_t request_count;
 };
 
 /* One request, from its headers to its completion. */
@@ -72,13 +80,32 @@ struct request {
     int64_t received;
     int write_failed;
     struct vsr_error write_error;
+    /* A multipart POST /api/v1/jobs: the "file" part streams into WRITER
+     * (its bytes counted in file_bytes), the other fields collect in FORM. */
+    int multipart;
+    struct MHD_PostProcessor *post;
+    json_t *form; /* field name -> string value */
+    int64_t file_bytes;
+    char form_error[160]; /* the first problem; answered with 400 at the end */
+    char form_error_field[64];
 };
 
 /* Queues RESPONSE with STATUS, adding X-Request-Id; takes the response. */
 enum MHD_Result http_respond(struct request *req, int status, struct MHD_Response *response);
 
+/* Queues TEXT (malloc'd; taken over) with STATUS and CONTENT_TYPE. */
+enum MHD_Result http_respond_text(struct request *req, int status, char *text,
+                                  const char *content_type);
+
 /* Queues JSON (a reference is taken over) with STATUS. */
 enum MHD_Result http_respond_json(struct request *req, int status, json_t *json);
+
+/* The same with COUNT extra headers (a NULL value skips its header). */
+struct http_header {
+    const char *name, *value;
+};
+enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json,
+                                       const struct http_header *headers, size_t count);
 
 /* Queues {"error": {code, message[, field]}} with STATUS. */
 enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
@@ -92,6 +119,11 @@ enum MHD_Result api_upload_create(struct request *req);
 enum MHD_Result api_upload_begin(struct request *req); /* at the PUT's headers */
 enum MHD_Result api_upload_finish(struct request *req);
 enum MHD_Result api_job_create(struct request *req);
+/* A multipart POST /api/v1/jobs: _begin at the headers (sets up the parser),
+ * _feed with each piece of the body, _finish at its end. */
+enum MHD_Result api_job_multipart_begin(struct request *req);
+void api_job_multipart_feed(struct request *req, const char *data, size_t size);
+enum MHD_Result api_job_multipart_finish(struct request *req);
 enum MHD_Result api_job_get(struct request *req);
 enum MHD_Result api_job_list(struct request *req);
 enum MHD_Result api_job_cancel(struct request *req);

@@ -9,11 +9,13 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -38,20 +40,37 @@ enum MHD_Result http_respond(struct request *req, int status, struct MHD_Respons
     return result;
 }
 
-enum MHD_Result http_respond_json(struct request *req, int status, json_t *json) {
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
-    json_decref(json);
-    if (!text) return MHD_NO;
-    size_t len = strlen(text);
+/* A response owning TEXT (malloc'd), or NULL (TEXT freed) when out of memory. */
+static struct MHD_Response *text_response(char *text, const char *content_type) {
     struct MHD_Response *response =
-        MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+        text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE) : NULL;
     if (!response) {
         free(text);
-        return MHD_NO;
+        return NULL;
     }
-    MHD_add_response_header(response, "Content-Type", "application/json");
+    MHD_add_response_header(response, "Content-Type", content_type);
     MHD_add_response_header(response, "Cache-Control", "no-store");
+    return response;
+}
+
+enum MHD_Result http_respond_text(struct request *req, int status, char *text,
+                                  const char *content_type) {
+    return http_respond(req, status, text_response(text, content_type));
+}
+
+enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json,
+                                       const struct http_header *headers, size_t count) {
+    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    json_decref(json);
+    struct MHD_Response *response = text_response(text, "application/json");
+    if (!response) return MHD_NO;
+    for (size_t i = 0; i < count; i++)
+        if (headers[i].value) MHD_add_response_header(response, headers[i].name, headers[i].value);
     return http_respond(req, status, response);
+}
+
+enum MHD_Result http_respond_json(struct request *req, int status, json_t *json) {
+    return http_respond_json_with(req, status, json, NULL, 0);
 }
 
 enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
@@ -154,28 +173,25 @@ static enum MHD_Result authenticate(struct request *req) {
     struct http_server *server = req->server;
     const char *header =
         MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Authorization");
-    if (!header || strncasecmp(header, "Bearer ", 7) != 0) {
-        struct MHD_Response *response = NULL;
-        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message",
-                                 "send an API key as \"Authorization: Bearer vsr_...\";"
-                                 " create one with `vsr keys create`");
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        if (text)
-            response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "WWW-Authenticate", "Bearer");
-        return http_respond(req, MHD_HTTP_UNAUTHORIZED, response);
-    }
+    if (!header || strncasecmp(header, "Bearer ", 7) != 0)
+        return http_respond_json_with(
+            req, MHD_HTTP_UNAUTHORIZED,
+            json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message",
+                      "send an API key as \"Authorization: Bearer vsr_...\";"
+                      " create one with `vsr keys create`"),
+            (struct http_header[]){{"WWW-Authenticate", "Bearer"}}, 1);
     const char *token = header + 7;
     while (*token == ' ')
         token++;
     struct vsr_error error = {0};
-    int found = store_key_authenticate(server->store, token, &req->key, &error);
+    char hash[65];
+    store_hash_token(token, hash);
+    int64_t now = ids_monotonic_ms();
+    int found = key_cache_get(server->keys, hash, now, &req->key);
+    if (!found) {
+        found = store_key_authenticate(server->store, token, &req->key, &error);
+        if (found == 1) key_cache_put(server->keys, &req->key, now);
+    }
     if (found < 0)
         return http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "database_unavailable",
                                   error.message, NULL);
@@ -183,68 +199,60 @@ static enum MHD_Result authenticate(struct request *req) {
         return http_respond_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                                   "this API key is unknown or revoked", NULL);
     req->authenticated = 1;
-    int wait = rate_limit_take(server->rate_limit, req->key.id, req->key.rate_per_second,
-                               ids_monotonic_ms());
+    int wait = rate_limit_take(server->rate_limit, req->key.id, req->key.rate_per_second, now);
     if (wait > 0) {
         char retry[16], message[160];
         snprintf(retry, sizeof retry, "%d", wait);
         snprintf(message, sizeof message,
                  "rate limit of %g requests per second exceeded; retry after %d s",
                  req->key.rate_per_second, wait);
-        json_t *body =
-            json_pack("{s:{s:s, s:s, s:s, s:f}}", "error", "code", "rate_limited", "message",
-                      message, "limit", "rate", "limit_value", req->key.rate_per_second);
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        struct MHD_Response *response =
-            text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
-                 : NULL;
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "Retry-After", retry);
-        return http_respond(req, MHD_HTTP_TOO_MANY_REQUESTS, response);
+        return http_respond_json_with(req, MHD_HTTP_TOO_MANY_REQUESTS,
+                                      json_pack("{s:{s:s, s:s, s:s, s:f}}", "error", "code",
+                                                "rate_limited", "message", message, "limit", "rate",
+                                                "limit_value", req->key.rate_per_second),
+                                      (struct http_header[]){{"Retry-After", retry}}, 1);
     }
     return MHD_YES;
+}
+
+/* Bodies that carry a file may be MAX_REQUEST_SIZE; JSON bodies are small. */
+static int64_t body_limit(const struct request *req) {
+    return req->route == ROUTE_UPLOAD || req->multipart ? req->server->config->max_request_size
+                                                        : HTTP_JSON_BODY_MAX;
+}
+
+static enum MHD_Result body_too_large(struct request *req) {
+    char message[160];
+    snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
+             (long long)body_limit(req));
+    return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message, NULL);
 }
 
 /* Refuses a body that is declared too big before any of it is read. */
 static enum MHD_Result check_declared_size(struct request *req) {
     const char *length =
         MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Length");
-    int64_t limit =
-        req->route == ROUTE_UPLOAD ? req->server->config->max_request_size : HTTP_JSON_BODY_MAX;
-    if (length && strtoll(length, NULL, 10) > limit) {
-        char message[160];
-        snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
-                 (long long)limit);
-        return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message,
-                                  NULL);
-    }
+    if (length && strtoll(length, NULL, 10) > body_limit(req)) return body_too_large(req);
     return MHD_YES;
+}
+
+/* A POST /api/v1/jobs that carries the file itself (multipart/form-data). */
+static int is_multipart_job(const struct request *req) {
+    if (req->route != ROUTE_JOBS || strcmp(req->method, "POST") != 0) return 0;
+    const char *type =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Type");
+    return type && strncasecmp(type, "multipart/form-data", 19) == 0;
 }
 
 static enum MHD_Result begin_request(struct request *req) {
     if (req->route == ROUTE_NOT_FOUND)
         return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint", NULL);
-    if (!method_allowed(req->route, req->method)) {
-        struct MHD_Response *response = NULL;
-        json_t *body = json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
-                                 "this endpoint does not answer that method");
-        char *text = json_dumps(body, JSON_COMPACT);
-        json_decref(body);
-        if (text)
-            response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
-        if (!response) {
-            free(text);
-            return MHD_NO;
-        }
-        MHD_add_response_header(response, "Content-Type", "application/json");
-        MHD_add_response_header(response, "Allow", route_methods(req->route));
-        return http_respond(req, MHD_HTTP_METHOD_NOT_ALLOWED, response);
-    }
+    if (!method_allowed(req->route, req->method))
+        return http_respond_json_with(
+            req, MHD_HTTP_METHOD_NOT_ALLOWED,
+            json_pack("{s:{s:s, s:s}}", "error", "code", "method_not_allowed", "message",
+                      "this endpoint does not answer that method"),
+            (struct http_header[]){{"Allow", route_methods(req->route)}}, 1);
     /* Metrics are open unless the operator keeps them to admin keys. */
     int metrics_route = req->route == ROUTE_METRICS || req->route == ROUTE_METRICS_JSON;
     if (route_needs_auth(req->route) ||
@@ -257,15 +265,25 @@ static enum MHD_Result begin_request(struct request *req) {
                                       " (`vsr keys create --admin`)",
                                       NULL);
     }
+    req->multipart = is_multipart_job(req);
     enum MHD_Result result = check_declared_size(req);
     if (result != MHD_YES || req->status) return result;
     if (req->route == ROUTE_UPLOAD) return api_upload_begin(req);
+    if (req->multipart) return api_job_multipart_begin(req);
     return MHD_YES;
 }
 
 /* ---- the body and the end of the request ------------------------------- */
 
 static void take_body(struct request *req, const char *data, size_t size) {
+    if (req->multipart) {
+        req->received += (int64_t)size;
+        if (req->received > body_limit(req))
+            req->body_too_large = 1;
+        else
+            api_job_multipart_feed(req, data, size);
+        return;
+    }
     if (req->route == ROUTE_UPLOAD) {
         req->received += (int64_t)size;
         if (req->write_failed || !req->writer) return;
@@ -294,14 +312,7 @@ static void take_body(struct request *req, const char *data, size_t size) {
 }
 
 static enum MHD_Result finish_request(struct request *req) {
-    if (req->body_too_large) {
-        char message[160];
-        snprintf(message, sizeof message, "the request body is over the limit of %lld bytes",
-                 (long long)(req->route == ROUTE_UPLOAD ? req->server->config->max_request_size
-                                                        : HTTP_JSON_BODY_MAX));
-        return http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request_too_large", message,
-                                  NULL);
-    }
+    if (req->body_too_large) return body_too_large(req);
     int is_get = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
     switch (req->route) {
     case ROUTE_HEALTHZ:
@@ -323,7 +334,8 @@ static enum MHD_Result finish_request(struct request *req) {
     case ROUTE_UPLOAD:
         return api_upload_finish(req);
     case ROUTE_JOBS:
-        return is_get ? api_job_list(req) : api_job_create(req);
+        if (is_get) return api_job_list(req);
+        return req->multipart ? api_job_multipart_finish(req) : api_job_create(req);
     case ROUTE_JOB:
         return is_get ? api_job_get(req) : api_job_cancel(req);
     case ROUTE_JOB_RESULT:
@@ -362,7 +374,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
                 strlen(given))
             snprintf(req->request_id, sizeof req->request_id, "%s", given);
         else
-            ids_random(req->request_id, sizeof req->request_id, "req_", 8);
+            snprintf(req->request_id, sizeof req->request_id, "req_%s%08llx",
+                     req->server->request_prefix,
+                     (unsigned long long)atomic_fetch_add(&req->server->request_count, 1));
         route_request(req, url);
         return begin_request(req);
     }
@@ -379,17 +393,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 static void log_request(const struct request *req, double seconds) {
     char when[40];
     http_format_time(ids_now_ms(), when, sizeof when);
-    json_t *line = json_pack(
-        "{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I}", "ts", when, "event", "request",
-        "request_id", req->request_id, "method", req->method, "path", req->path, "route",
-        req->route_name, "status", req->status, "duration_ms", round(seconds * 1e6) / 1000.0,
-        "bytes_in",
-        (json_int_t)(req->route == ROUTE_UPLOAD ? req->received : (int64_t)req->body_len));
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:I}", "ts", when, "event",
+                             "request", "request_id", req->request_id, "method", req->method,
+                             "path", req->path, "route", req->route_name, "status", req->status,
+                             "duration_ms", round(seconds * 1e6) / 1000.0, "bytes_in",
+                             (json_int_t)(req->route == ROUTE_UPLOAD || req->multipart
+                                              ? req->received
+                                              : (int64_t)req->body_len));
     if (line && req->authenticated) json_object_set_new(line, "key_id", json_string(req->key.id));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     if (text) {
-        fprintf(stderr, "%s\n", text);
+        log_writer_line(req->server->log, text, strlen(text));
         free(text);
     }
 }
@@ -402,8 +417,10 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     double seconds = (double)(now_us() - req->started_us) / 1e6;
     if (!req->status) req->status = 499; /* the client went away before an answer */
     metrics_record_request(server->metrics, req->route_name, req->method, req->status, seconds);
-    if (server->config->log_requests) log_request(req, seconds);
+    if (server->log) log_request(req, seconds);
     blob_writer_abort(req->writer);
+    if (req->post) MHD_destroy_post_processor(req->post);
+    json_decref(req->form);
     free(req->body);
     free(req);
     *con_cls = NULL;
@@ -446,7 +463,8 @@ int http_server_start(struct http_server **out, const struct service_config *con
     int rc = parse_listen(config->listen, &addr, error);
     if (rc != VSR_OK) return rc;
     struct http_server *server = calloc(1, sizeof *server);
-    if (!server || !(server->rate_limit = rate_limit_new())) {
+    if (!server || !(server->rate_limit = rate_limit_new()) || !(server->keys = key_cache_new())) {
+        if (server) rate_limit_free(server->rate_limit);
         free(server);
         error->code = VSR_E_NOMEM;
         snprintf(error->message, sizeof error->message, "out of memory");
@@ -456,6 +474,15 @@ int http_server_start(struct http_server **out, const struct service_config *con
     server->store = store;
     server->blob = blob;
     server->metrics = metrics;
+    ids_random(server->request_prefix, sizeof server->request_prefix, "", 4);
+    if (config->log_requests && !(server->log = log_writer_new(2))) {
+        rate_limit_free(server->rate_limit);
+        key_cache_free(server->keys);
+        free(server);
+        error->code = VSR_E_NOMEM;
+        snprintf(error->message, sizeof error->message, "out of memory");
+        return VSR_E_NOMEM;
+    }
     unsigned threads = config->http_threads > 0 ? (unsigned)config->http_threads : 1;
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, server,
@@ -464,6 +491,8 @@ int http_server_start(struct http_server **out, const struct service_config *con
         (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!server->daemon) {
         rate_limit_free(server->rate_limit);
+        key_cache_free(server->keys);
+        log_writer_free(server->log);
         free(server);
         error->code = VSR_E_OUTPUT;
         snprintf(error->message, sizeof error->message,
@@ -487,5 +516,7 @@ void http_server_stop(struct http_server *server) {
     if (!server) return;
     MHD_stop_daemon(server->daemon);
     rate_limit_free(server->rate_limit);
+    key_cache_free(server->keys);
+    log_writer_free(server->log); /* after the daemon: the last lines are in */
     free(server);
 }

@@ -210,3 +210,26 @@ int store_webhook_record(struct store *store, int64_t id, int delivered, int htt
     return store->ops->webhook_record(store, id, delivered, http_status, error_text,
                                       next_attempt_at, error);
 }
+
+int store_expired_files(struct store *store, int64_t finished_before, int64_t unused_before,
+                        struct expired_file *out, int capacity, int *count,
+                        struct vsr_error *error) {
+    return store->ops->expired_files(store, finished_before, unused_before, out, capacity, count,
+                                     error);
+}
+
+int store_mark_purged(struct store *store, const struct expired_file *file,
+                      struct vsr_error *error) {
+    return store->ops->mark_purged(store, file, ids_now_ms(), error);
+}
+
+int store_backup(struct store *store, const char *path, struct vsr_error *error) {
+    if (!store->ops->backup) {
+        error->code = VSR_E_USAGE;
+        snprintf(error->message, sizeof error->message,
+                 "this database has backup tools of its own (pg_dump for PostgreSQL);"
+                 " vsr backup copies SQLite databases");
+        return VSR_E_USAGE;
+    }
+    return store->ops->backup(store, path, error);
+}

@@ -64,6 +64,8 @@ struct job {
     int64_t created_at, started_at, finished_at, updated_at; /* 0 when not yet */
     char error_code[32];
     char error_message[STORE_MESSAGE_SIZE];
+    int64_t purged_at;   /* when retention deleted its result; 0 while kept */
+    char request_id[40]; /* the API request that created it, for the job's log lines */
 };
 
 enum upload_state { UPLOAD_PENDING = 0, UPLOAD_READY, UPLOAD_REJECTED };
@@ -82,6 +84,7 @@ struct upload {
     char error_code[32]; /* why it was rejected */
     char error_message[STORE_MESSAGE_SIZE];
     int64_t created_at, expires_at;
+    int64_t purged_at; /* when retention deleted its file; 0 while kept */
 };
 
 struct api_key {
@@ -135,6 +138,13 @@ struct job_list_query {
     int state;          /* an enum job_state, or -1 for all */
     int64_t cursor;     /* 0: from the newest; else the next_cursor of the previous page */
     int limit;          /* 1..100 */
+};
+
+/* A stored file that retention may delete (store_expired_files). */
+struct expired_file {
+    int is_upload;                /* 1: an upload's file; 0: a job's result */
+    char owner_id[STORE_ID_SIZE]; /* the upload's or the job's id */
+    char blob[STORE_NAME_SIZE];
 };
 
 struct job_finish {
@@ -196,6 +206,14 @@ struct store_ops {
                              struct webhook_delivery *out, struct vsr_error *error);
     int (*webhook_record)(struct store *store, int64_t id, int delivered, int http_status,
                           const char *error_text, int64_t next_attempt_at, struct vsr_error *error);
+
+    int (*expired_files)(struct store *store, int64_t finished_before, int64_t unused_before,
+                         struct expired_file *out, int capacity, int *count,
+                         struct vsr_error *error);
+    int (*mark_purged)(struct store *store, const struct expired_file *file, int64_t now,
+                       struct vsr_error *error);
+    /* NULL when the database has backup tools of its own (pg_dump). */
+    int (*backup)(struct store *store, const char *path, struct vsr_error *error);
 };
 
 struct store {
@@ -327,5 +345,25 @@ int store_webhook_claim_due(struct store *store, int64_t lease_ms, struct webhoo
  * NEXT_ATTEMPT_AT). */
 int store_webhook_record(struct store *store, int64_t id, int delivered, int http_status,
                          const char *error_text, int64_t next_attempt_at, struct vsr_error *error);
+
+/* ---- retention and backups -------------------------------------------- */
+
+/* Up to CAPACITY stored files that retention may delete, not yet purged:
+ * results of jobs that finished before FINISHED_BEFORE; files of uploads
+ * whose every job finished before then; files of uploads that no job uses
+ * and whose URL expired before UNUSED_BEFORE. */
+int store_expired_files(struct store *store, int64_t finished_before, int64_t unused_before,
+                        struct expired_file *out, int capacity, int *count,
+                        struct vsr_error *error);
+
+/* Records that FILE was deleted: its job or upload gets purged_at. The row
+ * itself stays (GET of a purged job's result answers 410). */
+int store_mark_purged(struct store *store, const struct expired_file *file,
+                      struct vsr_error *error);
+
+/* Copies the whole database to the file PATH while the service keeps using
+ * it (SQLite's online backup API); PATH appears only when complete.
+ * VSR_E_USAGE when the backend has its own backup tools. */
+int store_backup(struct store *store, const char *path, struct vsr_error *error);
 
 #endif

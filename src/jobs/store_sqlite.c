@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
@@ -68,6 +69,13 @@ static const char *const migrations[] = {
     "ALTER TABLE api_keys ADD COLUMN webhook_secret TEXT NOT NULL DEFAULT '';"
     "UPDATE api_keys SET webhook_secret = 'whsec_' || hex(randomblob(24));"
     "CREATE INDEX uploads_created ON uploads(created_at);",
+    /* version 3: retention (VSR_RETENTION_HOURS) deletes old files but keeps
+     * the rows, marked with when their files went; jobs remember the request
+     * that created them, for their log lines. */
+    "ALTER TABLE jobs ADD COLUMN purged_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE uploads ADD COLUMN purged_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN request_id TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX jobs_upload ON jobs(upload_id);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -78,7 +86,7 @@ static const char *const migrations[] = {
     "seq, id, key_id, type, state, progress, upload_id, input_blob, output_blob, options,"         \
     " webhook_url, coalesce(idempotency_key, ''), media_seconds, attempts, max_attempts,"          \
     " cancel_requested, lease_owner, lease_expires_at, not_before, created_at, started_at,"        \
-    " finished_at, updated_at, error_code, error_message"
+    " finished_at, updated_at, error_code, error_message, purged_at, request_id"
 
 #define KEY_COLUMNS                                                                                \
     "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"      \
@@ -86,7 +94,7 @@ static const char *const migrations[] = {
 
 #define UPLOAD_COLUMNS                                                                             \
     "id, key_id, file_name, mime_type, declared_size, size, blob, state, media_seconds, width,"    \
-    " height, error_code, error_message, created_at, expires_at"
+    " height, error_code, error_message, created_at, expires_at, purged_at"
 
 #define WEBHOOK_COLUMNS                                                                            \
     "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"          \
@@ -141,6 +149,9 @@ enum statement {
     ST_WEBHOOK_LIST,
     ST_WEBHOOK_CLAIM,
     ST_WEBHOOK_RECORD,
+    ST_EXPIRED_FILES,
+    ST_PURGE_JOB,
+    ST_PURGE_UPLOAD,
     ST_PING,
     ST_BEGIN,
     ST_COMMIT,
@@ -160,15 +171,16 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_KEY_MINUTES_SINCE] = "SELECT coalesce(sum(media_seconds), 0) / 60.0 FROM jobs"
                              " WHERE key_id = ?1 AND created_at >= ?2",
     [ST_UPLOAD_INSERT] = "INSERT INTO uploads(" UPLOAD_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
-                         " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                         " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     [ST_UPLOAD_GET] = "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE id = ?2 AND key_id = ?1",
     [ST_UPLOAD_UPDATE] = "UPDATE uploads SET size = ?2, state = ?3, media_seconds = ?4,"
                          " width = ?5, height = ?6, error_code = ?7, error_message = ?8"
                          " WHERE id = ?1",
     [ST_JOB_INSERT] =
         "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options, webhook_url,"
-        " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at)"
-        " VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, nullif(?8, ''), ?9, ?10, ?11, ?11, ?11)"
+        " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at,"
+        " request_id)"
+        " VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, nullif(?8, ''), ?9, ?10, ?11, ?11, ?11, ?12)"
         " ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS,
     [ST_JOB_BY_IDEMPOTENCY] = "SELECT " JOB_COLUMNS " FROM jobs WHERE key_id = ?1"
                               " AND idempotency_key = ?2",
@@ -233,6 +245,19 @@ static const char *const statement_sql[ST_COUNT] = {
                          " ORDER BY next_attempt_at LIMIT 1) RETURNING " WEBHOOK_COLUMNS,
     [ST_WEBHOOK_RECORD] = "UPDATE webhook_outbox SET delivered = ?2, last_status = ?3,"
                           " last_error = ?4, next_attempt_at = ?5 WHERE id = ?1",
+    /* Results of old jobs; files of uploads whose jobs are all old, or that
+     * no job used and whose URL expired. */
+    [ST_EXPIRED_FILES] =
+        "SELECT 0, id, output_blob FROM jobs WHERE purged_at = 0 AND output_blob <> ''"
+        " AND finished_at > 0 AND finished_at < :F"
+        " AND state IN ('succeeded', 'failed', 'canceled')"
+        " UNION ALL SELECT 1, u.id, u.blob FROM uploads u WHERE u.purged_at = 0 AND u.state = 1"
+        " AND CASE WHEN EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.id)"
+        " THEN NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.id"
+        " AND (j.state IN ('queued', 'processing') OR j.finished_at >= :F))"
+        " ELSE u.expires_at < :U END LIMIT :C",
+    [ST_PURGE_JOB] = "UPDATE jobs SET purged_at = :N WHERE id = :I AND purged_at = 0",
+    [ST_PURGE_UPLOAD] = "UPDATE uploads SET purged_at = :N WHERE id = :I AND purged_at = 0",
     [ST_PING] = "SELECT seq FROM jobs ORDER BY seq DESC LIMIT 1",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
@@ -252,6 +277,7 @@ struct sqlite_store {
     char *path;
     pthread_mutex_t lock; /* guards idle only; never held during a query */
     struct connection *idle;
+    struct stat file; /* the database file as opened, to tell it from a replacement */
 };
 
 static int fail_db(struct vsr_error *error, sqlite3 *db, const char *what) {
@@ -350,6 +376,18 @@ static void bind_double(sqlite3_stmt *st, const char *name, double value) {
     if (i > 0) sqlite3_bind_double(st, i, value);
 }
 
+/* Borrows a connection and its cached statement ID: how every operation
+ * starts. On success the caller releases CONN. */
+static int open_statement(struct sqlite_store *s, enum statement id, struct connection **conn,
+                          sqlite3_stmt **st, struct vsr_error *error) {
+    int rc = acquire(s, conn, error);
+    if (rc != VSR_OK) return rc;
+    *st = statement(*conn, id, error);
+    if (*st) return VSR_OK;
+    release(s, *conn);
+    return VSR_E_OUTPUT;
+}
+
 static void column_text(char *dst, size_t size, sqlite3_stmt *st, int col) {
     const unsigned char *text = sqlite3_column_text(st, col);
     snprintf(dst, size, "%s", text ? (const char *)text : "");
@@ -384,6 +422,8 @@ static void read_job(sqlite3_stmt *st, struct job *job) {
     job->updated_at = sqlite3_column_int64(st, 22);
     column_text(job->error_code, sizeof job->error_code, st, 23);
     column_text(job->error_message, sizeof job->error_message, st, 24);
+    job->purged_at = sqlite3_column_int64(st, 25);
+    column_text(job->request_id, sizeof job->request_id, st, 26);
 }
 
 static void read_key(sqlite3_stmt *st, struct api_key *key) {
@@ -418,6 +458,7 @@ static void read_upload(sqlite3_stmt *st, struct upload *up) {
     column_text(up->error_message, sizeof up->error_message, st, 12);
     up->created_at = sqlite3_column_int64(st, 13);
     up->expires_at = sqlite3_column_int64(st, 14);
+    up->purged_at = sqlite3_column_int64(st, 15);
 }
 
 static void read_webhook(sqlite3_stmt *st, struct webhook_delivery *w) {
@@ -477,18 +518,27 @@ static void sqlite_close(struct store *store) {
     free(s);
 }
 
-/* Reads the file's header and then queries a pooled connection. Pooled
- * connections keep a deleted or replaced file open and serve pages from the
- * WAL, so the header is read from the path itself: a database file that was
- * removed, replaced or made unreadable fails here. */
+/* Checks the path and then queries a pooled connection. Pooled connections
+ * keep a deleted or replaced file open and serve pages from the WAL, so the
+ * path itself is checked: a database file that was removed or replaced by
+ * something that is not an SQLite database fails here. The header is read
+ * only from a file other than the one open: closing any descriptor of the
+ * open file would drop this process's POSIX locks on it, and another process
+ * could then believe itself the last user and delete the WAL. */
 static int sqlite_ping(struct store *store, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     static const char magic[16] = "SQLite format 3";
     char header[16] = {0};
-    FILE *f = fopen(s->path, "rb");
-    size_t got = f ? fread(header, 1, sizeof header, f) : 0;
-    if (f) fclose(f);
-    if (got != sizeof header || memcmp(header, magic, sizeof magic) != 0) {
+    struct stat now;
+    int same_file =
+        stat(s->path, &now) == 0 && now.st_dev == s->file.st_dev && now.st_ino == s->file.st_ino;
+    size_t got = sizeof header;
+    if (!same_file) {
+        FILE *f = fopen(s->path, "rb");
+        got = f ? fread(header, 1, sizeof header, f) : 0;
+        if (f) fclose(f);
+    }
+    if (!same_file && (got != sizeof header || memcmp(header, magic, sizeof magic) != 0)) {
         error->code = VSR_E_OUTPUT;
         snprintf(error->message, sizeof error->message,
                  "database %s is missing, unreadable or not an SQLite database; restore it"
@@ -512,13 +562,9 @@ static int sqlite_key_create(struct store *store, const struct api_key *key,
                              struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_INSERT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_KEY_INSERT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, key->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, key->name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, key->secret_hash, -1, SQLITE_TRANSIENT);
@@ -531,7 +577,6 @@ static int sqlite_key_create(struct store *store, const struct api_key *key,
     sqlite3_bind_int64(st, 10, key->revoked_at);
     sqlite3_bind_text(st, 11, key->webhook_secret, -1, SQLITE_TRANSIENT);
     rc = run(conn, st, "creating an API key", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -540,13 +585,9 @@ static int sqlite_key_find_by_hash(struct store *store, const char *hash, struct
                                    struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_BY_HASH, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_KEY_BY_HASH, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(st);
     if (step == SQLITE_ROW) {
@@ -558,7 +599,6 @@ static int sqlite_key_find_by_hash(struct store *store, const char *hash, struct
         rc = fail_db(error, conn->db, "looking up an API key");
     }
     sqlite3_reset(st);
-done:
     release(s, conn);
     return rc;
 }
@@ -567,17 +607,13 @@ static int sqlite_key_list(struct store *store, struct api_key **out, int *count
                            struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *out = NULL;
     *count = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_KEY_LIST, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     struct api_key *keys = NULL;
     int n = 0, capacity = 0, step;
-    sqlite3_stmt *st = statement(conn, ST_KEY_LIST, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == capacity) {
             capacity = capacity ? 2 * capacity : 16;
@@ -610,18 +646,13 @@ static int sqlite_key_revoke(struct store *store, const char *id_or_name, int64_
                              struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_REVOKE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_KEY_REVOKE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, id_or_name, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now);
     rc = run(conn, st, "revoking an API key", error);
     if (rc == VSR_OK) rc = sqlite3_changes(conn->db) > 0 ? 1 : 0;
-done:
     release(s, conn);
     return rc;
 }
@@ -640,15 +671,11 @@ static int sqlite_key_usage(struct store *store, const char *key_id, int64_t now
                             struct key_usage *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_KEY_JOBS_SINCE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     memset(out, 0, sizeof *out);
     out->month_start = month_start(now);
-    sqlite3_stmt *st = statement(conn, ST_KEY_JOBS_SINCE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, now - 24 * 3600 * 1000LL);
     if (sqlite3_step(st) != SQLITE_ROW) {
@@ -679,13 +706,9 @@ static int sqlite_upload_create(struct store *store, const struct upload *up,
                                 struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_UPLOAD_INSERT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_UPLOAD_INSERT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, up->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, up->key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, up->file_name, -1, SQLITE_TRANSIENT);
@@ -701,8 +724,8 @@ static int sqlite_upload_create(struct store *store, const struct upload *up,
     sqlite3_bind_text(st, 13, up->error_message, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 14, up->created_at);
     sqlite3_bind_int64(st, 15, up->expires_at);
+    sqlite3_bind_int64(st, 16, up->purged_at);
     rc = run(conn, st, "creating an upload", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -711,13 +734,9 @@ static int sqlite_upload_get(struct store *store, const char *key_id, const char
                              struct upload *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_UPLOAD_GET, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_UPLOAD_GET, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
     int step = sqlite3_step(st);
@@ -728,7 +747,6 @@ static int sqlite_upload_get(struct store *store, const char *key_id, const char
         rc = step == SQLITE_DONE ? 0 : fail_db(error, conn->db, "reading an upload");
     }
     sqlite3_reset(st);
-done:
     release(s, conn);
     return rc;
 }
@@ -737,13 +755,9 @@ static int sqlite_upload_update(struct store *store, const struct upload *up,
                                 struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_UPLOAD_UPDATE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_UPLOAD_UPDATE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, up->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, up->size);
     sqlite3_bind_int(st, 3, up->state);
@@ -753,7 +767,6 @@ static int sqlite_upload_update(struct store *store, const struct upload *up,
     sqlite3_bind_text(st, 7, up->error_code, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 8, up->error_message, -1, SQLITE_TRANSIENT);
     rc = run(conn, st, "updating an upload", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -776,13 +789,9 @@ static int step_job(struct connection *conn, sqlite3_stmt *st, struct job *out, 
 static int sqlite_job_create(struct store *store, struct job *job, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_INSERT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_JOB_INSERT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, job->id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, job->key_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 3, job->type, -1, SQLITE_TRANSIENT);
@@ -794,6 +803,7 @@ static int sqlite_job_create(struct store *store, struct job *job, struct vsr_er
     sqlite3_bind_double(st, 9, job->media_seconds);
     sqlite3_bind_int(st, 10, job->max_attempts);
     sqlite3_bind_int64(st, 11, job->created_at);
+    sqlite3_bind_text(st, 12, job->request_id, -1, SQLITE_TRANSIENT);
     rc = step_job(conn, st, job, "creating a job", error);
     if (rc == 1) {
         rc = 0; /* inserted */
@@ -818,13 +828,9 @@ static int sqlite_job_get(struct store *store, const char *key_id, const char *i
                           struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, key_id ? ST_JOB_GET : ST_JOB_GET_ANY, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, key_id ? ST_JOB_GET : ST_JOB_GET_ANY, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     if (key_id) {
         sqlite3_bind_text(st, 1, key_id, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
@@ -832,7 +838,6 @@ static int sqlite_job_get(struct store *store, const char *key_id, const char *i
         sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     }
     rc = step_job(conn, st, out, "reading a job", error);
-done:
     release(s, conn);
     return rc;
 }
@@ -841,15 +846,11 @@ static int sqlite_job_list(struct store *store, const struct job_list_query *que
                            int *count, int64_t *next_cursor, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *count = 0;
     *next_cursor = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, query->key_id ? ST_JOB_LIST : ST_JOB_LIST_ALL, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, query->key_id ? ST_JOB_LIST : ST_JOB_LIST_ALL, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, query->key_id ? query->key_id : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, query->state >= 0 ? job_state_name(query->state) : "", -1,
                       SQLITE_TRANSIENT);
@@ -981,14 +982,10 @@ static int sqlite_job_heartbeat(struct store *store, const char *id, const char 
                                 int *cancel_requested, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *cancel_requested = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_JOB_HEARTBEAT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_JOB_HEARTBEAT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_int(st, ":L", lease_ms);
     bind_double(st, ":P", progress);
@@ -1003,7 +1000,6 @@ static int sqlite_job_heartbeat(struct store *store, const char *id, const char 
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "extending a lease");
-done:
     release(s, conn);
     return rc;
 }
@@ -1013,15 +1009,11 @@ static int sqlite_job_finish(struct store *store, const char *id, const char *wo
                              struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_FINISH, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     rc = begin(conn, error);
     if (rc != VSR_OK) goto done;
-    sqlite3_stmt *st = statement(conn, ST_JOB_FINISH, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":R", finish->state == JOB_FAILED && finish->retryable);
     bind_text(st, ":S", job_state_name(finish->state));
     bind_int(st, ":N", now);
@@ -1057,19 +1049,14 @@ static int sqlite_job_release(struct store *store, const char *id, const char *w
                               int64_t now, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_RELEASE, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_JOB_RELEASE, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_text(st, ":I", id);
     bind_text(st, ":W", worker_id);
     rc = run(conn, st, "releasing a job", error);
     if (rc == VSR_OK) rc = sqlite3_changes(conn->db) > 0;
-done:
     release(s, conn);
     return rc;
 }
@@ -1078,15 +1065,11 @@ static int sqlite_job_cancel(struct store *store, const char *key_id, const char
                              struct job *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_JOB_CANCEL_QUEUED, &conn, &st, error);
     if (rc != VSR_OK) return rc;
     rc = begin(conn, error);
     if (rc != VSR_OK) goto done;
-    sqlite3_stmt *st = statement(conn, ST_JOB_CANCEL_QUEUED, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_text(st, ":I", id);
     bind_text(st, ":K", key_id);
@@ -1129,21 +1112,16 @@ static int sqlite_job_queue_position(struct store *store, const struct job *job,
                                      struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *position = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_QUEUE_POSITION, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_QUEUE_POSITION, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_int64(st, 1, job->seq);
     if (sqlite3_step(st) == SQLITE_ROW)
         *position = sqlite3_column_int64(st, 0);
     else
         rc = fail_db(error, conn->db, "computing a queue position");
     sqlite3_reset(st);
-done:
     release(s, conn);
     return rc;
 }
@@ -1152,15 +1130,11 @@ static int sqlite_queue_depth(struct store *store, int64_t counts[JOB_STATE_COUN
                               struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     for (int i = 0; i < JOB_STATE_COUNT; i++)
         counts[i] = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_QUEUE_DEPTH, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_QUEUE_DEPTH, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     int step;
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
         int state = job_state_parse((const char *)sqlite3_column_text(st, 0));
@@ -1168,7 +1142,6 @@ static int sqlite_queue_depth(struct store *store, int64_t counts[JOB_STATE_COUN
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "counting jobs");
-done:
     release(s, conn);
     return rc;
 }
@@ -1177,15 +1150,11 @@ static int sqlite_job_stats(struct store *store, int64_t since, int64_t *complet
                             double *p50, double *p95, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *completed = *failed = 0;
     *p50 = *p95 = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_STATS_COUNT, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_STATS_COUNT, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_int64(st, 1, since);
     if (sqlite3_step(st) != SQLITE_ROW) {
         rc = fail_db(error, conn->db, "counting finished jobs");
@@ -1219,14 +1188,10 @@ static int sqlite_webhook_list(struct store *store, const char *job_id,
                                struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
+    sqlite3_stmt *st;
     *count = 0;
-    int rc = acquire(s, &conn, error);
+    int rc = open_statement(s, ST_WEBHOOK_LIST, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_WEBHOOK_LIST, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_text(st, 1, job_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int(st, 2, capacity);
     int step, n = 0;
@@ -1236,7 +1201,6 @@ static int sqlite_webhook_list(struct store *store, const char *job_id,
     if (step != SQLITE_DONE && step != SQLITE_ROW)
         rc = fail_db(error, conn->db, "listing webhooks");
     *count = n;
-done:
     release(s, conn);
     return rc;
 }
@@ -1245,13 +1209,9 @@ static int sqlite_webhook_claim_due(struct store *store, int64_t now, int64_t le
                                     struct webhook_delivery *out, struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_WEBHOOK_CLAIM, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_WEBHOOK_CLAIM, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     bind_int(st, ":N", now);
     bind_int(st, ":L", lease_ms);
     int step = sqlite3_step(st);
@@ -1263,7 +1223,6 @@ static int sqlite_webhook_claim_due(struct store *store, int64_t now, int64_t le
     }
     sqlite3_reset(st);
     if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "claiming a webhook");
-done:
     release(s, conn);
     return rc;
 }
@@ -1273,20 +1232,105 @@ static int sqlite_webhook_record(struct store *store, int64_t id, int delivered,
                                  struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     struct connection *conn;
-    int rc = acquire(s, &conn, error);
+    sqlite3_stmt *st;
+    int rc = open_statement(s, ST_WEBHOOK_RECORD, &conn, &st, error);
     if (rc != VSR_OK) return rc;
-    sqlite3_stmt *st = statement(conn, ST_WEBHOOK_RECORD, error);
-    if (!st) {
-        rc = VSR_E_OUTPUT;
-        goto done;
-    }
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_int(st, 2, delivered);
     sqlite3_bind_int(st, 3, http_status);
     sqlite3_bind_text(st, 4, error_text ? error_text : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, next_attempt_at);
     rc = run(conn, st, "recording a webhook attempt", error);
+    release(s, conn);
+    return rc;
+}
+
+static int sqlite_expired_files(struct store *store, int64_t finished_before, int64_t unused_before,
+                                struct expired_file *out, int capacity, int *count,
+                                struct vsr_error *error) {
+    struct sqlite_store *s = SQLITE_STORE(store);
+    struct connection *conn;
+    sqlite3_stmt *st;
+    *count = 0;
+    int rc = open_statement(s, ST_EXPIRED_FILES, &conn, &st, error);
+    if (rc != VSR_OK) return rc;
+    bind_int(st, ":F", finished_before);
+    bind_int(st, ":U", unused_before);
+    bind_int(st, ":C", capacity);
+    int step = SQLITE_DONE, n = 0;
+    while (n < capacity && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        out[n].is_upload = sqlite3_column_int(st, 0);
+        column_text(out[n].owner_id, sizeof out[n].owner_id, st, 1);
+        column_text(out[n].blob, sizeof out[n].blob, st, 2);
+        n++;
+    }
+    if (n < capacity && step != SQLITE_DONE) rc = fail_db(error, conn->db, "listing expired files");
+    sqlite3_reset(st);
+    *count = n;
+    release(s, conn);
+    return rc;
+}
+
+static int sqlite_mark_purged(struct store *store, const struct expired_file *file, int64_t now,
+                              struct vsr_error *error) {
+    struct sqlite_store *s = SQLITE_STORE(store);
+    struct connection *conn;
+    sqlite3_stmt *st;
+    int rc = open_statement(s, file->is_upload ? ST_PURGE_UPLOAD : ST_PURGE_JOB, &conn, &st, error);
+    if (rc != VSR_OK) return rc;
+    bind_int(st, ":N", now);
+    bind_text(st, ":I", file->owner_id);
+    rc = run(conn, st, "marking deleted files", error);
+    release(s, conn);
+    return rc;
+}
+
+/* SQLite's online backup API copies a consistent snapshot page by page; in
+ * WAL mode its read transaction never blocks the service's writers. The copy
+ * is written beside PATH and renamed into place when complete. */
+static int sqlite_backup(struct store *store, const char *path, struct vsr_error *error) {
+    struct sqlite_store *s = SQLITE_STORE(store);
+    char partial[4096];
+    if (snprintf(partial, sizeof partial, "%s.partial", path) >= (int)sizeof partial) {
+        error->code = VSR_E_USAGE;
+        snprintf(error->message, sizeof error->message, "backup path is too long");
+        return VSR_E_USAGE;
+    }
+    struct connection *conn;
+    int rc = acquire(s, &conn, error);
+    if (rc != VSR_OK) return rc;
+    sqlite3 *copy = NULL;
+    remove(partial);
+    if (sqlite3_open_v2(partial, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = fail_db(error, copy, "creating the backup file");
+        goto done;
+    }
+    sqlite3_backup *backup = sqlite3_backup_init(copy, "main", conn->db, "main");
+    if (!backup) {
+        rc = fail_db(error, copy, "starting the backup");
+        goto done;
+    }
+    int step;
+    while ((step = sqlite3_backup_step(backup, -1)) == SQLITE_BUSY || step == SQLITE_LOCKED)
+        sqlite3_sleep(20);
+    sqlite3_backup_finish(backup);
+    if (step != SQLITE_DONE) {
+        rc = fail_db(error, copy, "copying the database");
+        goto done;
+    }
+    if (sqlite3_close(copy) != SQLITE_OK) {
+        rc = fail_db(error, copy, "closing the backup file");
+        goto done;
+    }
+    copy = NULL;
+    if (rename(partial, path) != 0) {
+        error->code = rc = VSR_E_OUTPUT;
+        snprintf(error->message, sizeof error->message, "cannot move the backup to %.400s", path);
+    }
 done:
+    if (copy) sqlite3_close_v2(copy);
+    if (rc != VSR_OK) remove(partial);
     release(s, conn);
     return rc;
 }
@@ -1317,6 +1361,9 @@ static const struct store_ops sqlite_ops = {
     .webhook_list = sqlite_webhook_list,
     .webhook_claim_due = sqlite_webhook_claim_due,
     .webhook_record = sqlite_webhook_record,
+    .expired_files = sqlite_expired_files,
+    .mark_purged = sqlite_mark_purged,
+    .backup = sqlite_backup,
 };
 
 /* Brings the schema to SCHEMA_VERSION. BEGIN IMMEDIATE makes two processes
@@ -1357,8 +1404,17 @@ done:
     return rc;
 }
 
+/* SQLite's allocation statistics take a process-wide mutex on every
+ * allocation, which the HTTP threads would fight over; nothing here reads
+ * them. Settable only before SQLite initialises, hence once, first. */
+static void configure_sqlite(void) {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_sqlite_open(struct store **out, const char *path, const struct store_options *options,
                       struct vsr_error *error) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, configure_sqlite);
     *out = NULL;
     struct sqlite_store *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -1376,6 +1432,8 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
     struct connection *conn = NULL;
     int rc = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &conn, error);
     if (rc == VSR_OK) rc = migrate(conn, error);
+    if (rc == VSR_OK && stat(path, &s->file) != 0)
+        rc = fail_db(error, conn->db, "finding the file");
     if (rc != VSR_OK) {
         connection_free(conn);
         sqlite_close(&s->base);

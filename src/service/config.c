@@ -73,6 +73,10 @@ static const struct option options[] = {
      "HH:MM-HH:MM (may wrap past midnight)"},
     {"timezone", "VSR_TIMEZONE", OPT_TEXT, FIELD(timezone), 0, 0,
      "time zone of the business hours, e.g. Europe/Berlin"},
+    {"retention-hours", "VSR_RETENTION_HOURS", OPT_DOUBLE, FIELD(retention_hours), 0, 1e6,
+     "delete inputs and results of jobs finished this long ago (0: never)"},
+    {"cleanup-interval", "VSR_CLEANUP_INTERVAL_SECONDS", OPT_INT, FIELD(cleanup_interval_seconds),
+     1, 86400, "how often the retention sweep runs, in seconds"},
     {"metrics-admin-only", "VSR_METRICS_ADMIN_ONLY", OPT_INT, FIELD(metrics_admin_only), 0, 1,
      "/metrics and /metrics/json need an admin key (1/0)"},
 };
@@ -101,6 +105,8 @@ void config_init(struct service_config *config) {
     config->webhook_backoff_ms = 5000;
     config->webhook_backoff_max_seconds = 3600;
     snprintf(config->business_hours, sizeof config->business_hours, "09:00-17:00");
+    config->retention_hours = 168;
+    config->cleanup_interval_seconds = 600;
 }
 
 static int set_option(struct service_config *config, const struct option *opt, const char *value,

@@ -42,14 +42,18 @@ struct service_config {
     char business_hours[CONFIG_TEXT_SIZE]; /* VSR_BUSINESS_HOURS: "HH:MM-HH:MM" */
     char timezone[CONFIG_TEXT_SIZE];       /* VSR_TIMEZONE: IANA name; "": the machine's */
     int business_open_minute, business_close_minute; /* parsed by config_finish */
-    int metrics_admin_only; /* VSR_METRICS_ADMIN_ONLY: /metrics needs an admin key (1/0) */
+    /* Retention (service/retention.h): files of finished jobs are deleted after. */
+    double retention_hours;       /* VSR_RETENTION_HOURS: 0 keeps files for ever */
+    int cleanup_interval_seconds; /* VSR_CLEANUP_INTERVAL_SECONDS: how often the sweep runs */
+    int metrics_admin_only;       /* VSR_METRICS_ADMIN_ONLY: /metrics needs an admin key (1/0) */
 };
 
 /* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB
  * bodies, 4 hours, 7680x4320, 30 s leases, 3 attempts, 5 s backoff, 60 s
  * drain, 1 hour uploads, 500 ms polls, request logs on; webhooks: public
  * addresses only, 10 s timeout, 10 attempts from 5 s up to 1 hour; business
- * hours off (09:00-17:00 when on); metrics open. */
+ * hours off (09:00-17:00 when on); files kept 168 hours (a week), swept
+ * every 10 minutes; metrics open. */
 void config_init(struct service_config *config);
 
 /* Applies the VSR_* variables of ENVIRON-style array ENV (NULL-terminated;

@@ -4,7 +4,12 @@
  * heartbeat interval (a third of the lease, at most one second, so a lease
  * survives two missed beats and a cancel is seen within a second) and, for
  * each busy slot, copies the job id under the pool lock, heartbeats without
- * the lock, then applies the answer only if the slot still runs that job. */
+ * the lock, then applies the answer only if the slot still runs that job.
+ *
+ * Job threads run at a lower scheduling priority (nice WORKER_NICE): a job
+ * may use every core, but the HTTP threads of `vsr serve` in the same process
+ * then always get the CPU first, so processing never starves the API. Codec
+ * threads started by the job inherit it. */
 #include "service/worker.h"
 
 #include <errno.h>
@@ -13,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +77,8 @@ static void log_job(const struct slot *slot, const struct job *job, const char *
     json_t *line =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "ts", ts, "event", event, "job_id", job->id,
                   "worker", slot->worker_id, "type", job->type, "attempt", job->attempts);
+    if (line && job->request_id[0])
+        json_object_set_new(line, "request_id", json_string(job->request_id));
     if (line && detail && *detail) json_object_set_new(line, "detail", json_string(detail));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
@@ -219,8 +228,12 @@ static void wait_ms(struct worker_pool *pool, int64_t ms) {
     pthread_cond_timedwait(&pool->wake, &pool->lock, &until);
 }
 
+/* Linux applies nice values per thread (the thread id as the process id). */
+#define WORKER_NICE 10
+
 static void *worker_main(void *arg) {
     struct slot *slot = arg;
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE); /* best effort */
     struct worker_pool *pool = slot->pool;
     int64_t lease_ms = (int64_t)pool->config->lease_seconds * 1000;
     for (;;) {

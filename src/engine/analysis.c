@@ -1,0 +1,165 @@
+/* analysis.c: reader A and the detector on their own thread (see analysis.h).
+ *
+ * A ring of QUEUE_MASKS full-size masks sits between the two threads: the
+ * analysis thread writes the next mask into a free slot, the pipeline copies
+ * it out. The end of the video, or a failure, is passed along in order, after
+ * the masks before it. */
+#include "engine/analysis.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/error.h"
+
+#define QUEUE_MASKS 4 /* enough to ride out a slow frame on either side */
+
+struct analysis {
+    struct media_reader *reader;
+    struct detector *detector;
+    const atomic_int *cancel;
+    size_t mask_size;
+    uint8_t *masks[QUEUE_MASKS];
+    pthread_t thread;
+    int started;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int head, count; /* masks ready: [head, head + count) modulo QUEUE_MASKS */
+    int ended;       /* no mask will follow the queued ones */
+    int stop;        /* analysis_stop: the thread must exit */
+    int status;      /* after the last mask: 0 at the end of the video, or the failure */
+    struct vsr_error error;
+
+    /* The thread's own state. */
+    int64_t frames_pushed;
+    int reader_done;
+};
+
+static int stopping(struct analysis *a) {
+    pthread_mutex_lock(&a->lock);
+    int stop = a->stop;
+    pthread_mutex_unlock(&a->lock);
+    return stop || (a->cancel && atomic_load(a->cancel));
+}
+
+/* Writes the mask of frame INDEX into MASK, feeding the detector from the
+ * reader until it can tell. Returns 1, 0 past the last frame, or a failure. */
+static int produce(struct analysis *a, int64_t index, uint8_t *mask, struct vsr_error *error) {
+    for (;;) {
+        if (a->reader_done && index >= a->frames_pushed) return 0;
+        int ret = detector_mask(a->detector, index, mask);
+        if (ret == 1) return 1;
+        if (ret < 0)
+            return error_set(error, ret, "subtitle detection failed on frame %lld",
+                             (long long)index);
+        if (a->reader_done)
+            return error_set(error, VSR_E_INTERNAL,
+                             "the detector wants frames past the end of the video (frame %lld)",
+                             (long long)index);
+        if (stopping(a)) return error_set(error, VSR_E_CANCELED, "canceled");
+        AVFrame *frame = NULL;
+        ret = media_reader_next(a->reader, &frame, error);
+        if (ret < 0) return ret;
+        if (ret == 0) {
+            detector_finish(a->detector);
+            a->reader_done = 1;
+            continue;
+        }
+        ret = detector_push(a->detector, frame);
+        av_frame_free(&frame);
+        if (ret < 0) return error_set(error, ret, "subtitle detection failed");
+        a->frames_pushed++;
+    }
+}
+
+static void *run(void *arg) {
+    struct analysis *a = arg;
+    for (int64_t index = 0;; index++) {
+        pthread_mutex_lock(&a->lock);
+        while (a->count == QUEUE_MASKS && !a->stop)
+            pthread_cond_wait(&a->changed, &a->lock);
+        int stop = a->stop, slot = (a->head + a->count) % QUEUE_MASKS;
+        pthread_mutex_unlock(&a->lock);
+        if (stop) break;
+
+        struct vsr_error error = {0, ""};
+        int ret = produce(a, index, a->masks[slot], &error);
+
+        pthread_mutex_lock(&a->lock);
+        if (ret == 1) {
+            a->count++;
+        } else {
+            a->ended = 1;
+            a->status = ret;
+            a->error = error;
+        }
+        pthread_cond_broadcast(&a->changed);
+        pthread_mutex_unlock(&a->lock);
+        if (ret != 1) break;
+    }
+    return NULL;
+}
+
+int analysis_start(struct analysis **out, struct media_reader *reader, struct detector *detector,
+                   int width, int height, const atomic_int *cancel, struct vsr_error *error) {
+    *out = NULL;
+    struct analysis *a = calloc(1, sizeof *a);
+    if (!a) return error_set(error, VSR_E_NOMEM, "out of memory");
+    a->reader = reader;
+    a->detector = detector;
+    a->cancel = cancel;
+    a->mask_size = (size_t)width * (size_t)height;
+    pthread_mutex_init(&a->lock, NULL);
+    pthread_cond_init(&a->changed, NULL);
+    for (int i = 0; i < QUEUE_MASKS; i++)
+        if (!(a->masks[i] = malloc(a->mask_size))) {
+            analysis_stop(a);
+            return error_set(error, VSR_E_NOMEM, "out of memory");
+        }
+    if (pthread_create(&a->thread, NULL, run, a) != 0) {
+        analysis_stop(a);
+        return error_set(error, VSR_E_NOMEM, "cannot start the analysis thread");
+    }
+    a->started = 1;
+    *out = a;
+    return 0;
+}
+
+int analysis_next(struct analysis *a, uint8_t *mask, struct vsr_error *error) {
+    pthread_mutex_lock(&a->lock);
+    while (a->count == 0 && !a->ended)
+        pthread_cond_wait(&a->changed, &a->lock);
+    if (a->count == 0) {
+        int status = a->status;
+        if (status < 0 && error) *error = a->error;
+        pthread_mutex_unlock(&a->lock);
+        return status;
+    }
+    int slot = a->head;
+    pthread_mutex_unlock(&a->lock);
+    /* The slot stays ours until count drops: the thread writes only free slots. */
+    memcpy(mask, a->masks[slot], a->mask_size);
+    pthread_mutex_lock(&a->lock);
+    a->head = (a->head + 1) % QUEUE_MASKS;
+    a->count--;
+    pthread_cond_broadcast(&a->changed);
+    pthread_mutex_unlock(&a->lock);
+    return 1;
+}
+
+void analysis_stop(struct analysis *a) {
+    if (!a) return;
+    if (a->started) {
+        pthread_mutex_lock(&a->lock);
+        a->stop = 1;
+        pthread_cond_broadcast(&a->changed);
+        pthread_mutex_unlock(&a->lock);
+        pthread_join(a->thread, NULL);
+    }
+    for (int i = 0; i < QUEUE_MASKS; i++)
+        free(a->masks[i]);
+    pthread_mutex_destroy(&a->lock);
+    pthread_cond_destroy(&a->changed);
+    free(a);
+}

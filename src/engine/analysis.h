@@ -1,0 +1,36 @@
+/* analysis.h: the detection pass in a thread of its own.
+ *
+ * Reader A decodes ahead and feeds the detector; the masks come out in frame
+ * order through a short queue. Running this beside the fill and the encoder,
+ * rather than between them, keeps the second core busy: the detector must
+ * run seconds ahead anyway, so nothing waits on it but the queue.
+ *
+ * analysis_next is called from one thread (the pipeline's); analysis_stop
+ * from that same thread, once. */
+#ifndef VSR_ENGINE_ANALYSIS_H
+#define VSR_ENGINE_ANALYSIS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "engine/detect.h"
+#include "media/media.h"
+#include "vsr.h"
+
+struct analysis;
+
+/* Starts the thread. READER and DETECTOR are borrowed: they must outlive
+ * analysis_stop, and nothing else may use them meanwhile. Masks are
+ * WIDTH*HEIGHT bytes. CANCEL (may be NULL) stops the thread early. */
+int analysis_start(struct analysis **out, struct media_reader *reader, struct detector *detector,
+                   int width, int height, const atomic_int *cancel, struct vsr_error *error);
+
+/* Waits for the mask of the next frame and copies it into MASK. Returns 1,
+ * 0 when reader A has no more frames, or a negative vsr_status with ERROR
+ * set (a truncated input, say). */
+int analysis_next(struct analysis *analysis, uint8_t *mask, struct vsr_error *error);
+
+/* Stops the thread, waits for it and frees everything. NULL is a no-op. */
+void analysis_stop(struct analysis *analysis);
+
+#endif
