@@ -2,7 +2,8 @@
 # Dependencies come from Debian's packages through pkg-config:
 # scripts/install-deps.sh installs them.
 
-PKGS     := libavformat libavcodec libavutil libswscale libmicrohttpd sqlite3 libpq jansson libcurl openssl
+PKGS     := libavformat libavcodec libavutil libswscale libswresample libass fontconfig pocketsphinx \
+            sphinxbase libmicrohttpd sqlite3 libpq jansson libcurl openssl
 CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 BASE     := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Iinclude -Isrc \
@@ -27,7 +28,7 @@ HDRS     := $(shell find include src tests -name '*.h')
 rel_obj  = $(patsubst %.c,build/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,build/asan/%.o,$(1))
 
-.PHONY: all check check-scaleout clean format lint bench bench-scaleout
+.PHONY: all check check-scaleout clean format lint bench bench-scaleout bench-captions fuzz
 all: build/vsr
 
 build/rel/%.o: %.c $(HDRS)
@@ -75,6 +76,9 @@ check: build/asan/vsr-tests build/asan/vsr
 check-scaleout: build/asan/vsr-tests build/asan/vsr
 	$(TEST_ENV) scripts/check-scaleout.sh build/asan/vsr-tests $(TESTS)
 
+bench-captions: build/vsr
+	bench/captions.sh
+
 bench: build/vsr
 	bench/removal.sh
 
@@ -83,6 +87,32 @@ build/queue-tool: $(call rel_obj,bench/queue_tool.c) build/rel/libvsr.a
 
 bench-scaleout: build/vsr build/queue-tool
 	bench/scaleout.sh
+
+# Fuzzing (libFuzzer, clang): `make fuzz` builds the targets of tests/fuzz/
+# and runs each for FUZZ_SECONDS on a copy of its seed corpus.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+fuzz_obj = $(patsubst %.c,build/fuzz/%.o,$(1))
+
+build/fuzz/%.o: %.c $(HDRS)
+	@mkdir -p $(dir $@)
+	clang $(BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+build/fuzz/libvsr.a: $(call fuzz_obj,$(LIB_SRC))
+	ar rcs $@ $^
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libvsr.a
+	clang $(BASE) $(FUZZ_FLAGS) -fsanitize=fuzzer $^ $(LIBS) -o $@
+
+fuzz: $(FUZZ_TARGETS)
+	@for t in $(FUZZ_TARGETS); do \
+	  name=$${t#build/fuzz/fuzz_}; mkdir -p build/fuzz/corpus/$$name; \
+	  cp -n tests/fuzz/corpus/$$name/* build/fuzz/corpus/$$name/; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+	  ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=tests/fuzz/lsan.supp $$t -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+	    -timeout=10 -rss_limit_mb=2048 -artifact_prefix=build/fuzz/ \
+	    build/fuzz/corpus/$$name 2>build/fuzz/$$name.log || { tail -40 build/fuzz/$$name.log; exit 1; }; \
+	  grep -E '^(#[0-9]+.*DONE|Done)|stat::number_of_executed_units' build/fuzz/$$name.log | tail -2; \
+	done
 
 format:
 	clang-format -i $$(find include src tests bench -name '*.[ch]')

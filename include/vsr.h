@@ -14,6 +14,8 @@
 extern "C" {
 #endif
 
+struct AVFrame; /* FFmpeg's decoded frame (libavutil/frame.h) */
+
 enum vsr_status {
     VSR_OK = 0,
     VSR_E_USAGE = -1,    /* bad option or argument */
@@ -59,6 +61,12 @@ struct vsr_remove_options {
     vsr_progress_fn progress; /* optional, called about 4 times a second */
     void *progress_opaque;
     atomic_int *cancel; /* optional: set non-zero to stop; returns VSR_E_CANCELED */
+    /* Optional: called with each cleaned frame (an AVFrame, YUV 4:2:0) just
+     * before it is encoded, and its time in milliseconds; vsr_replace draws
+     * the new captions here. A negative return stops the run with it. */
+    int (*frame_hook)(void *opaque, struct AVFrame *frame, int64_t time_ms,
+                      struct vsr_error *error);
+    void *frame_hook_opaque;
 };
 
 /* Fills options with the defaults (crf 18, preset veryfast, automatic threads). */
@@ -69,6 +77,73 @@ void vsr_remove_options_init(struct vsr_remove_options *options);
  * complete: it is written to a temporary file beside it and renamed. */
 int vsr_remove(const char *input, const char *output, const struct vsr_remove_options *options,
                struct vsr_error *error);
+
+/* How captions look. Every field is optional (NULL or 0: the preset's own). */
+struct vsr_caption_style {
+    const char *style;      /* preset: classic, yellow, boxed, social, karaoke; NULL: classic
+                               for SRT/WebVTT, the file's own styles for ASS */
+    const char *style_file; /* "Key=Value" lines of ASS style fields, applied after the preset */
+    const char *font;       /* font family (fontconfig name), must be installed */
+    int size;               /* font size in pixels of the video frame; 0: the preset's */
+    const char *position;   /* "bottom", "middle" or "top"; NULL: the preset's */
+    int margin;             /* pixels from the top or bottom edge; -1: the preset's */
+};
+
+/* Fills STYLE with "nothing asked" (all NULL, margin -1). */
+void vsr_caption_style_init(struct vsr_caption_style *style);
+
+struct vsr_burn_options {
+    struct vsr_caption_style style;
+    int crf;                  /* x264 CRF, 0..51; default 18 */
+    const char *preset;       /* x264 preset; default "veryfast" */
+    int threads;              /* decoder/encoder threads; 0 = automatic */
+    vsr_progress_fn progress; /* optional, called about 4 times a second */
+    void *progress_opaque;
+    atomic_int *cancel; /* optional: set non-zero to stop; returns VSR_E_CANCELED */
+};
+
+void vsr_burn_options_init(struct vsr_burn_options *options);
+
+/* Draws the captions of SUBTITLES (SRT, WebVTT or ASS) onto INPUT and writes
+ * OUTPUT (H.264, audio copied, written whole or not at all). A bad subtitle
+ * file is VSR_E_INPUT; an unknown style or missing font VSR_E_USAGE. */
+int vsr_burn(const char *input, const char *subtitles, const char *output,
+             const struct vsr_burn_options *options, struct vsr_error *error);
+
+/* Removes the burned-in subtitles of INPUT and draws those of SUBTITLES in
+ * their place, in one decoding and encoding pass. REMOVE's regions, x264
+ * settings, progress and cancel apply; STYLE as for vsr_burn. */
+int vsr_replace(const char *input, const char *subtitles, const char *output,
+                const struct vsr_remove_options *remove, const struct vsr_caption_style *style,
+                struct vsr_error *error);
+
+struct vsr_transcribe_options {
+    const char *engine;   /* "pocketsphinx" (default, offline) or "openai" */
+    const char *language; /* ISO 639-1; default "en" (pocketsphinx has only English) */
+    /* openai: the endpoint is URL + PATH (default https://api.openai.com and
+     * /v1/audio/transcriptions), KEY its bearer token (may be NULL), MODEL
+     * the model name (default whisper-1). pocketsphinx: MODEL is the model
+     * folder (default Debian's /usr/share/pocketsphinx/model/en-us). */
+    const char *url, *path, *key, *model;
+    int max_attempts;   /* openai: tries on 429, 5xx and network errors; default 5 */
+    atomic_int *cancel; /* optional: set non-zero to stop; returns VSR_E_CANCELED */
+};
+
+void vsr_transcribe_options_init(struct vsr_transcribe_options *options);
+
+/* Recognises the speech of INPUT (any file with audio) and writes OUTPUT:
+ * .srt or .vtt (captions of at most two lines of 42 characters, 1 to 6 s) or
+ * .json (every word with its start and end). Audio without speech gives a
+ * valid file with no captions; a file without audio is VSR_E_INPUT. */
+int vsr_transcribe(const char *input, const char *output,
+                   const struct vsr_transcribe_options *options, struct vsr_error *error);
+
+/* vsr_transcribe, then vsr_burn of the captions (the social style shows
+ * three words at a time, karaoke highlights the spoken word). No speech in
+ * INPUT is VSR_E_INPUT: there is nothing to caption. */
+int vsr_caption(const char *input, const char *output,
+                const struct vsr_transcribe_options *transcribe,
+                const struct vsr_burn_options *burn, struct vsr_error *error);
 
 /* What a media file holds, as vsr_probe reports it. */
 struct vsr_media_info {

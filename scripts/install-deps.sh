@@ -10,7 +10,8 @@ set -euo pipefail
 pkgs=(
   build-essential pkg-config clang libclang-rt-14-dev
   libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-  ffmpeg fonts-dejavu-core python3-numpy
+  ffmpeg fonts-dejavu-core fonts-inter fonts-roboto python3-numpy
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx-testdata
   libass-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libjansson-dev libssl-dev
   cppcheck clang-format time git ca-certificates

@@ -13,6 +13,10 @@
 
 int cli_remove(int argc, char **argv);
 int cli_probe(int argc, char **argv);
+int cli_burn(int argc, char **argv);       /* vsr burn INPUT SUBS OUTPUT */
+int cli_replace(int argc, char **argv);    /* vsr replace INPUT SUBS OUTPUT */
+int cli_transcribe(int argc, char **argv); /* vsr transcribe INPUT [-o OUT] */
+int cli_caption(int argc, char **argv);    /* vsr caption INPUT OUTPUT */
 
 /* The exit code of a status: 0 for VSR_OK, else 1 - status (usage 2 ... 9). */
 int cli_exit_code(int status);

@@ -14,7 +14,7 @@
 static const char usage_text[] =
     "usage: vsr COMMAND [ARGS]\n"
     "\n"
-    "Removes burned-in subtitles from videos.\n"
+    "Removes burned-in subtitles from videos, and draws new captions.\n"
     "\n"
     "commands:\n"
     "  remove INPUT OUTPUT [options]  write OUTPUT: INPUT without its subtitles\n"
@@ -28,6 +28,19 @@ static const char usage_text[] =
     "    OUTPUT's extension picks the container (.mp4, .mkv, .mov); video is\n"
     "    H.264, audio streams are copied unchanged. OUTPUT (and the mask) appear only\n"
     "    when complete. Ctrl-C cancels and removes partial files.\n"
+    "  burn INPUT SUBS OUTPUT [options]     draw the captions of SUBS (SRT, WebVTT, ASS)\n"
+    "      --style NAME       classic (default for SRT/VTT), yellow, boxed, social, karaoke;\n"
+    "                         ASS files keep their own styles unless a style is given\n"
+    "      --style-file FILE  Key=Value lines of ASS style fields (FontSize=24, ...)\n"
+    "      --font NAME        font family (fc-list); --size N  font size in pixels\n"
+    "      --position bottom|middle|top   --margin N  pixels from that edge\n"
+    "      --crf N, --preset NAME, --threads N, --json   as for remove\n"
+    "  replace INPUT SUBS OUTPUT [options]  remove the burned-in subtitles and draw SUBS,\n"
+    "                         in one pass; remove's --region and burn's style options\n"
+    "  transcribe INPUT [-o OUT.srt|.vtt|.json] [--language en] [--engine NAME]\n"
+    "                         speech to captions; engines: pocketsphinx (default,\n"
+    "                         offline), openai (VSR_TRANSCRIBE_URL, _PATH, _KEY, _MODEL)\n"
+    "  caption INPUT OUTPUT [--engine NAME] [style options]   transcribe, then burn\n"
     "  probe INPUT [--json]           print what INPUT holds (size, fps, frames, audio)\n"
     "  serve [options]                run the job service: HTTP API and workers (--help)\n"
     "  worker [options]               run job workers only, on serve's database (--help)\n"
@@ -91,6 +104,10 @@ int main(int argc, char **argv) {
     }
     const char *command = argv[1];
     if (strcmp(command, "remove") == 0) return cli_remove(argc - 2, argv + 2);
+    if (strcmp(command, "burn") == 0) return cli_burn(argc - 2, argv + 2);
+    if (strcmp(command, "replace") == 0) return cli_replace(argc - 2, argv + 2);
+    if (strcmp(command, "transcribe") == 0) return cli_transcribe(argc - 2, argv + 2);
+    if (strcmp(command, "caption") == 0) return cli_caption(argc - 2, argv + 2);
     if (strcmp(command, "probe") == 0) return cli_probe(argc - 2, argv + 2);
     if (strcmp(command, "serve") == 0) return cli_serve(argc - 2, argv + 2);
     if (strcmp(command, "worker") == 0) return cli_worker(argc - 2, argv + 2);

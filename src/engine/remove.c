@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <libavutil/frame.h>
+#include <libavutil/mathematics.h>
 #include <libavutil/pixfmt.h>
 
 #include "engine/analysis.h"
@@ -97,7 +98,11 @@ static int drain_filler(struct pipeline *p, struct vsr_error *error) {
         int ret = filler_pop(p->filler, &frame, p->mask_writer ? p->filled_mask : NULL);
         if (ret == 0) return 0;
         if (ret < 0) return error_set(error, ret, "filling the subtitle area failed");
-        ret = media_writer_write(p->writer, frame, error);
+        if (p->options->frame_hook) /* vsr_replace draws new captions here */
+            ret = p->options->frame_hook(
+                p->options->frame_hook_opaque, frame,
+                av_rescale_q(frame->pts, p->info->time_base, (AVRational){1, 1000}), error);
+        ret = ret < 0 ? ret : media_writer_write(p->writer, frame, error);
         if (ret == 0 && p->mask_writer) ret = write_mask(p, frame->pts, error);
         av_frame_free(&frame);
         if (ret < 0) return ret;

@@ -452,7 +452,8 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
     const char *type_name = type ? json_string_value(type) : "remove";
     const struct job_type *job_type = type_name ? job_type_find(type_name) : NULL;
     if (!job_type) {
-        result = bad_field(req, "type", "type must name a job type: \"remove\"");
+        result = bad_field(req, "type",
+                           "type must name a job type: \"remove\", \"transcribe\" or \"caption\"");
         goto done;
     }
     if (!json_is_string(upload_id) || json_string_length(upload_id) >= sizeof job.upload_id) {

@@ -8,6 +8,8 @@
 
 #include <jansson.h>
 
+#include "jobs/caption_jobs.h"
+
 #define MAX_REGIONS 16
 
 static const char *const x264_presets[] = {"ultrafast", "superfast", "veryfast", "faster",   "fast",
@@ -135,6 +137,20 @@ static const struct job_type registry[] = {
         .content_type = "video/mp4",
         .validate = remove_validate,
         .run = remove_run,
+    },
+    {
+        .name = "transcribe",
+        .output_extension = ".srt",
+        .content_type = "application/x-subrip",
+        .validate = transcribe_job_validate,
+        .run = transcribe_job_run,
+    },
+    {
+        .name = "caption",
+        .output_extension = ".mp4",
+        .content_type = "video/mp4",
+        .validate = caption_job_validate,
+        .run = caption_job_run,
     },
 };
 
