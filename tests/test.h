@@ -4,6 +4,7 @@
 #define VSR_TEST_H
 
 #include <stdio.h>
+#include <string.h>
 
 extern int test_failures; /* failed checks in the running test */
 
@@ -27,6 +28,16 @@ extern const char *test_known_failure;
         if (e_ != a_) {                                                                            \
             fprintf(stderr, "  %s:%d: %s: expected %lld, got %lld\n", __FILE__, __LINE__, #actual, \
                     e_, a_);                                                                       \
+            test_failures++;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+#define CHECK_STR(expected, actual)                                                                \
+    do {                                                                                           \
+        const char *e_ = (expected), *a_ = (actual);                                               \
+        if (strcmp(e_, a_) != 0) {                                                                 \
+            fprintf(stderr, "  %s:%d: %s: expected \"%s\", got \"%s\"\n", __FILE__, __LINE__,      \
+                    #actual, e_, a_);                                                              \
             test_failures++;                                                                       \
         }                                                                                          \
     } while (0)

@@ -12,6 +12,7 @@
 
 #include "blob/blob.h"
 #include "jobs/store.h"
+#include "service/config.h"
 #include "test.h"
 #include "util/ids.h"
 
@@ -469,4 +470,23 @@ TEST(service_request_logs) {
     if (f) fclose(f);
     CHECK(job_lines >= 2); /* started, succeeded */
     CHECK_INT(job_lines, with_id);
+}
+
+/* Settings come from VSR_* variables; VSR_DB and VSR_STORAGE name the
+ * database and the file store as well as their long names do. */
+TEST(service_config_env_names) {
+    struct service_config config;
+    struct vsr_error error = {0, ""};
+    config_init(&config);
+    char *env[] = {"VSR_DB=postgres://vsr@db:5432/vsr", "VSR_STORAGE=s3://bucket?region=x",
+                   "HOME=/root", NULL};
+    CHECK_INT(VSR_OK, config_apply_env(&config, env, &error));
+    CHECK_STR("postgres://vsr@db:5432/vsr", config.database_url);
+    CHECK_STR("s3://bucket?region=x", config.storage_url);
+    char *longer[] = {"VSR_DATABASE_URL=sqlite:/tmp/a.db", NULL};
+    CHECK_INT(VSR_OK, config_apply_env(&config, longer, &error));
+    CHECK_STR("sqlite:/tmp/a.db", config.database_url);
+    char *bad[] = {"VSR_WORKERS=many", NULL};
+    CHECK(config_apply_env(&config, bad, &error) < 0);
+    CHECK(strstr(error.message, "VSR_WORKERS") != NULL);
 }

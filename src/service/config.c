@@ -28,7 +28,7 @@ static const struct option options[] = {
     {"database", "VSR_DATABASE_URL", OPT_TEXT, FIELD(database_url), 0, 0,
      "sqlite:PATH or postgres://USER@HOST:PORT/DB (default DATA_DIR/vsr.db)"},
     {"storage", "VSR_STORAGE_URL", OPT_TEXT, FIELD(storage_url), 0, 0,
-     "file:DIR (default DATA_DIR/blobs)"},
+     "file:DIR or s3://BUCKET?endpoint=URL&region=R (default DATA_DIR/blobs)"},
     {"public-url", "VSR_PUBLIC_URL", OPT_TEXT, FIELD(public_url), 0, 0,
      "base URL clients reach the server at"},
     {"workers", "VSR_WORKERS", OPT_INT, FIELD(workers), 0, 256, "job threads"},
@@ -146,15 +146,25 @@ bad:
     return VSR_E_USAGE;
 }
 
+/* Shorter names some deployments use (the scale-out runbook's). */
+static const char *alias_of(const char *env) {
+    if (strcmp(env, "VSR_DATABASE_URL") == 0) return "VSR_DB";
+    if (strcmp(env, "VSR_STORAGE_URL") == 0) return "VSR_STORAGE";
+    return NULL;
+}
+
 int config_apply_env(struct service_config *config, char **env, struct vsr_error *error) {
     for (char **e = env; e && *e; e++) {
         const char *eq = strchr(*e, '=');
         if (!eq || strncmp(*e, "VSR_", 4) != 0) continue;
         size_t name_len = (size_t)(eq - *e);
         for (size_t i = 0; i < OPTION_COUNT; i++) {
-            if (strlen(options[i].env) != name_len || strncmp(options[i].env, *e, name_len) != 0)
-                continue;
-            int rc = set_option(config, &options[i], eq + 1, options[i].env, error);
+            const char *name = options[i].env;
+            if (strlen(name) != name_len || strncmp(name, *e, name_len) != 0) {
+                name = alias_of(options[i].env);
+                if (!name || strlen(name) != name_len || strncmp(name, *e, name_len) != 0) continue;
+            }
+            int rc = set_option(config, &options[i], eq + 1, name, error);
             if (rc != VSR_OK) return rc;
         }
     }
