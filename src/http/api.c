@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "captions/captions.h"
 #include "http/http_internal.h"
+#include "jobs/caption_jobs.h"
 #include "jobs/job_types.h"
 #include "service/retention.h"
 #include "service/webhooks.h"
@@ -114,6 +117,27 @@ enum MHD_Result api_metrics(struct request *req, int json) {
 
 /* ---- uploads ----------------------------------------------------------- */
 
+/* Subtitle files are small: a feature film's SRT is about 100 KB. */
+#define MAX_SUBTITLES_SIZE (2 * 1024 * 1024)
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* Whether the upload is a subtitle file (for burn and replace jobs) rather
+ * than a video: said by its MIME type or its file name's extension. */
+static int upload_is_subtitles(const struct upload *up) {
+    static const char *const types[] = {"application/x-subrip", "text/vtt", "text/x-ssa",
+                                        "text/x-ass",           "text/srt", NULL};
+    static const char *const extensions[] = {".srt", ".vtt", ".ass", ".ssa", NULL};
+    for (int i = 0; types[i]; i++)
+        if (strncasecmp(up->mime_type, types[i], strlen(types[i])) == 0) return 1;
+    for (int i = 0; extensions[i]; i++)
+        if (ends_with(up->file_name, extensions[i])) return 1;
+    return 0;
+}
+
 static json_t *upload_to_json(const struct http_server *server, const struct upload *up) {
     char url[CONFIG_TEXT_SIZE + 128];
     if (server->config->public_url[0])
@@ -169,19 +193,21 @@ enum MHD_Result api_upload_create(struct request *req) {
         result = bad_field(req, "mimeType", "mimeType must be a string such as video/mp4");
         goto done;
     }
-    if (json_integer_value(size) > server->config->max_request_size) {
+    snprintf(up.file_name, sizeof up.file_name, "%s", json_string_value(name));
+    snprintf(up.mime_type, sizeof up.mime_type, "%s",
+             mime ? json_string_value(mime) : "application/octet-stream");
+    int64_t limit =
+        upload_is_subtitles(&up) ? MAX_SUBTITLES_SIZE : server->config->max_request_size;
+    if (json_integer_value(size) > limit) {
         char message[160];
-        snprintf(message, sizeof message, "fileSize is over the limit of %lld bytes",
-                 (long long)server->config->max_request_size);
+        snprintf(message, sizeof message, "fileSize is over the limit of %lld bytes%s",
+                 (long long)limit, upload_is_subtitles(&up) ? " for subtitle files" : "");
         result = http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "file_too_large", message,
                                     "fileSize");
         goto done;
     }
     ids_random(up.id, sizeof up.id, "upl_", 12);
     snprintf(up.key_id, sizeof up.key_id, "%s", req->key.id);
-    snprintf(up.file_name, sizeof up.file_name, "%s", json_string_value(name));
-    snprintf(up.mime_type, sizeof up.mime_type, "%s",
-             mime ? json_string_value(mime) : "application/octet-stream");
     up.declared_size = json_integer_value(size);
     snprintf(up.blob, sizeof up.blob, "uploads/%s", up.id);
     up.state = UPLOAD_PENDING;
@@ -244,6 +270,40 @@ static int local_copy(struct http_server *server, const char *key, char *path, s
     return rc;
 }
 
+/* Reads a subtitle upload with the captions module's reader, the code
+ * burn jobs use, so that a file refused here would fail there too. */
+static void check_subtitles(struct http_server *server, struct upload *up) {
+    char path[4096];
+    int temp = 0;
+    struct vsr_error error = {0};
+    up->state = UPLOAD_REJECTED;
+    if (up->size > MAX_SUBTITLES_SIZE) {
+        snprintf(up->error_code, sizeof up->error_code, "file_too_large");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the subtitle file has %lld bytes, over the limit of %d", (long long)up->size,
+                 MAX_SUBTITLES_SIZE);
+        return;
+    }
+    int rc = local_copy(server, up->blob, path, sizeof path, &temp, &error);
+    if (rc == VSR_OK) {
+        ASS_Library *library = captions_library_new();
+        ASS_Track *track = NULL;
+        int is_ass = 0;
+        rc = library ? subtitles_load(library, path, &track, &is_ass, &error) : VSR_E_NOMEM;
+        if (track) ass_free_track(track);
+        if (library) ass_library_done(library);
+    }
+    if (temp) unlink(path);
+    if (rc != VSR_OK) {
+        snprintf(up->error_code, sizeof up->error_code, "invalid_subtitles");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the file is not a readable subtitle file (%.400s); upload SRT, WebVTT or ASS",
+                 error.message);
+        return;
+    }
+    up->state = UPLOAD_READY;
+}
+
 /* Probes the upload with FFmpeg's libraries; fills its media facts or the
  * reason it is refused. */
 static void probe_upload(struct http_server *server, struct upload *up) {
@@ -251,6 +311,10 @@ static void probe_upload(struct http_server *server, struct upload *up) {
     int temp = 0;
     struct vsr_error error = {0};
     struct vsr_media_info info;
+    if (upload_is_subtitles(up)) {
+        check_subtitles(server, up);
+        return;
+    }
     int rc = local_copy(server, up->blob, path, sizeof path, &temp, &error);
     if (rc == VSR_OK) rc = vsr_probe(path, &info, &error);
     if (temp) unlink(path);
@@ -437,6 +501,49 @@ static enum MHD_Result check_quotas(struct request *req, double media_seconds, i
     return MHD_YES;
 }
 
+/* burn and replace jobs: the subtitle upload named by the options must be
+ * this key's, hold a readable subtitle file and be complete. 1 when it is;
+ * otherwise the 422 or 503 is queued in *RESULT and 0 is returned. */
+static int check_job_subtitles(struct request *req, const char *options_text,
+                               enum MHD_Result *result) {
+    struct http_server *server = req->server;
+    static const char field[] = "options.subtitles_upload_id";
+    char id[STORE_ID_SIZE];
+    struct upload up;
+    struct vsr_error error = {0};
+    if (!caption_job_subtitles_upload(options_text, id, sizeof id)) return 1;
+    int found = store_upload_get(server->store, req->key.id, id, &up, &error);
+    if (found == 1 && up.state == UPLOAD_PENDING && upload_is_subtitles(&up) &&
+        upload_complete_direct(server, &up, &error) < 0)
+        found = -1;
+    if (found < 0) {
+        *result = storage_error(req, &error);
+        return 0;
+    }
+    const char *code = NULL, *message = NULL;
+    if (found == 0) {
+        code = "upload_not_found";
+        message = "options.subtitles_upload_id: no such upload for this key";
+    } else if (!upload_is_subtitles(&up)) {
+        code = "not_subtitles";
+        message = "options.subtitles_upload_id: the upload is not a subtitle file; upload an SRT,"
+                  " WebVTT or ASS file (mimeType application/x-subrip, text/vtt or text/x-ssa)";
+    } else if (up.purged_at || up.expires_at + RETENTION_UNUSED_GRACE_MS / 2 < ids_now_ms()) {
+        code = "upload_expired";
+        message = "options.subtitles_upload_id: this upload expired; upload the file again";
+    } else if (up.state == UPLOAD_PENDING) {
+        code = "upload_incomplete";
+        message = "options.subtitles_upload_id: the upload has no file yet: PUT the bytes to its"
+                  " upload_url";
+    } else if (up.state == UPLOAD_REJECTED) {
+        code = up.error_code;
+        message = up.error_message;
+    }
+    if (!code) return 1;
+    *result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, code, message, field);
+    return 0;
+}
+
 /* Creates a job from BODY (an object with only known fields): the JSON
  * request and the multipart form both end here. */
 static enum MHD_Result create_job(struct request *req, json_t *body) {
@@ -453,7 +560,8 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
     const struct job_type *job_type = type_name ? job_type_find(type_name) : NULL;
     if (!job_type) {
         result = bad_field(req, "type",
-                           "type must name a job type: \"remove\", \"transcribe\" or \"caption\"");
+                           "type must name a job type: \"remove\", \"transcribe\", \"caption\","
+                           " \"burn\" or \"replace\"");
         goto done;
     }
     if (!json_is_string(upload_id) || json_string_length(upload_id) >= sizeof job.upload_id) {
@@ -521,6 +629,14 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
             goto done;
         }
     }
+    if (found == 1 && upload_is_subtitles(&up)) {
+        result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "not_a_video",
+                                    "upload_id names a subtitle file; it goes in"
+                                    " options.subtitles_upload_id of a burn or replace job, and"
+                                    " upload_id names the video",
+                                    "upload_id");
+        goto done;
+    }
     if (found == 0 || up.state != UPLOAD_READY) {
         result = http_respond_error(
             req, MHD_HTTP_UNPROCESSABLE_CONTENT,
@@ -533,6 +649,7 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
             "upload_id");
         goto done;
     }
+    if (!check_job_subtitles(req, options_text, &result)) goto done;
     int refused = 0;
     result = check_quotas(req, up.media_seconds, &refused);
     if (refused) goto done;
