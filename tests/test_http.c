@@ -1733,6 +1733,29 @@ TEST(http_burn_replace_jobs) {
     caption_job_matches_cli(&s, "burn", video, srt, video_id, subs_id);
     caption_job_matches_cli(&s, "replace", video, srt, video_id, subs_id);
 
+    /* A form with the video and the subtitles as parts: one request. */
+    char form[2048];
+    snprintf(form, sizeof form,
+             "-F 'file=@%s;type=video/mp4' -F 'subtitles=@%s' -F type=burn"
+             " -F 'options={\"style\":\"yellow\"}'",
+             video, srt);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(202, r.status);
+    char form_job[STORE_ID_SIZE];
+    snprintf(form_job, sizeof form_job, "%s", json_text(r.json, "id", NULL));
+    CHECK(strncmp(json_text(r.json, "options", "subtitles_upload_id"), "upl_", 4) == 0);
+    response_free(&r);
+    wait_job(&s, form_job, 120, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s;type=video/mp4' -F 'subtitles=@%s' -F type=burn",
+             video, bad);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_subtitles") == 0);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "subtitles") == 0);
+    response_free(&r);
+
     /* Retention: the subtitle file goes with the video once the jobs are old. */
     int deleted = -1;
     struct vsr_error error = {0};

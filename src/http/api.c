@@ -718,6 +718,39 @@ static void form_refuse(struct request *req, const char *field, const char *mess
     snprintf(req->form_error_field, sizeof req->form_error_field, "%.63s", field);
 }
 
+/* A piece of the file part KEY ("file" or "subtitles"): the first opens a
+ * new upload UP and its WRITER; bytes past CAP are counted, not stored (the
+ * upload is refused for its size at the end). */
+static enum MHD_Result form_file_piece(struct request *req, const char *key, const char *filename,
+                                       const char *content_type, const char *data, uint64_t off,
+                                       size_t size, struct blob_writer **writer, struct upload *up,
+                                       int64_t *bytes, int64_t cap) {
+    struct http_server *server = req->server;
+    /* A new value (OFF 0) after file bytes arrived is a second file. */
+    if (off == 0 && *bytes > 0) {
+        form_refuse(req, key, "send one part of each file only");
+        return MHD_YES;
+    }
+    if (!*writer) {
+        ids_random(up->id, sizeof up->id, "upl_", 12);
+        snprintf(up->key_id, sizeof up->key_id, "%s", req->key.id);
+        snprintf(up->file_name, sizeof up->file_name, "%.127s",
+                 filename && *filename ? filename : "upload");
+        snprintf(up->mime_type, sizeof up->mime_type, "%.127s",
+                 content_type ? content_type : "application/octet-stream");
+        snprintf(up->blob, sizeof up->blob, "uploads/%s", up->id);
+        if (blob_writer_open(server->blob, up->blob, writer, &req->write_error) != VSR_OK) {
+            req->write_failed = 1;
+            return MHD_YES;
+        }
+    }
+    int fits = *bytes + (int64_t)size <= cap;
+    *bytes += (int64_t)size;
+    if (fits && size > 0 && blob_writer_write(*writer, data, size, &req->write_error) != VSR_OK)
+        req->write_failed = 1;
+    return MHD_YES;
+}
+
 /* Called by libmicrohttpd's parser with each piece of each part, in order:
  * OFF is the piece's offset within its part's value. */
 static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -725,34 +758,14 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
                                  const char *transfer_encoding, const char *data, uint64_t off,
                                  size_t size) {
     struct request *req = cls;
-    struct http_server *server = req->server;
     if (req->form_error[0] || req->write_failed) return MHD_YES; /* read on, answer at the end */
-    if (strcmp(key, "file") == 0) {
-        /* A new value (OFF 0) after file bytes arrived is a second file. */
-        if (off == 0 && req->file_bytes > 0) {
-            form_refuse(req, "file", "send one file part only");
-            return MHD_YES;
-        }
-        if (!req->writer) {
-            struct upload *up = &req->upload;
-            ids_random(up->id, sizeof up->id, "upl_", 12);
-            snprintf(up->key_id, sizeof up->key_id, "%s", req->key.id);
-            snprintf(up->file_name, sizeof up->file_name, "%.127s",
-                     filename && *filename ? filename : "upload");
-            snprintf(up->mime_type, sizeof up->mime_type, "%.127s",
-                     content_type ? content_type : "application/octet-stream");
-            snprintf(up->blob, sizeof up->blob, "uploads/%s", up->id);
-            if (blob_writer_open(server->blob, up->blob, &req->writer, &req->write_error) !=
-                VSR_OK) {
-                req->write_failed = 1;
-                return MHD_YES;
-            }
-        }
-        req->file_bytes += (int64_t)size;
-        if (size > 0 && blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
-            req->write_failed = 1;
-        return MHD_YES;
-    }
+    if (strcmp(key, "file") == 0)
+        return form_file_piece(req, key, filename, content_type, data, off, size, &req->writer,
+                               &req->upload, &req->file_bytes, INT64_MAX);
+    if (strcmp(key, "subtitles") == 0)
+        return form_file_piece(req, key, filename, content_type, data, off, size,
+                               &req->subtitles_writer, &req->subtitles_upload,
+                               &req->subtitles_bytes, MAX_SUBTITLES_SIZE);
     static const char *const fields[] = {"type", "options", "webhook_url", NULL};
     int known = 0;
     for (const char *const *f = fields; *f; f++)
@@ -760,7 +773,8 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
     if (!known) {
         char message[160];
         snprintf(message, sizeof message,
-                 "unknown form field \"%.60s\"; use file, type, options, webhook_url", key);
+                 "unknown form field \"%.60s\"; use file, subtitles, type, options, webhook_url",
+                 key);
         form_refuse(req, key, message);
         return MHD_YES;
     }
@@ -835,6 +849,31 @@ enum MHD_Result api_job_multipart_finish(struct request *req) {
     if (up->state == UPLOAD_REJECTED)
         return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, up->error_code,
                                   up->error_message, "file");
+    /* The subtitles part becomes a subtitle upload of its own. */
+    struct upload *subs = &req->subtitles_upload;
+    if (req->subtitles_writer) {
+        writer = req->subtitles_writer;
+        req->subtitles_writer = NULL;
+        if (blob_writer_commit(writer, &error) != VSR_OK) return storage_error(req, &error);
+        subs->declared_size = subs->size = req->subtitles_bytes;
+        subs->created_at = up->created_at;
+        subs->expires_at = up->expires_at;
+        if (upload_is_subtitles(subs)) {
+            check_subtitles(server, subs);
+        } else {
+            subs->state = UPLOAD_REJECTED;
+            snprintf(subs->error_code, sizeof subs->error_code, "invalid_subtitles");
+            snprintf(subs->error_message, sizeof subs->error_message,
+                     "the subtitles part must be an .srt, .vtt, .ass or .ssa file, or have the"
+                     " type application/x-subrip, text/vtt or text/x-ssa");
+        }
+        if (subs->state == UPLOAD_REJECTED) blob_remove(server->blob, subs->blob, &error);
+        if (store_upload_create(server->store, subs, &error) != VSR_OK)
+            return storage_error(req, &error);
+        if (subs->state == UPLOAD_REJECTED)
+            return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, subs->error_code,
+                                      subs->error_message, "subtitles");
+    }
     /* The fields become the JSON body: options is JSON text. */
     json_t *body = json_pack("{s:s}", "upload_id", up->id);
     const char *text_fields[] = {"type", "webhook_url"};
@@ -855,6 +894,17 @@ enum MHD_Result api_job_multipart_finish(struct request *req) {
                                       "options");
         }
         json_object_set_new(body, "options", parsed);
+    }
+    if (req->subtitles_bytes > 0 || subs->id[0]) {
+        json_t *parsed = json_object_get(body, "options");
+        if (!parsed) json_object_set_new(body, "options", parsed = json_object());
+        if (!json_is_object(parsed) || json_object_get(parsed, "subtitles_upload_id")) {
+            json_decref(body);
+            return bad_field(req, "options.subtitles_upload_id",
+                             "give the subtitles either as the subtitles part or as"
+                             " options.subtitles_upload_id, not both");
+        }
+        json_object_set_new(parsed, "subtitles_upload_id", json_string(subs->id));
     }
     enum MHD_Result result = create_job(req, body);
     json_decref(body);
