@@ -1676,6 +1676,7 @@ TEST(http_burn_replace_jobs) {
     upload_named(&s, s.token, srt, "new.srt", "application/x-subrip", &r);
     CHECK_INT(200, r.status);
     CHECK(strcmp(json_text(r.json, "status", NULL), "ready") == 0);
+    CHECK(strcmp(json_text(r.json, "kind", NULL), "subtitles") == 0);
     snprintf(subs_id, sizeof subs_id, "%s", json_text(r.json, "id", NULL));
     response_free(&r);
     /* The extension alone says subtitles too; bob's upload is not alice's. */

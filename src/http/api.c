@@ -159,7 +159,8 @@ static json_t *upload_to_json(const struct http_server *server, const struct upl
     if (up->state == UPLOAD_PENDING && left > 0 &&
         blob_presign(server->blob, up->blob, "PUT", (int)left, direct, sizeof direct, &error) == 1)
         json_object_set_new(json, "direct_upload_url", json_string(direct));
-    if (up->state == UPLOAD_READY)
+    json_object_set_new(json, "kind", json_string(upload_is_subtitles(up) ? "subtitles" : "video"));
+    if (up->state == UPLOAD_READY && !upload_is_subtitles(up))
         json_object_set_new(json, "media",
                             json_pack("{s:f, s:i, s:i}", "duration_seconds", up->media_seconds,
                                       "width", up->width, "height", up->height));
