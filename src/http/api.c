@@ -729,7 +729,9 @@ static enum MHD_Result form_file_piece(struct request *req, const char *key, con
     struct http_server *server = req->server;
     /* A new value (OFF 0) after file bytes arrived is a second file. */
     if (off == 0 && *bytes > 0) {
-        form_refuse(req, key, "send one part of each file only");
+        char message[80];
+        snprintf(message, sizeof message, "send one %s part only", key);
+        form_refuse(req, key, message);
         return MHD_YES;
     }
     if (!*writer) {
