@@ -1,6 +1,7 @@
 /* test_http.c: the job service end to end: the real HTTP server on a
  * loopback port, real SQLite and a real folder, in-process workers running
  * the real engine, driven by libcurl as the client. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "http/key_cache.h"
 #include "http/server.h"
 #include "jobs/store.h"
+#include "media/media.h"
 #include "service/config.h"
 #include "service/hours.h"
 #include "service/metrics.h"
@@ -22,6 +24,7 @@
 #include "service/webhooks.h"
 #include "service/worker.h"
 #include "test.h"
+#include "test_media.h"
 #include "util/ids.h"
 
 struct service {
@@ -224,20 +227,19 @@ static int service_start_with_video(struct service *s, int workers, int64_t max_
     return -1;
 }
 
-/* POST /uploads then PUT the file; returns the upload response. */
-static void upload_file(struct service *s, const char *token, const char *path,
-                        struct response *put) {
+/* POST /uploads of PATH as NAME of MIME, then PUT the file; returns the
+ * upload response. */
+static void upload_named(struct service *s, const char *token, const char *path, const char *name,
+                         const char *mime, struct response *put) {
     FILE *f = fopen(path, "rb");
     CHECK(f != NULL);
     if (!f) return;
     fseek(f, 0, SEEK_END);
     long size = ftell(f);
     fseek(f, 0, SEEK_SET);
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"fileName\":\"clip.mp4\",\"fileSize\":%ld,"
-             "\"mimeType\":\"video/mp4\"}",
-             size);
+    char body[512];
+    snprintf(body, sizeof body, "{\"fileName\":\"%s\",\"fileSize\":%ld,\"mimeType\":\"%s\"}", name,
+             size, mime);
     struct response init;
     call(s, "POST", "/api/v1/uploads", token, body, NULL, 0, NULL, &init);
     CHECK_INT(201, init.status);
@@ -249,6 +251,12 @@ static void upload_file(struct service *s, const char *token, const char *path,
     call(s, "PUT", put_path, token, NULL, &src, size, NULL, put);
     fclose(f);
     response_free(&init);
+}
+
+/* POST /uploads then PUT the video; returns the upload response. */
+static void upload_file(struct service *s, const char *token, const char *path,
+                        struct response *put) {
+    upload_named(s, token, path, "clip.mp4", "video/mp4", put);
 }
 
 static void create_job(struct service *s, const char *token, const char *upload_id,
@@ -1557,5 +1565,206 @@ TEST(http_direct_upload_download) {
     CHECK_INT(422, r.status);
     CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
     response_free(&r);
+    service_stop(&s);
+}
+
+/* ---- burn and replace jobs ---------------------------------------------- */
+
+/* The lowest luma PSNR over the frames of A against B (99: identical);
+ * -1 when either cannot be read or their frame counts differ. */
+static double video_min_psnr(const char *a, const char *b) {
+    struct media_reader *r[2] = {NULL, NULL};
+    struct vsr_error error = {0};
+    double min = 99;
+    int frames = 0;
+    if (media_reader_open(&r[0], a, 1, 0, &error) < 0 ||
+        media_reader_open(&r[1], b, 1, 0, &error) < 0)
+        min = -1;
+    while (min >= 0) {
+        AVFrame *f[2] = {NULL, NULL};
+        int got = (media_reader_next(r[0], &f[0], &error) == 1) +
+                  (media_reader_next(r[1], &f[1], &error) == 1);
+        if (got == 2 && f[0]->width == f[1]->width && f[0]->height == f[1]->height) {
+            double sum = 0;
+            for (int y = 0; y < f[0]->height; y++)
+                for (int x = 0; x < f[0]->width; x++) {
+                    int d = f[0]->data[0][y * f[0]->linesize[0] + x] -
+                            f[1]->data[0][y * f[1]->linesize[0] + x];
+                    sum += d * d;
+                }
+            double count = (double)f[0]->width * f[0]->height;
+            double psnr = sum > 0 ? 10 * log10(255.0 * 255.0 * count / sum) : 99;
+            if (psnr < min) min = psnr;
+            frames++;
+        } else if (got != 0) {
+            min = -1;
+        }
+        av_frame_free(&f[0]);
+        av_frame_free(&f[1]);
+        if (got != 2) break;
+    }
+    media_reader_free(r[0]);
+    media_reader_free(r[1]);
+    return frames > 0 ? min : -1;
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Runs a TYPE job (burn or replace) of VIDEO_ID with SUBS_ID, downloads the
+ * result to OUT and checks it against the CLI's own `vsr TYPE` of the same
+ * files: the same picture (PSNR >= 40 dB), captions where the input has none
+ * (PSNR vs the input < 30 dB). */
+static void caption_job_matches_cli(struct service *s, const char *type, const char *video,
+                                    const char *srt, const char *video_id, const char *subs_id) {
+    char body[512], out[600], reference[600], cmd[2400], text[4096];
+    snprintf(body, sizeof body,
+             "{\"type\":\"%s\",\"upload_id\":\"%s\",\"options\":{\"subtitles_upload_id\":\"%s\","
+             "\"style\":\"classic\",\"size\":24}}",
+             type, video_id, subs_id);
+    struct response r;
+    call(s, "POST", "/api/v1/jobs", s->token, body, NULL, 0, NULL, &r);
+    CHECK_INT(202, r.status);
+    char job_id[STORE_ID_SIZE];
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    wait_job(s, job_id, 120, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    if (strcmp(json_text(r.json, "status", NULL), "succeeded") != 0)
+        fprintf(stderr, "  %s job: %s\n", type, r.body.data ? r.body.data : "");
+    CHECK(json_real_value(json_object_get(r.json, "progress")) == 100);
+    response_free(&r);
+    snprintf(out, sizeof out, "%s/%s-job.mp4", s->dir, type);
+    snprintf(reference, sizeof reference, "%s/%s-cli.mp4", s->dir, type);
+    snprintf(cmd, sizeof cmd,
+             "curl -sf -o '%s' -H 'Authorization: Bearer %s' %s/api/v1/jobs/%s/result && "
+             "'%s' %s '%s' '%s' '%s' --style classic --size 24",
+             out, s->token, s->base, job_id, test_vsr_bin(), type, video, srt, reference);
+    CHECK_INT(0, test_run(cmd, text, sizeof text));
+    double same = video_min_psnr(out, reference), changed = video_min_psnr(out, video);
+    printf("    %s job: min PSNR vs `vsr %s` %.2f dB, vs the input %.2f dB\n", type, type, same,
+           changed);
+    CHECK_AT_LEAST(40, same);
+    CHECK(changed > 0 && changed < 30);
+}
+
+/* Subtitle uploads and the burn and replace jobs that use them, over HTTP
+ * with a worker: results match the CLI; bad or misplaced subtitle uploads
+ * are refused with 422 naming the field; retention deletes the subtitle
+ * file once its job is old. */
+TEST(http_burn_replace_jobs) {
+    media_test_quiet();
+    struct service s;
+    char video[512], srt[512], bad[512];
+    if (service_start_with_video(&s, 1, 64 << 20, video, sizeof video) != 0) return;
+    snprintf(srt, sizeof srt, "%s/new.srt", s.dir);
+    snprintf(bad, sizeof bad, "%s/bad.srt", s.dir);
+    write_text(srt, "1\n00:00:00,000 --> 00:00:02,000\nNEW CAPTION\n");
+    write_text(bad, "1\n00:00:05,000 --> 00:00:01,000\nends before it starts\n\n"
+                    "this is not a subtitle file at all\n");
+    struct response r;
+    char video_id[STORE_ID_SIZE], subs_id[STORE_ID_SIZE], other_subs[STORE_ID_SIZE];
+    upload_file(&s, s.token, video, &r);
+    CHECK_INT(200, r.status);
+    snprintf(video_id, sizeof video_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    upload_named(&s, s.token, srt, "new.srt", "application/x-subrip", &r);
+    CHECK_INT(200, r.status);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "ready") == 0);
+    CHECK(strcmp(json_text(r.json, "kind", NULL), "subtitles") == 0);
+    snprintf(subs_id, sizeof subs_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    /* The extension alone says subtitles too; bob's upload is not alice's. */
+    upload_named(&s, s.other_token, srt, "theirs.srt", "application/octet-stream", &r);
+    CHECK_INT(200, r.status);
+    snprintf(other_subs, sizeof other_subs, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+
+    /* Bad subtitle files and videos posing as subtitles: 422 at the PUT. */
+    upload_named(&s, s.token, bad, "bad.srt", "application/x-subrip", &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_subtitles") == 0);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    response_free(&r);
+    upload_named(&s, s.token, video, "clip.vtt", "text/vtt", &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_subtitles") == 0);
+    response_free(&r);
+    call(&s, "POST", "/api/v1/uploads", s.token,
+         "{\"fileName\":\"huge.srt\",\"fileSize\":3000000,\"mimeType\":\"application/x-subrip\"}",
+         NULL, 0, NULL, &r);
+    CHECK_INT(413, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "fileSize") == 0);
+    response_free(&r);
+
+    /* Misplaced uploads: 422 naming the field. */
+    static const struct {
+        const char *upload, *subtitles, *code, *field;
+    } wrong[] = {
+        {"V", "V", "not_subtitles", "options.subtitles_upload_id"},
+        {"V", "O", "upload_not_found", "options.subtitles_upload_id"},
+        {"S", "S", "not_a_video", "upload_id"},
+        {"V", NULL, "invalid_field", "options.subtitles_upload_id"},
+    };
+    for (size_t i = 0; i < sizeof wrong / sizeof wrong[0]; i++) {
+        const char *ids[] = {video_id, subs_id, other_subs};
+        const char *upload = ids[wrong[i].upload[0] == 'S'];
+        char body[512], options[200] = "";
+        if (wrong[i].subtitles)
+            snprintf(options, sizeof options, "\"subtitles_upload_id\":\"%s\"",
+                     ids[wrong[i].subtitles[0] == 'V'   ? 0
+                         : wrong[i].subtitles[0] == 'S' ? 1
+                                                        : 2]);
+        snprintf(body, sizeof body, "{\"type\":\"burn\",\"upload_id\":\"%s\",\"options\":{%s}}",
+                 upload, options);
+        call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+        CHECK_INT(wrong[i].code[0] == 'i' ? 400 : 422, r.status);
+        CHECK(strcmp(json_text(r.json, "error", "code"), wrong[i].code) == 0);
+        CHECK(strcmp(json_text(r.json, "error", "field"), wrong[i].field) == 0);
+        if (strcmp(json_text(r.json, "error", "field"), wrong[i].field) != 0)
+            fprintf(stderr, "  case %zu: %s\n", i, r.body.data ? r.body.data : "");
+        response_free(&r);
+    }
+
+    caption_job_matches_cli(&s, "burn", video, srt, video_id, subs_id);
+    caption_job_matches_cli(&s, "replace", video, srt, video_id, subs_id);
+
+    /* A form with the video and the subtitles as parts: one request. */
+    char form[2048];
+    snprintf(form, sizeof form,
+             "-F 'file=@%s;type=video/mp4' -F 'subtitles=@%s' -F type=burn"
+             " -F 'options={\"style\":\"yellow\"}'",
+             video, srt);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(202, r.status);
+    char form_job[STORE_ID_SIZE];
+    snprintf(form_job, sizeof form_job, "%s", json_text(r.json, "id", NULL));
+    CHECK(strncmp(json_text(r.json, "options", "subtitles_upload_id"), "upl_", 4) == 0);
+    response_free(&r);
+    wait_job(&s, form_job, 120, &r);
+    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    response_free(&r);
+    snprintf(form, sizeof form, "-F 'file=@%s;type=video/mp4' -F 'subtitles=@%s' -F type=burn",
+             video, bad);
+    post_form(&s, s.token, form, &r);
+    CHECK_INT(422, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_subtitles") == 0);
+    CHECK(strcmp(json_text(r.json, "error", "field"), "subtitles") == 0);
+    response_free(&r);
+
+    /* Retention: the subtitle file goes with the video once the jobs are old. */
+    int deleted = -1;
+    struct vsr_error error = {0};
+    int64_t hour = 3600 * 1000LL, now = ids_now_ms();
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now, &deleted, &error));
+    CHECK_INT(1, upload_blob_exists(&s, subs_id));
+    CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now + 2 * hour, &deleted, &error));
+    CHECK_INT(0, upload_blob_exists(&s, subs_id));
+    CHECK_INT(0, upload_blob_exists(&s, video_id));
     service_stop(&s);
 }

@@ -6,10 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "captions/captions.h"
 #include "http/http_internal.h"
+#include "jobs/caption_jobs.h"
 #include "jobs/job_types.h"
 #include "service/retention.h"
 #include "service/webhooks.h"
@@ -114,6 +117,27 @@ enum MHD_Result api_metrics(struct request *req, int json) {
 
 /* ---- uploads ----------------------------------------------------------- */
 
+/* Subtitle files are small: a feature film's SRT is about 100 KB. */
+#define MAX_SUBTITLES_SIZE (2 * 1024 * 1024)
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* Whether the upload is a subtitle file (for burn and replace jobs) rather
+ * than a video: said by its MIME type or its file name's extension. */
+static int upload_is_subtitles(const struct upload *up) {
+    static const char *const types[] = {"application/x-subrip", "text/vtt", "text/x-ssa",
+                                        "text/x-ass",           "text/srt", NULL};
+    static const char *const extensions[] = {".srt", ".vtt", ".ass", ".ssa", NULL};
+    for (int i = 0; types[i]; i++)
+        if (strncasecmp(up->mime_type, types[i], strlen(types[i])) == 0) return 1;
+    for (int i = 0; extensions[i]; i++)
+        if (ends_with(up->file_name, extensions[i])) return 1;
+    return 0;
+}
+
 static json_t *upload_to_json(const struct http_server *server, const struct upload *up) {
     char url[CONFIG_TEXT_SIZE + 128];
     if (server->config->public_url[0])
@@ -135,7 +159,8 @@ static json_t *upload_to_json(const struct http_server *server, const struct upl
     if (up->state == UPLOAD_PENDING && left > 0 &&
         blob_presign(server->blob, up->blob, "PUT", (int)left, direct, sizeof direct, &error) == 1)
         json_object_set_new(json, "direct_upload_url", json_string(direct));
-    if (up->state == UPLOAD_READY)
+    json_object_set_new(json, "kind", json_string(upload_is_subtitles(up) ? "subtitles" : "video"));
+    if (up->state == UPLOAD_READY && !upload_is_subtitles(up))
         json_object_set_new(json, "media",
                             json_pack("{s:f, s:i, s:i}", "duration_seconds", up->media_seconds,
                                       "width", up->width, "height", up->height));
@@ -169,19 +194,21 @@ enum MHD_Result api_upload_create(struct request *req) {
         result = bad_field(req, "mimeType", "mimeType must be a string such as video/mp4");
         goto done;
     }
-    if (json_integer_value(size) > server->config->max_request_size) {
+    snprintf(up.file_name, sizeof up.file_name, "%s", json_string_value(name));
+    snprintf(up.mime_type, sizeof up.mime_type, "%s",
+             mime ? json_string_value(mime) : "application/octet-stream");
+    int64_t limit =
+        upload_is_subtitles(&up) ? MAX_SUBTITLES_SIZE : server->config->max_request_size;
+    if (json_integer_value(size) > limit) {
         char message[160];
-        snprintf(message, sizeof message, "fileSize is over the limit of %lld bytes",
-                 (long long)server->config->max_request_size);
+        snprintf(message, sizeof message, "fileSize is over the limit of %lld bytes%s",
+                 (long long)limit, upload_is_subtitles(&up) ? " for subtitle files" : "");
         result = http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "file_too_large", message,
                                     "fileSize");
         goto done;
     }
     ids_random(up.id, sizeof up.id, "upl_", 12);
     snprintf(up.key_id, sizeof up.key_id, "%s", req->key.id);
-    snprintf(up.file_name, sizeof up.file_name, "%s", json_string_value(name));
-    snprintf(up.mime_type, sizeof up.mime_type, "%s",
-             mime ? json_string_value(mime) : "application/octet-stream");
     up.declared_size = json_integer_value(size);
     snprintf(up.blob, sizeof up.blob, "uploads/%s", up.id);
     up.state = UPLOAD_PENDING;
@@ -244,6 +271,40 @@ static int local_copy(struct http_server *server, const char *key, char *path, s
     return rc;
 }
 
+/* Reads a subtitle upload with the captions module's reader, the code
+ * burn jobs use, so that a file refused here would fail there too. */
+static void check_subtitles(struct http_server *server, struct upload *up) {
+    char path[4096];
+    int temp = 0;
+    struct vsr_error error = {0};
+    up->state = UPLOAD_REJECTED;
+    if (up->size > MAX_SUBTITLES_SIZE) {
+        snprintf(up->error_code, sizeof up->error_code, "file_too_large");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the subtitle file has %lld bytes, over the limit of %d", (long long)up->size,
+                 MAX_SUBTITLES_SIZE);
+        return;
+    }
+    int rc = local_copy(server, up->blob, path, sizeof path, &temp, &error);
+    if (rc == VSR_OK) {
+        ASS_Library *library = captions_library_new();
+        ASS_Track *track = NULL;
+        int is_ass = 0;
+        rc = library ? subtitles_load(library, path, &track, &is_ass, &error) : VSR_E_NOMEM;
+        if (track) ass_free_track(track);
+        if (library) ass_library_done(library);
+    }
+    if (temp) unlink(path);
+    if (rc != VSR_OK) {
+        snprintf(up->error_code, sizeof up->error_code, "invalid_subtitles");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the file is not a readable subtitle file (%.400s); upload SRT, WebVTT or ASS",
+                 error.message);
+        return;
+    }
+    up->state = UPLOAD_READY;
+}
+
 /* Probes the upload with FFmpeg's libraries; fills its media facts or the
  * reason it is refused. */
 static void probe_upload(struct http_server *server, struct upload *up) {
@@ -251,6 +312,10 @@ static void probe_upload(struct http_server *server, struct upload *up) {
     int temp = 0;
     struct vsr_error error = {0};
     struct vsr_media_info info;
+    if (upload_is_subtitles(up)) {
+        check_subtitles(server, up);
+        return;
+    }
     int rc = local_copy(server, up->blob, path, sizeof path, &temp, &error);
     if (rc == VSR_OK) rc = vsr_probe(path, &info, &error);
     if (temp) unlink(path);
@@ -437,6 +502,49 @@ static enum MHD_Result check_quotas(struct request *req, double media_seconds, i
     return MHD_YES;
 }
 
+/* burn and replace jobs: the subtitle upload named by the options must be
+ * this key's, hold a readable subtitle file and be complete. 1 when it is;
+ * otherwise the 422 or 503 is queued in *RESULT and 0 is returned. */
+static int check_job_subtitles(struct request *req, const char *options_text,
+                               enum MHD_Result *result) {
+    struct http_server *server = req->server;
+    static const char field[] = "options.subtitles_upload_id";
+    char id[STORE_ID_SIZE];
+    struct upload up;
+    struct vsr_error error = {0};
+    if (!caption_job_subtitles_upload(options_text, id, sizeof id)) return 1;
+    int found = store_upload_get(server->store, req->key.id, id, &up, &error);
+    if (found == 1 && up.state == UPLOAD_PENDING && upload_is_subtitles(&up) &&
+        upload_complete_direct(server, &up, &error) < 0)
+        found = -1;
+    if (found < 0) {
+        *result = storage_error(req, &error);
+        return 0;
+    }
+    const char *code = NULL, *message = NULL;
+    if (found == 0) {
+        code = "upload_not_found";
+        message = "options.subtitles_upload_id: no such upload for this key";
+    } else if (!upload_is_subtitles(&up)) {
+        code = "not_subtitles";
+        message = "options.subtitles_upload_id: the upload is not a subtitle file; upload an SRT,"
+                  " WebVTT or ASS file (mimeType application/x-subrip, text/vtt or text/x-ssa)";
+    } else if (up.purged_at || up.expires_at + RETENTION_UNUSED_GRACE_MS / 2 < ids_now_ms()) {
+        code = "upload_expired";
+        message = "options.subtitles_upload_id: this upload expired; upload the file again";
+    } else if (up.state == UPLOAD_PENDING) {
+        code = "upload_incomplete";
+        message = "options.subtitles_upload_id: the upload has no file yet: PUT the bytes to its"
+                  " upload_url";
+    } else if (up.state == UPLOAD_REJECTED) {
+        code = up.error_code;
+        message = up.error_message;
+    }
+    if (!code) return 1;
+    *result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, code, message, field);
+    return 0;
+}
+
 /* Creates a job from BODY (an object with only known fields): the JSON
  * request and the multipart form both end here. */
 static enum MHD_Result create_job(struct request *req, json_t *body) {
@@ -453,7 +561,8 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
     const struct job_type *job_type = type_name ? job_type_find(type_name) : NULL;
     if (!job_type) {
         result = bad_field(req, "type",
-                           "type must name a job type: \"remove\", \"transcribe\" or \"caption\"");
+                           "type must name a job type: \"remove\", \"transcribe\", \"caption\","
+                           " \"burn\" or \"replace\"");
         goto done;
     }
     if (!json_is_string(upload_id) || json_string_length(upload_id) >= sizeof job.upload_id) {
@@ -521,6 +630,14 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
             goto done;
         }
     }
+    if (found == 1 && upload_is_subtitles(&up)) {
+        result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "not_a_video",
+                                    "upload_id names a subtitle file; it goes in"
+                                    " options.subtitles_upload_id of a burn or replace job, and"
+                                    " upload_id names the video",
+                                    "upload_id");
+        goto done;
+    }
     if (found == 0 || up.state != UPLOAD_READY) {
         result = http_respond_error(
             req, MHD_HTTP_UNPROCESSABLE_CONTENT,
@@ -533,6 +650,7 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
             "upload_id");
         goto done;
     }
+    if (!check_job_subtitles(req, options_text, &result)) goto done;
     int refused = 0;
     result = check_quotas(req, up.media_seconds, &refused);
     if (refused) goto done;
@@ -601,6 +719,41 @@ static void form_refuse(struct request *req, const char *field, const char *mess
     snprintf(req->form_error_field, sizeof req->form_error_field, "%.63s", field);
 }
 
+/* A piece of the file part KEY ("file" or "subtitles"): the first opens a
+ * new upload UP and its WRITER; bytes past CAP are counted, not stored (the
+ * upload is refused for its size at the end). */
+static enum MHD_Result form_file_piece(struct request *req, const char *key, const char *filename,
+                                       const char *content_type, const char *data, uint64_t off,
+                                       size_t size, struct blob_writer **writer, struct upload *up,
+                                       int64_t *bytes, int64_t cap) {
+    struct http_server *server = req->server;
+    /* A new value (OFF 0) after file bytes arrived is a second file. */
+    if (off == 0 && *bytes > 0) {
+        char message[80];
+        snprintf(message, sizeof message, "send one %s part only", key);
+        form_refuse(req, key, message);
+        return MHD_YES;
+    }
+    if (!*writer) {
+        ids_random(up->id, sizeof up->id, "upl_", 12);
+        snprintf(up->key_id, sizeof up->key_id, "%s", req->key.id);
+        snprintf(up->file_name, sizeof up->file_name, "%.127s",
+                 filename && *filename ? filename : "upload");
+        snprintf(up->mime_type, sizeof up->mime_type, "%.127s",
+                 content_type ? content_type : "application/octet-stream");
+        snprintf(up->blob, sizeof up->blob, "uploads/%s", up->id);
+        if (blob_writer_open(server->blob, up->blob, writer, &req->write_error) != VSR_OK) {
+            req->write_failed = 1;
+            return MHD_YES;
+        }
+    }
+    int fits = *bytes + (int64_t)size <= cap;
+    *bytes += (int64_t)size;
+    if (fits && size > 0 && blob_writer_write(*writer, data, size, &req->write_error) != VSR_OK)
+        req->write_failed = 1;
+    return MHD_YES;
+}
+
 /* Called by libmicrohttpd's parser with each piece of each part, in order:
  * OFF is the piece's offset within its part's value. */
 static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -608,34 +761,14 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
                                  const char *transfer_encoding, const char *data, uint64_t off,
                                  size_t size) {
     struct request *req = cls;
-    struct http_server *server = req->server;
     if (req->form_error[0] || req->write_failed) return MHD_YES; /* read on, answer at the end */
-    if (strcmp(key, "file") == 0) {
-        /* A new value (OFF 0) after file bytes arrived is a second file. */
-        if (off == 0 && req->file_bytes > 0) {
-            form_refuse(req, "file", "send one file part only");
-            return MHD_YES;
-        }
-        if (!req->writer) {
-            struct upload *up = &req->upload;
-            ids_random(up->id, sizeof up->id, "upl_", 12);
-            snprintf(up->key_id, sizeof up->key_id, "%s", req->key.id);
-            snprintf(up->file_name, sizeof up->file_name, "%.127s",
-                     filename && *filename ? filename : "upload");
-            snprintf(up->mime_type, sizeof up->mime_type, "%.127s",
-                     content_type ? content_type : "application/octet-stream");
-            snprintf(up->blob, sizeof up->blob, "uploads/%s", up->id);
-            if (blob_writer_open(server->blob, up->blob, &req->writer, &req->write_error) !=
-                VSR_OK) {
-                req->write_failed = 1;
-                return MHD_YES;
-            }
-        }
-        req->file_bytes += (int64_t)size;
-        if (size > 0 && blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
-            req->write_failed = 1;
-        return MHD_YES;
-    }
+    if (strcmp(key, "file") == 0)
+        return form_file_piece(req, key, filename, content_type, data, off, size, &req->writer,
+                               &req->upload, &req->file_bytes, INT64_MAX);
+    if (strcmp(key, "subtitles") == 0)
+        return form_file_piece(req, key, filename, content_type, data, off, size,
+                               &req->subtitles_writer, &req->subtitles_upload,
+                               &req->subtitles_bytes, MAX_SUBTITLES_SIZE);
     static const char *const fields[] = {"type", "options", "webhook_url", NULL};
     int known = 0;
     for (const char *const *f = fields; *f; f++)
@@ -643,7 +776,8 @@ static enum MHD_Result form_part(void *cls, enum MHD_ValueKind kind, const char 
     if (!known) {
         char message[160];
         snprintf(message, sizeof message,
-                 "unknown form field \"%.60s\"; use file, type, options, webhook_url", key);
+                 "unknown form field \"%.60s\"; use file, subtitles, type, options, webhook_url",
+                 key);
         form_refuse(req, key, message);
         return MHD_YES;
     }
@@ -718,6 +852,31 @@ enum MHD_Result api_job_multipart_finish(struct request *req) {
     if (up->state == UPLOAD_REJECTED)
         return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, up->error_code,
                                   up->error_message, "file");
+    /* The subtitles part becomes a subtitle upload of its own. */
+    struct upload *subs = &req->subtitles_upload;
+    if (req->subtitles_writer) {
+        writer = req->subtitles_writer;
+        req->subtitles_writer = NULL;
+        if (blob_writer_commit(writer, &error) != VSR_OK) return storage_error(req, &error);
+        subs->declared_size = subs->size = req->subtitles_bytes;
+        subs->created_at = up->created_at;
+        subs->expires_at = up->expires_at;
+        if (upload_is_subtitles(subs)) {
+            check_subtitles(server, subs);
+        } else {
+            subs->state = UPLOAD_REJECTED;
+            snprintf(subs->error_code, sizeof subs->error_code, "invalid_subtitles");
+            snprintf(subs->error_message, sizeof subs->error_message,
+                     "the subtitles part must be an .srt, .vtt, .ass or .ssa file, or have the"
+                     " type application/x-subrip, text/vtt or text/x-ssa");
+        }
+        if (subs->state == UPLOAD_REJECTED) blob_remove(server->blob, subs->blob, &error);
+        if (store_upload_create(server->store, subs, &error) != VSR_OK)
+            return storage_error(req, &error);
+        if (subs->state == UPLOAD_REJECTED)
+            return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, subs->error_code,
+                                      subs->error_message, "subtitles");
+    }
     /* The fields become the JSON body: options is JSON text. */
     json_t *body = json_pack("{s:s}", "upload_id", up->id);
     const char *text_fields[] = {"type", "webhook_url"};
@@ -738,6 +897,17 @@ enum MHD_Result api_job_multipart_finish(struct request *req) {
                                       "options");
         }
         json_object_set_new(body, "options", parsed);
+    }
+    if (req->subtitles_bytes > 0 || subs->id[0]) {
+        json_t *parsed = json_object_get(body, "options");
+        if (!parsed) json_object_set_new(body, "options", parsed = json_object());
+        if (!json_is_object(parsed) || json_object_get(parsed, "subtitles_upload_id")) {
+            json_decref(body);
+            return bad_field(req, "options.subtitles_upload_id",
+                             "give the subtitles either as the subtitles part or as"
+                             " options.subtitles_upload_id, not both");
+        }
+        json_object_set_new(parsed, "subtitles_upload_id", json_string(subs->id));
     }
     enum MHD_Result result = create_job(req, body);
     json_decref(body);

@@ -86,6 +86,10 @@ struct request {
     struct MHD_PostProcessor *post;
     json_t *form; /* field name -> string value */
     int64_t file_bytes;
+    /* The optional "subtitles" part (burn and replace jobs), likewise. */
+    struct blob_writer *subtitles_writer;
+    struct upload subtitles_upload;
+    int64_t subtitles_bytes;
     char form_error[160]; /* the first problem; answered with 400 at the end */
     char form_error_field[64];
 };

@@ -419,6 +419,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     metrics_record_request(server->metrics, req->route_name, req->method, req->status, seconds);
     if (server->log) log_request(req, seconds);
     blob_writer_abort(req->writer);
+    blob_writer_abort(req->subtitles_writer);
     if (req->post) MHD_destroy_post_processor(req->post);
     json_decref(req->form);
     free(req->body);

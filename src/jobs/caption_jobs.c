@@ -1,5 +1,7 @@
-/* caption_jobs.c: job types "transcribe" (options: language) and "caption"
- * (options: language, style, font, size, position, margin, crf, preset).
+/* caption_jobs.c: job types "transcribe" (options: language), "caption"
+ * (options: language, style, font, size, position, margin, crf), and
+ * "burn" and "replace" (options: subtitles_upload_id, style, font, size,
+ * position, margin, crf), which draw a subtitle upload onto the video.
  * Jobs use the offline pocketsphinx engine: the service has no
  * configuration for a remote one yet. Style names and fonts are checked at
  * submission, so that a typo fails at once rather than in a worker. */
@@ -15,8 +17,12 @@
 struct caption_job {
     struct vsr_transcribe_options transcribe;
     struct vsr_burn_options burn;
-    char strings[4][256]; /* language, style, font, position: the JSON is freed */
+    char strings[5][256]; /* language, style, font, position, subtitles: the JSON is freed */
+    const char *subtitles_upload_id;
 };
+
+/* What a job type reads from its options. */
+enum caption_kind { KIND_TRANSCRIBE, KIND_CAPTION, KIND_BURN, KIND_REPLACE };
 
 static int invalid(char *field, size_t field_size, const char *name, struct vsr_error *error,
                    const char *message) {
@@ -42,13 +48,25 @@ static int integer_in(json_t *value, int min, int max, int *out) {
     return 0;
 }
 
-/* CAPTION: the burn options are allowed too. */
-static int parse(const char *options_json, int caption, struct caption_job *job, char *field,
-                 size_t field_size, struct vsr_error *error) {
+static const char *const unknown_option[] = {
+    [KIND_TRANSCRIBE] = "unknown option; transcribe jobs take language",
+    [KIND_CAPTION] = "unknown option; caption jobs take language, style, font, size, position,"
+                     " margin and crf",
+    [KIND_BURN] = "unknown option; burn jobs take subtitles_upload_id, style, font, size,"
+                  " position, margin and crf",
+    [KIND_REPLACE] = "unknown option; replace jobs take subtitles_upload_id, style, font, size,"
+                     " position, margin and crf",
+};
+
+/* Every kind but transcribe takes the burn options; burn and replace need
+ * a subtitle upload and take no language. */
+static int parse(const char *options_json, enum caption_kind kind, struct caption_job *job,
+                 char *field, size_t field_size, struct vsr_error *error) {
+    int caption = kind != KIND_TRANSCRIBE, speech = kind <= KIND_CAPTION;
     memset(job, 0, sizeof *job);
     vsr_transcribe_options_init(&job->transcribe);
     vsr_burn_options_init(&job->burn);
-    if (!options_json || !*options_json) return VSR_OK;
+    if (!options_json || !*options_json) options_json = "{}";
     json_t *root = json_loads(options_json, 0, NULL);
     int rc = VSR_OK;
     if (!json_is_object(root)) {
@@ -59,7 +77,13 @@ static int parse(const char *options_json, int caption, struct caption_job *job,
     json_t *value;
     struct vsr_caption_style *style = &job->burn.style;
     json_object_foreach(root, name, value) {
-        if (!strcmp(name, "language")) {
+        if (!speech && !strcmp(name, "subtitles_upload_id")) {
+            if (copy_string(value, job->strings[4], &job->subtitles_upload_id) < 0) {
+                rc = invalid(field, field_size, "options.subtitles_upload_id", error,
+                             "must be the id of a subtitle upload (SRT, WebVTT or ASS)");
+                goto done;
+            }
+        } else if (speech && !strcmp(name, "language")) {
             if (copy_string(value, job->strings[0], &job->transcribe.language) < 0 ||
                 strcmp(job->transcribe.language, "en") != 0) {
                 rc = invalid(field, field_size, "options.language", error,
@@ -106,12 +130,14 @@ static int parse(const char *options_json, int caption, struct caption_job *job,
         } else {
             char full[160];
             snprintf(full, sizeof full, "options.%s", name);
-            rc = invalid(field, field_size, full, error,
-                         caption ? "unknown option; caption jobs take language, style, font, "
-                                   "size, position, margin and crf"
-                                 : "unknown option; transcribe jobs take language");
+            rc = invalid(field, field_size, full, error, unknown_option[kind]);
             goto done;
         }
+    }
+    if (!speech && !job->subtitles_upload_id) {
+        rc = invalid(field, field_size, "options.subtitles_upload_id", error,
+                     "is required: the id of a subtitle upload (SRT, WebVTT or ASS)");
+        goto done;
     }
     if (caption) {
         /* The style as burn will apply it: unknown names, missing fonts. */
@@ -135,19 +161,19 @@ done:
 int transcribe_job_validate(const char *options_json, char *field, size_t field_size,
                             struct vsr_error *error) {
     struct caption_job job;
-    return parse(options_json, 0, &job, field, field_size, error);
+    return parse(options_json, KIND_TRANSCRIBE, &job, field, field_size, error);
 }
 
 int caption_job_validate(const char *options_json, char *field, size_t field_size,
                          struct vsr_error *error) {
     struct caption_job job;
-    return parse(options_json, 1, &job, field, field_size, error);
+    return parse(options_json, KIND_CAPTION, &job, field, field_size, error);
 }
 
 int transcribe_job_run(const struct job_run *run, struct vsr_error *error) {
     struct caption_job job;
     char field[64];
-    int rc = parse(run->options_json, 0, &job, field, sizeof field, error);
+    int rc = parse(run->options_json, KIND_TRANSCRIBE, &job, field, sizeof field, error);
     if (rc != VSR_OK) return rc;
     job.transcribe.cancel = run->cancel;
     if (run->progress) run->progress(run->progress_opaque, 0);
@@ -166,7 +192,7 @@ static void burn_progress(void *opaque, const struct vsr_progress *progress) {
 int caption_job_run(const struct job_run *run, struct vsr_error *error) {
     struct caption_job job;
     char field[64];
-    int rc = parse(run->options_json, 1, &job, field, sizeof field, error);
+    int rc = parse(run->options_json, KIND_CAPTION, &job, field, sizeof field, error);
     if (rc != VSR_OK) return rc;
     job.transcribe.cancel = job.burn.cancel = run->cancel;
     job.burn.threads = run->threads;
@@ -174,4 +200,66 @@ int caption_job_run(const struct job_run *run, struct vsr_error *error) {
     job.burn.progress_opaque = (void *)run;
     if (run->progress) run->progress(run->progress_opaque, 0);
     return vsr_caption(run->input_path, run->output_path, &job.transcribe, &job.burn, error);
+}
+
+int burn_job_validate(const char *options_json, char *field, size_t field_size,
+                      struct vsr_error *error) {
+    struct caption_job job;
+    return parse(options_json, KIND_BURN, &job, field, field_size, error);
+}
+
+int replace_job_validate(const char *options_json, char *field, size_t field_size,
+                         struct vsr_error *error) {
+    struct caption_job job;
+    return parse(options_json, KIND_REPLACE, &job, field, field_size, error);
+}
+
+const char *caption_job_subtitles_upload(const char *options_json, char *out, size_t size) {
+    json_t *root = json_loads(options_json ? options_json : "{}", 0, NULL);
+    const char *id = json_string_value(json_object_get(root, "subtitles_upload_id"));
+    if (id) snprintf(out, size, "%s", id);
+    json_decref(root);
+    return id ? out : NULL;
+}
+
+static int missing_subtitles(struct vsr_error *error) {
+    error->code = VSR_E_INPUT;
+    snprintf(error->message, sizeof error->message, "the job's subtitle file is missing");
+    return VSR_E_INPUT;
+}
+
+static void video_progress(void *opaque, const struct vsr_progress *progress) {
+    const struct job_run *run = opaque;
+    if (run->progress && progress->percent >= 0)
+        run->progress(run->progress_opaque, progress->percent);
+}
+
+int burn_job_run(const struct job_run *run, struct vsr_error *error) {
+    struct caption_job job;
+    char field[64];
+    int rc = parse(run->options_json, KIND_BURN, &job, field, sizeof field, error);
+    if (rc != VSR_OK) return rc;
+    if (!run->subtitles_path) return missing_subtitles(error);
+    job.burn.cancel = run->cancel;
+    job.burn.threads = run->threads;
+    job.burn.progress = video_progress;
+    job.burn.progress_opaque = (void *)run;
+    return vsr_burn(run->input_path, run->subtitles_path, run->output_path, &job.burn, error);
+}
+
+int replace_job_run(const struct job_run *run, struct vsr_error *error) {
+    struct caption_job job;
+    char field[64];
+    int rc = parse(run->options_json, KIND_REPLACE, &job, field, sizeof field, error);
+    if (rc != VSR_OK) return rc;
+    if (!run->subtitles_path) return missing_subtitles(error);
+    struct vsr_remove_options remove;
+    vsr_remove_options_init(&remove);
+    remove.crf = job.burn.crf;
+    remove.threads = run->threads;
+    remove.cancel = run->cancel;
+    remove.progress = video_progress;
+    remove.progress_opaque = (void *)run;
+    return vsr_replace(run->input_path, run->subtitles_path, run->output_path, &remove,
+                       &job.burn.style, error);
 }

@@ -152,6 +152,20 @@ static const struct job_type registry[] = {
         .validate = caption_job_validate,
         .run = caption_job_run,
     },
+    {
+        .name = "burn",
+        .output_extension = ".mp4",
+        .content_type = "video/mp4",
+        .validate = burn_job_validate,
+        .run = burn_job_run,
+    },
+    {
+        .name = "replace",
+        .output_extension = ".mp4",
+        .content_type = "video/mp4",
+        .validate = replace_job_validate,
+        .run = replace_job_run,
+    },
 };
 
 const struct job_type *job_type_find(const char *name) {

@@ -14,10 +14,11 @@
 #include "vsr.h"
 
 struct job_run {
-    const char *input_path;   /* a local file holding the input */
-    const char *output_path;  /* where to write the result (appears when complete) */
-    const char *options_json; /* as accepted by the type's validate */
-    int threads;              /* 0: automatic */
+    const char *input_path;     /* a local file holding the input */
+    const char *output_path;    /* where to write the result (appears when complete) */
+    const char *options_json;   /* as accepted by the type's validate */
+    const char *subtitles_path; /* burn, replace: a local copy of options.subtitles_upload_id */
+    int threads;                /* 0: automatic */
     void (*progress)(void *opaque, double percent); /* optional; percent 0..100 */
     void *progress_opaque;
     atomic_int *cancel; /* set non-zero to stop: run returns VSR_E_CANCELED */

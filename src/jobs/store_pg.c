@@ -79,6 +79,11 @@ enum statement {
     ST_COUNT
 };
 
+/* A job uses an upload as its video (upload_id) or, for burn and replace,
+ * as its subtitles (options.subtitles_upload_id, in the options' JSON). */
+#define USES_UPLOAD                                                                                \
+    "(j.upload_id = u.id OR j.options LIKE '%\"subtitles_upload_id\":\"' || u.id || '\"%')"
+
 static const char *const statement_sql[ST_COUNT] = {
     [ST_KEY_INSERT] = "INSERT INTO api_keys(" KEY_COLUMNS ") VALUES($1, $2, $3, $4, $5, $6, $7,"
                       " $8, $9, $10, $11)",
@@ -185,8 +190,8 @@ static const char *const statement_sql[ST_COUNT] = {
         " AND finished_at > 0 AND finished_at < $1"
         " AND state IN ('succeeded', 'failed', 'canceled')"
         " UNION ALL SELECT 1, u.id, u.blob FROM uploads u WHERE u.purged_at = 0 AND u.state = 1"
-        " AND CASE WHEN EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.id)"
-        " THEN NOT EXISTS (SELECT 1 FROM jobs j WHERE j.upload_id = u.id"
+        " AND CASE WHEN EXISTS (SELECT 1 FROM jobs j WHERE " USES_UPLOAD ")"
+        " THEN NOT EXISTS (SELECT 1 FROM jobs j WHERE (" USES_UPLOAD ")"
         " AND (j.state IN ('queued', 'processing') OR j.finished_at >= $1))"
         " ELSE u.expires_at < $2 END LIMIT $3",
     [ST_PURGE_JOB] = "UPDATE jobs SET purged_at = $1 WHERE id = $2 AND purged_at = 0",

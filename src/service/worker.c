@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "jobs/caption_jobs.h"
 #include "jobs/job_types.h"
 #include "service/hours.h"
 #include "util/ids.h"
@@ -99,12 +100,14 @@ static int sink_to_file(void *opaque, const void *data, size_t size) {
     return fwrite(data, 1, size, opaque) == size ? 0 : 1;
 }
 
-/* A local path for the job's input: the blob's own file, or a copy. */
-static int fetch_input(struct worker_pool *pool, const struct job *job, char *path, size_t size,
-                       int *temp, struct vsr_error *error) {
+/* A local path for the blob BLOB: its own file, or a copy named after the
+ * job with SUFFIX. */
+static int fetch_blob(struct worker_pool *pool, const struct job *job, const char *blob,
+                      const char *suffix, char *path, size_t size, int *temp,
+                      struct vsr_error *error) {
     *temp = 0;
-    if (blob_local_path(pool->blob, job->input_blob, path, size)) return VSR_OK;
-    snprintf(path, size, "%.900s/work/%s.input", pool->config->data_dir, job->id);
+    if (blob_local_path(pool->blob, blob, path, size)) return VSR_OK;
+    snprintf(path, size, "%.900s/work/%s%s", pool->config->data_dir, job->id, suffix);
     FILE *f = fopen(path, "wb");
     if (!f) {
         error->code = VSR_E_OUTPUT;
@@ -112,9 +115,29 @@ static int fetch_input(struct worker_pool *pool, const struct job *job, char *pa
         return VSR_E_OUTPUT;
     }
     *temp = 1;
-    int rc = blob_get(pool->blob, job->input_blob, sink_to_file, f, error);
+    int rc = blob_get(pool->blob, blob, sink_to_file, f, error);
     if (fclose(f) != 0 && rc == VSR_OK) rc = VSR_E_OUTPUT;
     return rc;
+}
+
+/* burn and replace jobs: a local copy of the subtitle upload their options
+ * name (checked at submission; gone now only if retention deleted it). */
+static int fetch_subtitles(struct worker_pool *pool, const struct job *job, char *path, size_t size,
+                           int *temp, struct vsr_error *error) {
+    char id[STORE_ID_SIZE];
+    struct upload up;
+    *temp = 0;
+    path[0] = '\0';
+    if (!caption_job_subtitles_upload(job->options, id, sizeof id)) return VSR_OK;
+    int found = store_upload_get(pool->store, job->key_id, id, &up, error);
+    if (found < 0) return found;
+    if (found == 0 || up.purged_at) {
+        error->code = VSR_E_INPUT;
+        snprintf(error->message, sizeof error->message,
+                 "the subtitle upload %s is no longer stored; upload it again", id);
+        return VSR_E_INPUT;
+    }
+    return fetch_blob(pool, job, up.blob, ".subtitles", path, size, temp, error);
 }
 
 /* Failures that another attempt may not repeat: out of memory, a full disk,
@@ -126,8 +149,8 @@ static int retryable(int status) {
 static void run_job(struct slot *slot, struct job *job) {
     struct worker_pool *pool = slot->pool;
     struct vsr_error error = {0};
-    char input[4096], output[4096], key[STORE_NAME_SIZE];
-    int temp_input = 0, rc;
+    char input[4096], subtitles[4096] = "", output[4096], key[STORE_NAME_SIZE];
+    int temp_input = 0, temp_subtitles = 0, rc;
     const struct job_type *type = job_type_find(job->type);
     int64_t started = ids_monotonic_ms();
     log_job(slot, job, "job.started", NULL);
@@ -147,7 +170,10 @@ static void run_job(struct slot *slot, struct job *job) {
         error.code = rc = VSR_E_USAGE;
         snprintf(error.message, sizeof error.message, "unknown job type \"%s\"", job->type);
     } else {
-        rc = fetch_input(pool, job, input, sizeof input, &temp_input, &error);
+        rc = fetch_blob(pool, job, job->input_blob, ".input", input, sizeof input, &temp_input,
+                        &error);
+        if (rc == VSR_OK)
+            rc = fetch_subtitles(pool, job, subtitles, sizeof subtitles, &temp_subtitles, &error);
     }
     if (rc == VSR_OK) {
         snprintf(output, sizeof output, "%.900s/work/%s%s", pool->config->data_dir, job->id,
@@ -156,6 +182,7 @@ static void run_job(struct slot *slot, struct job *job) {
             .input_path = input,
             .output_path = output,
             .options_json = job->options,
+            .subtitles_path = subtitles[0] ? subtitles : NULL,
             .threads = pool->config->threads_per_job,
             .progress = on_progress,
             .progress_opaque = slot,
@@ -169,6 +196,7 @@ static void run_job(struct slot *slot, struct job *job) {
         unlink(output); /* gone already when it was moved into storage */
     }
     if (temp_input) unlink(input);
+    if (temp_subtitles) unlink(subtitles);
 
     pthread_mutex_lock(&pool->lock);
     int lease_lost = slot->lease_lost, forced = pool->forced;
