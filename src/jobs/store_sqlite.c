@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "jobs/store.h"
+#include "jobs/store_columns.h"
 
 /* ---- schema ------------------------------------------------------------ */
 
@@ -82,25 +83,6 @@ static const char *const migrations[] = {
 
 /* ---- statements -------------------------------------------------------- */
 
-#define JOB_COLUMNS                                                                                \
-    "seq, id, key_id, type, state, progress, upload_id, input_blob, output_blob, options,"         \
-    " webhook_url, coalesce(idempotency_key, ''), media_seconds, attempts, max_attempts,"          \
-    " cancel_requested, lease_owner, lease_expires_at, not_before, created_at, started_at,"        \
-    " finished_at, updated_at, error_code, error_message, purged_at, request_id"
-
-#define KEY_COLUMNS                                                                                \
-    "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"      \
-    " created_at, revoked_at, webhook_secret"
-
-#define UPLOAD_COLUMNS                                                                             \
-    "id, key_id, file_name, mime_type, declared_size, size, blob, state, media_seconds, width,"    \
-    " height, error_code, error_message, created_at, expires_at, purged_at"
-
-#define WEBHOOK_COLUMNS                                                                            \
-    "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"          \
-    " last_error, created_at, coalesce((SELECT k.webhook_secret FROM jobs j"                       \
-    " JOIN api_keys k ON k.id = j.key_id WHERE j.id = webhook_outbox.job_id), '')"
-
 /* Backoff after attempt N (1-based): base * 2^(N-1), capped; :B is the base,
  * :M the cap. The shift is capped too, so that it cannot overflow. */
 #define BACKOFF_SQL "min(:M, :B << min(max(attempts - 1, 0), 30))"
@@ -158,11 +140,6 @@ enum statement {
     ST_ROLLBACK,
     ST_COUNT
 };
-
-/* A job uses an upload as its video (upload_id) or, for burn and replace,
- * as its subtitles (options.subtitles_upload_id, in the options' JSON). */
-#define USES_UPLOAD                                                                                \
-    "(j.upload_id = u.id OR j.options LIKE '%\"subtitles_upload_id\":\"' || u.id || '\"%')"
 
 static const char *const statement_sql[ST_COUNT] = {
     [ST_KEY_INSERT] = "INSERT INTO api_keys(" KEY_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7,"
