@@ -145,7 +145,7 @@ cpu_ratio=$(awk -v a="$(field 4 6)" -v b="$(field 0 6)" 'BEGIN {printf "%.1f", a
   echo
   echo "wrk -t2 -c64 -d$DURATION on $(nproc) cores ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)),"
   echo "$(date -u +%Y-%m-%d). Status requests: random ids among 10,000 jobs with a valid key."
-  echo "\`vsr serve\`: release build, 4 HTTP threads, 1 worker, one JSON log line per request (to a file)."
+  echo "\`vsr serve\`: release build, HTTP threads: one per CPU, 1 worker, one JSON log line per request (to a file)."
   echo "Machine load (1, 5, 15 min) when vsr started: $load_before; at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo "The removal job ran the whole time ('$state_before' at the start, '$state_after' at the end)."
   echo

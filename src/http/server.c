@@ -18,6 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "http/http_internal.h"
 #include "util/ids.h"
@@ -484,7 +485,12 @@ int http_server_start(struct http_server **out, const struct service_config *con
         snprintf(error->message, sizeof error->message, "out of memory");
         return VSR_E_NOMEM;
     }
-    unsigned threads = config->http_threads > 0 ? (unsigned)config->http_threads : 1;
+    /* One thread per CPU by default: more threads than cores only queue
+     * behind each other on SQLite's in-process WAL lock and stretch p99. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned threads = config->http_threads > 0 ? (unsigned)config->http_threads
+                       : cpus > 1               ? (unsigned)cpus
+                                                : 1;
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, server,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,

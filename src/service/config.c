@@ -34,8 +34,8 @@ static const struct option options[] = {
     {"workers", "VSR_WORKERS", OPT_INT, FIELD(workers), 0, 256, "job threads"},
     {"threads-per-job", "VSR_THREADS_PER_JOB", OPT_INT, FIELD(threads_per_job), 0, 256,
      "codec threads per job (0: automatic)"},
-    {"http-threads", "VSR_HTTP_THREADS", OPT_INT, FIELD(http_threads), 1, 256,
-     "HTTP server threads"},
+    {"http-threads", "VSR_HTTP_THREADS", OPT_INT, FIELD(http_threads), 0, 256,
+     "HTTP server threads (0: one per CPU)"},
     {"max-request-size", "VSR_MAX_REQUEST_SIZE", OPT_INT64, FIELD(max_request_size), 1, 1e15,
      "largest request body in bytes"},
     {"max-duration", "VSR_MAX_DURATION_SECONDS", OPT_DOUBLE, FIELD(max_duration_seconds), 1, 1e7,
@@ -92,7 +92,7 @@ void config_init(struct service_config *config) {
     snprintf(config->listen, sizeof config->listen, "127.0.0.1:8080");
     snprintf(config->data_dir, sizeof config->data_dir, "vsr-data");
     config->workers = 1;
-    config->http_threads = 4;
+    config->http_threads = 0;
     config->max_request_size = 2LL << 30;
     config->max_duration_seconds = 4 * 3600;
     config->max_width = 7680;
