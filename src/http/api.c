@@ -503,16 +503,17 @@ static enum MHD_Result check_quotas(struct request *req, double media_seconds, i
 }
 
 /* burn and replace jobs: the subtitle upload named by the options must be
- * this key's, hold a readable subtitle file and be complete. 1 when it is;
- * otherwise the 422 or 503 is queued in *RESULT and 0 is returned. */
+ * this key's, hold a readable subtitle file and be complete. 1 when it is
+ * (its id in ID, "" when the options name none); otherwise the 422 or 503 is
+ * queued in *RESULT and 0 is returned. */
 static int check_job_subtitles(struct request *req, const char *options_text,
-                               enum MHD_Result *result) {
+                               char id[STORE_ID_SIZE], enum MHD_Result *result) {
     struct http_server *server = req->server;
     static const char field[] = "options.subtitles_upload_id";
-    char id[STORE_ID_SIZE];
     struct upload up;
     struct vsr_error error = {0};
-    if (!caption_job_subtitles_upload(options_text, id, sizeof id)) return 1;
+    id[0] = '\0';
+    if (!caption_job_subtitles_upload(options_text, id, STORE_ID_SIZE)) return 1;
     int found = store_upload_get(server->store, req->key.id, id, &up, &error);
     if (found == 1 && up.state == UPLOAD_PENDING && upload_is_subtitles(&up) &&
         upload_complete_direct(server, &up, &error) < 0)
@@ -650,7 +651,7 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
             "upload_id");
         goto done;
     }
-    if (!check_job_subtitles(req, options_text, &result)) goto done;
+    if (!check_job_subtitles(req, options_text, job.subtitles_upload_id, &result)) goto done;
     int refused = 0;
     result = check_quotas(req, up.media_seconds, &refused);
     if (refused) goto done;

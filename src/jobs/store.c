@@ -31,6 +31,7 @@ void store_options_init(struct store_options *options) {
     options->backoff_max_ms = 600000;
     options->busy_timeout_ms = 5000;
     options->pool_size = 8;
+    options->schema_version = 0;
 }
 
 int store_open(struct store **out, const char *url, const struct store_options *options,

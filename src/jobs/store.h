@@ -66,6 +66,10 @@ struct job {
     char error_message[STORE_MESSAGE_SIZE];
     int64_t purged_at;   /* when retention deleted its result; 0 while kept */
     char request_id[40]; /* the API request that created it, for the job's log lines */
+    /* burn, replace: the upload holding the subtitles (options'
+     * subtitles_upload_id, kept in a column so that retention finds the jobs
+     * using an upload by index); "" when none. */
+    char subtitles_upload_id[STORE_ID_SIZE];
 };
 
 enum upload_state { UPLOAD_PENDING = 0, UPLOAD_READY, UPLOAD_REJECTED };
@@ -130,6 +134,10 @@ struct store_options {
     int64_t backoff_max_ms;
     int busy_timeout_ms; /* how long a call waits for another writer */
     int pool_size;       /* PostgreSQL: connections per process (VSR_DB_POOL) */
+    /* Migrate no further than this schema version (0: the latest). Only tests
+     * of upgrades set it, to make a database as an older vsr left it; the
+     * store cannot be used at an older version. Versions are per backend. */
+    int schema_version;
 };
 
 void store_options_init(struct store_options *options); /* 5 s, 10 min, 5 s, 8 */
@@ -287,7 +295,8 @@ int store_upload_update(struct store *store, const struct upload *upload, struct
 /* ---- jobs -------------------------------------------------------------- */
 
 /* Inserts JOB (key_id, type, input, options, webhook_url, max_attempts,
- * media_seconds and optionally idempotency_key set by the caller; id, seq,
+ * media_seconds, subtitles_upload_id when the options name one, and
+ * optionally idempotency_key set by the caller; id, seq,
  * state and times are filled in). When the key already has a job with the
  * same idempotency key, JOB is overwritten with that job and 1 is returned;
  * otherwise 0. */

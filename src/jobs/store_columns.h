@@ -9,7 +9,8 @@
     "seq, id, key_id, type, state, progress, upload_id, input_blob, output_blob, options,"         \
     " webhook_url, coalesce(idempotency_key, ''), media_seconds, attempts, max_attempts,"          \
     " cancel_requested, lease_owner, lease_expires_at, not_before, created_at, started_at,"        \
-    " finished_at, updated_at, error_code, error_message, purged_at, request_id"
+    " finished_at, updated_at, error_code, error_message, purged_at, request_id,"                  \
+    " coalesce(subtitles_upload_id, '')"
 
 #define KEY_COLUMNS                                                                                \
     "id, name, secret_hash, prefix, admin, jobs_per_day, minutes_per_month, rate_per_second,"      \
@@ -25,8 +26,8 @@
     " JOIN api_keys k ON k.id = j.key_id WHERE j.id = webhook_outbox.job_id), '')"
 
 /* A job uses an upload as its video (upload_id) or, for burn and replace,
- * as its subtitles (options.subtitles_upload_id, in the options' JSON). */
-#define USES_UPLOAD                                                                                \
-    "(j.upload_id = u.id OR j.options LIKE '%\"subtitles_upload_id\":\"' || u.id || '\"%')"
+ * as its subtitles (subtitles_upload_id, NULL for other jobs); both columns
+ * are indexed. */
+#define USES_UPLOAD "(j.upload_id = u.id OR j.subtitles_upload_id = u.id)"
 
 #endif

@@ -81,8 +81,9 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_JOB_INSERT] =
         "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options, webhook_url,"
         " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at,"
-        " request_id) VALUES($1, $2, $3, 'queued', $4, $5, $6, $7, nullif($8::text, ''), $9, $10,"
-        " $11, $11, $11, $12) ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS,
+        " request_id, subtitles_upload_id) VALUES($1, $2, $3, 'queued', $4, $5, $6, $7,"
+        " nullif($8::text, ''), $9, $10, $11, $11, $11, $12, nullif($13::text, ''))"
+        " ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS,
     [ST_JOB_BY_IDEMPOTENCY] = "SELECT " JOB_COLUMNS " FROM jobs WHERE key_id = $1"
                               " AND idempotency_key = $2",
     [ST_JOB_GET] = "SELECT " JOB_COLUMNS " FROM jobs WHERE id = $2 AND key_id = $1",
@@ -294,6 +295,7 @@ static void read_job(const PGresult *res, int row, struct job *job) {
     get_text(job->error_message, sizeof job->error_message, res, row, 24);
     job->purged_at = get_int(res, row, 25);
     get_text(job->request_id, sizeof job->request_id, res, row, 26);
+    get_text(job->subtitles_upload_id, sizeof job->subtitles_upload_id, res, row, 27);
 }
 
 static void read_key(const PGresult *res, int row, struct api_key *key) {
@@ -546,6 +548,7 @@ static int pg_job_create(struct store *store, struct job *job, struct vsr_error 
     p_int(&p, job->max_attempts);
     p_int(&p, job->created_at);
     p_text(&p, job->request_id);
+    p_text(&p, job->subtitles_upload_id);
     int rc = take_job(query_once(s, ST_JOB_INSERT, &p, "creating a job", error), job);
     if (rc == 1) return 0; /* inserted */
     if (rc < 0) return rc;
@@ -1007,7 +1010,7 @@ int store_pg_open(struct store **out, const char *url, const struct store_option
     struct pg_connection *c = NULL;
     int rc = pg_acquire(s, &c, error);
     if (rc == VSR_OK) {
-        rc = pg_migrate(c->conn, error);
+        rc = pg_migrate(c->conn, s->base.options.schema_version, error);
         pg_release(s, c, rc != VSR_OK);
     }
     if (rc != VSR_OK) {

@@ -55,8 +55,8 @@ int pg_fail(struct vsr_error *error, PGconn *conn, const char *what);
  * 0 timed out, negative on failure (the listener reconnects next time). */
 int pg_wait_for_work(struct pg_store *s, int timeout_ms, struct vsr_error *error);
 
-/* Brings the schema to the newest version under an advisory lock, so that
- * processes starting together migrate one after the other. */
-int pg_migrate(PGconn *conn, struct vsr_error *error);
+/* Brings the schema to version TARGET (0: the newest) under an advisory
+ * lock, so that processes starting together migrate one after the other. */
+int pg_migrate(PGconn *conn, int target, struct vsr_error *error);
 
 #endif

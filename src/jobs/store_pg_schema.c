@@ -64,6 +64,16 @@ static const char *const migrations[] = {
     "ALTER TABLE uploads ADD COLUMN purged_at bigint NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN request_id text NOT NULL DEFAULT '';"
     "CREATE INDEX jobs_upload ON jobs(upload_id);",
+    /* version 3: SQLite's version 4: burn and replace jobs name their
+     * subtitle upload in a column of its own, indexed for retention; jobs
+     * made before get it from their options (JSON text the API wrote; the
+     * CASE parses only the rows that can hold the key). */
+    "ALTER TABLE jobs ADD COLUMN subtitles_upload_id text;"
+    "UPDATE jobs SET subtitles_upload_id = nullif(options::jsonb ->> 'subtitles_upload_id', '')"
+    " WHERE CASE WHEN options LIKE '%subtitles_upload_id%'"
+    " THEN jsonb_typeof(options::jsonb -> 'subtitles_upload_id') = 'string' ELSE false END;"
+    "CREATE INDEX jobs_subtitles_upload ON jobs(subtitles_upload_id)"
+    " WHERE subtitles_upload_id IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -79,7 +89,7 @@ static int exec_ok(PGconn *conn, const char *sql, PGresult **out) {
     return ok;
 }
 
-int pg_migrate(PGconn *conn, struct vsr_error *error) {
+int pg_migrate(PGconn *conn, int target, struct vsr_error *error) {
     PGresult *res = NULL;
     int rc = VSR_OK;
     /* 0x767372 ("vsr"): any constant shared by every vsr process works. */
@@ -99,7 +109,8 @@ int pg_migrate(PGconn *conn, struct vsr_error *error) {
                  version, SCHEMA_VERSION);
         goto done;
     }
-    for (int v = version; v < SCHEMA_VERSION; v++) {
+    if (target <= 0 || target > SCHEMA_VERSION) target = SCHEMA_VERSION;
+    for (int v = version; v < target; v++) {
         char record[96];
         snprintf(record, sizeof record, "DELETE FROM vsr_schema; INSERT INTO vsr_schema VALUES(%d)",
                  v + 1);

@@ -77,6 +77,17 @@ static const char *const migrations[] = {
     "ALTER TABLE uploads ADD COLUMN purged_at INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE jobs ADD COLUMN request_id TEXT NOT NULL DEFAULT '';"
     "CREATE INDEX jobs_upload ON jobs(upload_id);",
+    /* version 4: burn and replace jobs name their subtitle upload in a column
+     * of its own, so that retention finds the jobs using an upload by index;
+     * jobs made before get it from their options (always a JSON object the
+     * API wrote; the CASE keeps json_type off anything else). */
+    "ALTER TABLE jobs ADD COLUMN subtitles_upload_id TEXT;"
+    "UPDATE jobs SET subtitles_upload_id ="
+    " nullif(json_extract(options, '$.subtitles_upload_id'), '')"
+    " WHERE CASE WHEN json_valid(options)"
+    " THEN json_type(options, '$.subtitles_upload_id') = 'text' ELSE 0 END;"
+    "CREATE INDEX jobs_subtitles_upload ON jobs(subtitles_upload_id)"
+    " WHERE subtitles_upload_id IS NOT NULL;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -161,8 +172,9 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_JOB_INSERT] =
         "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options, webhook_url,"
         " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at,"
-        " request_id)"
-        " VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, nullif(?8, ''), ?9, ?10, ?11, ?11, ?11, ?12)"
+        " request_id, subtitles_upload_id)"
+        " VALUES(?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7, nullif(?8, ''), ?9, ?10, ?11, ?11, ?11, ?12,"
+        " nullif(?13, ''))"
         " ON CONFLICT DO NOTHING RETURNING " JOB_COLUMNS,
     [ST_JOB_BY_IDEMPOTENCY] = "SELECT " JOB_COLUMNS " FROM jobs WHERE key_id = ?1"
                               " AND idempotency_key = ?2",
@@ -406,6 +418,7 @@ static void read_job(sqlite3_stmt *st, struct job *job) {
     column_text(job->error_message, sizeof job->error_message, st, 24);
     job->purged_at = sqlite3_column_int64(st, 25);
     column_text(job->request_id, sizeof job->request_id, st, 26);
+    column_text(job->subtitles_upload_id, sizeof job->subtitles_upload_id, st, 27);
 }
 
 static void read_key(sqlite3_stmt *st, struct api_key *key) {
@@ -786,6 +799,7 @@ static int sqlite_job_create(struct store *store, struct job *job, struct vsr_er
     sqlite3_bind_int(st, 10, job->max_attempts);
     sqlite3_bind_int64(st, 11, job->created_at);
     sqlite3_bind_text(st, 12, job->request_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 13, job->subtitles_upload_id, -1, SQLITE_TRANSIENT);
     rc = step_job(conn, st, job, "creating a job", error);
     if (rc == 1) {
         rc = 0; /* inserted */
@@ -1348,9 +1362,9 @@ static const struct store_ops sqlite_ops = {
     .backup = sqlite_backup,
 };
 
-/* Brings the schema to SCHEMA_VERSION. BEGIN IMMEDIATE makes two processes
- * opening a new database at once migrate it one after the other. */
-static int migrate(struct connection *conn, struct vsr_error *error) {
+/* Brings the schema to TARGET (1..SCHEMA_VERSION). BEGIN IMMEDIATE makes two
+ * processes opening a new database at once migrate it one after the other. */
+static int migrate(struct connection *conn, int target, struct vsr_error *error) {
     if (sqlite3_exec(conn->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
         return fail_db(error, conn->db, "switching to WAL mode");
     if (sqlite3_exec(conn->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -1371,7 +1385,7 @@ static int migrate(struct connection *conn, struct vsr_error *error) {
                  version, SCHEMA_VERSION);
         goto done;
     }
-    for (int v = version; v < SCHEMA_VERSION; v++) {
+    for (int v = version; v < target; v++) {
         char pragma[64];
         snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v + 1);
         if (sqlite3_exec(conn->db, migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
@@ -1413,7 +1427,9 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
     pthread_mutex_init(&s->lock, NULL);
     struct connection *conn = NULL;
     int rc = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &conn, error);
-    if (rc == VSR_OK) rc = migrate(conn, error);
+    int target = s->base.options.schema_version;
+    if (target <= 0 || target > SCHEMA_VERSION) target = SCHEMA_VERSION;
+    if (rc == VSR_OK) rc = migrate(conn, target, error);
     if (rc == VSR_OK && stat(path, &s->file) != 0)
         rc = fail_db(error, conn->db, "finding the file");
     if (rc != VSR_OK) {
