@@ -1742,10 +1742,17 @@ TEST(http_burn_replace_jobs) {
              video, srt);
     post_form(&s, s.token, form, &r);
     CHECK_INT(202, r.status);
-    char form_job[STORE_ID_SIZE];
+    char form_job[STORE_ID_SIZE], form_subs[STORE_ID_SIZE];
     snprintf(form_job, sizeof form_job, "%s", json_text(r.json, "id", NULL));
-    CHECK(strncmp(json_text(r.json, "options", "subtitles_upload_id"), "upl_", 4) == 0);
+    snprintf(form_subs, sizeof form_subs, "%s",
+             json_text(r.json, "options", "subtitles_upload_id"));
+    CHECK(strncmp(form_subs, "upl_", 4) == 0);
     response_free(&r);
+    /* The job's row names its subtitle upload for retention (and the worker). */
+    struct job stored;
+    struct vsr_error error = {0};
+    CHECK_INT(1, store_job_get(s.store, NULL, form_job, &stored, &error));
+    CHECK_STR(form_subs, stored.subtitles_upload_id);
     wait_job(&s, form_job, 120, &r);
     CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
     response_free(&r);
@@ -1759,7 +1766,6 @@ TEST(http_burn_replace_jobs) {
 
     /* Retention: the subtitle file goes with the video once the jobs are old. */
     int deleted = -1;
-    struct vsr_error error = {0};
     int64_t hour = 3600 * 1000LL, now = ids_now_ms();
     CHECK_INT(VSR_OK, retention_sweep(s.store, s.blob, hour, now, &deleted, &error));
     CHECK_INT(1, upload_blob_exists(&s, subs_id));
