@@ -193,7 +193,8 @@ TEST(store_retention_subtitle_uploads) {
 /* A database as the previous vsr left it (schema before subtitles_upload_id)
  * holding burn and replace jobs whose options name subtitle uploads, and a
  * removal job: reopening migrates it, the column is filled in from the
- * options, and retention keeps the subtitles while the jobs are young. */
+ * options (for jobs the previous vsr inserts afterwards too), and retention
+ * keeps the subtitles while the jobs are young. */
 TEST(store_migration_backfills_subtitles) {
     char url[512], list[1024], message[512];
     test_database_url(test_tmpdir(), url, sizeof url);
@@ -239,6 +240,25 @@ TEST(store_migration_backfills_subtitles) {
     /* NULL, not "", for jobs without subtitles: the index skips them. */
     CHECK_INT(1, run_sql(url,
                          "SELECT 1 FROM jobs WHERE id = 'job_remove'"
+                         " AND subtitles_upload_id IS NULL",
+                         message, sizeof message));
+
+    /* During a rolling deploy the previous vsr still inserts jobs without
+     * the column: the database fills it in from their options. */
+    snprintf(sql, sizeof sql,
+             "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options,"
+             " max_attempts, created_at, updated_at) VALUES"
+             " ('job_late', 'key_a', 'burn', 'canceled', 'upl_video', 'uploads/upl_video',"
+             "  '{\"subtitles_upload_id\":\"upl_subs\"}', 1, %lld, %lld),"
+             " ('job_late_remove', 'key_a', 'remove', 'canceled', 'upl_video',"
+             "  'uploads/upl_video', '{}', 1, %lld, %lld)",
+             (long long)now, (long long)now, (long long)now, (long long)now);
+    CHECK_INT(0, run_sql(url, sql, message, sizeof message));
+    if (message[0]) fprintf(stderr, "  inserting jobs as the previous vsr: %s\n", message);
+    CHECK_INT(1, store_job_get(store, NULL, "job_late", &got, &error));
+    CHECK_STR("upl_subs", got.subtitles_upload_id);
+    CHECK_INT(1, run_sql(url,
+                         "SELECT 1 FROM jobs WHERE id = 'job_late_remove'"
                          " AND subtitles_upload_id IS NULL",
                          message, sizeof message));
 

@@ -20,6 +20,14 @@
 
 /* ---- schema ------------------------------------------------------------ */
 
+/* The subtitles_upload_id in the options' JSON text OPTIONS, for jobs stored
+ * before the column existed; HAS_... is true when it is a string. */
+#define SUBTITLES_FROM_OPTIONS(options)                                                            \
+    "nullif(json_extract(" options ", '$.subtitles_upload_id'), '')"
+#define HAS_SUBTITLES_OPTION(options)                                                              \
+    "CASE WHEN json_valid(" options ") THEN json_type(" options ", '$.subtitles_upload_id')"       \
+    " = 'text' ELSE 0 END"
+
 static const char *const migrations[] = {
     /* version 1 */
     "CREATE TABLE api_keys("
@@ -80,14 +88,27 @@ static const char *const migrations[] = {
     /* version 4: burn and replace jobs name their subtitle upload in a column
      * of its own, so that retention finds the jobs using an upload by index;
      * jobs made before get it from their options (always a JSON object the
-     * API wrote; the CASE keeps json_type off anything else). */
+     * API wrote; the CASE keeps json_type off anything else), and so do jobs
+     * that a previous vsr, still running during a rolling deploy, inserts
+     * without the column (the trigger). */
     "ALTER TABLE jobs ADD COLUMN subtitles_upload_id TEXT;"
-    "UPDATE jobs SET subtitles_upload_id ="
-    " nullif(json_extract(options, '$.subtitles_upload_id'), '')"
-    " WHERE CASE WHEN json_valid(options)"
-    " THEN json_type(options, '$.subtitles_upload_id') = 'text' ELSE 0 END;"
-    "CREATE INDEX jobs_subtitles_upload ON jobs(subtitles_upload_id)"
-    " WHERE subtitles_upload_id IS NOT NULL;",
+    "UPDATE jobs SET subtitles_upload_id = " SUBTITLES_FROM_OPTIONS(
+        "options") " WHERE " HAS_SUBTITLES_OPTION("options") ";"
+                                                             "CREATE INDEX jobs_subtitles_upload "
+                                                             "ON jobs(subtitles_upload_id)"
+                                                             " WHERE subtitles_upload_id IS NOT "
+                                                             "NULL;"
+                                                             "CREATE TRIGGER "
+                                                             "jobs_subtitles_from_options AFTER "
+                                                             "INSERT ON jobs"
+                                                             " WHEN NEW.subtitles_upload_id IS "
+                                                             "NULL AND " HAS_SUBTITLES_OPTION(
+                                                                 "NEW.options") " BEGIN UPDATE "
+                                                                                "jobs SET "
+                                                                                "subtitles_upload_"
+                                                                                "id "
+                                                                                "="
+                                                                                " " SUBTITLES_FROM_OPTIONS("NEW.options") " WHERE seq = NEW.seq; END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

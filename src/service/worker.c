@@ -26,6 +26,7 @@
 
 #include <jansson.h>
 
+#include "jobs/caption_jobs.h"
 #include "jobs/job_types.h"
 #include "service/hours.h"
 #include "util/ids.h"
@@ -123,11 +124,11 @@ static int fetch_blob(struct worker_pool *pool, const struct job *job, const cha
  * name (checked at submission; gone now only if retention deleted it). */
 static int fetch_subtitles(struct worker_pool *pool, const struct job *job, char *path, size_t size,
                            int *temp, struct vsr_error *error) {
-    const char *id = job->subtitles_upload_id;
+    char id[STORE_ID_SIZE];
     struct upload up;
     *temp = 0;
     path[0] = '\0';
-    if (!id[0]) return VSR_OK;
+    if (!caption_job_subtitles_upload(job->options, id, sizeof id)) return VSR_OK;
     int found = store_upload_get(pool->store, job->key_id, id, &up, error);
     if (found < 0) return found;
     if (found == 0 || up.purged_at) {
