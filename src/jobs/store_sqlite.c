@@ -20,13 +20,12 @@
 
 /* ---- schema ------------------------------------------------------------ */
 
-/* The subtitles_upload_id in the options' JSON text OPTIONS, for jobs stored
- * before the column existed; HAS_... is true when it is a string. */
-#define SUBTITLES_FROM_OPTIONS(options)                                                            \
-    "nullif(json_extract(" options ", '$.subtitles_upload_id'), '')"
-#define HAS_SUBTITLES_OPTION(options)                                                              \
-    "CASE WHEN json_valid(" options ") THEN json_type(" options ", '$.subtitles_upload_id')"       \
-    " = 'text' ELSE 0 END"
+/* The subtitles_upload_id in a job's options (JSON text), for jobs stored
+ * before the column existed; HAS_... is true when it is there as a string. */
+#define SUBTITLES_IN_OPTIONS "nullif(json_extract(options, '$.subtitles_upload_id'), '')"
+#define HAS_SUBTITLES_IN_OPTIONS                                                                   \
+    "CASE WHEN json_valid(options) THEN json_type(options, '$.subtitles_upload_id') = 'text'"      \
+    " ELSE 0 END"
 
 static const char *const migrations[] = {
     /* version 1 */
@@ -92,23 +91,14 @@ static const char *const migrations[] = {
      * that a previous vsr, still running during a rolling deploy, inserts
      * without the column (the trigger). */
     "ALTER TABLE jobs ADD COLUMN subtitles_upload_id TEXT;"
-    "UPDATE jobs SET subtitles_upload_id = " SUBTITLES_FROM_OPTIONS(
-        "options") " WHERE " HAS_SUBTITLES_OPTION("options") ";"
-                                                             "CREATE INDEX jobs_subtitles_upload "
-                                                             "ON jobs(subtitles_upload_id)"
-                                                             " WHERE subtitles_upload_id IS NOT "
-                                                             "NULL;"
-                                                             "CREATE TRIGGER "
-                                                             "jobs_subtitles_from_options AFTER "
-                                                             "INSERT ON jobs"
-                                                             " WHEN NEW.subtitles_upload_id IS "
-                                                             "NULL AND " HAS_SUBTITLES_OPTION(
-                                                                 "NEW.options") " BEGIN UPDATE "
-                                                                                "jobs SET "
-                                                                                "subtitles_upload_"
-                                                                                "id "
-                                                                                "="
-                                                                                " " SUBTITLES_FROM_OPTIONS("NEW.options") " WHERE seq = NEW.seq; END;",
+    "UPDATE jobs SET subtitles_upload_id = " SUBTITLES_IN_OPTIONS " WHERE " HAS_SUBTITLES_IN_OPTIONS
+    ";"
+    "CREATE INDEX jobs_subtitles_upload ON jobs(subtitles_upload_id)"
+    " WHERE subtitles_upload_id IS NOT NULL;"
+    "CREATE TRIGGER jobs_subtitles_from_options AFTER INSERT ON jobs"
+    " WHEN NEW.subtitles_upload_id IS NULL AND NEW.options LIKE '%subtitles_upload_id%'"
+    " BEGIN UPDATE jobs SET subtitles_upload_id = " SUBTITLES_IN_OPTIONS
+    " WHERE seq = NEW.seq AND " HAS_SUBTITLES_IN_OPTIONS "; END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
