@@ -25,6 +25,8 @@ struct scene {
      * text_to <= text_from. A second line on the same frames when text2_y
      * is non-zero. */
     int text_from, text_to, text_x, text_y, text2_y;
+    /* The text sits on a flat box of this luma, 5 px beyond it (0: none). */
+    int box;
     /* A flat grey object (not text) on frames [object_from, object_to). */
     int object_from, object_to;
     /* The camera jumps by jump_px across at these frames (0: never). */
@@ -48,6 +50,13 @@ static AVFrame *scene_frame(const struct scene *s, int index, uint8_t *truth) {
         for (int y = 40; y < 110; y++)
             memset(frame->data[0] + (size_t)y * frame->linesize[0] + 90, 150, 130);
     if (index >= s->text_from && index < s->text_to) {
+        if (s->box) { /* behind the text; 9 bars of 3 px with outlines are 95 px wide */
+            for (int y = s->text_y - 5; y < s->text_y + 18 + 5; y++) {
+                memset(frame->data[0] + (size_t)y * frame->linesize[0] + s->text_x - 5, s->box,
+                       95 + 10);
+                if (truth) memset(truth + (size_t)y * W + s->text_x - 5, 255, 95 + 10);
+            }
+        }
         frames_draw_text(frame, s->text_x, s->text_y, 18, 9, 3, truth);
         if (s->text2_y) frames_draw_text(frame, s->text_x + 20, s->text2_y, 18, 7, 3, truth);
     }
@@ -178,6 +187,21 @@ TEST(detect_text_on_static_background) {
                       .text_to = 45,
                       .text_x = 60,
                       .text_y = 140};
+    check_text_found(&s);
+}
+
+/* Text on an opaque box (ASS BorderStyle=3): the whole box goes, text and
+ * all; the box is flat, so only the strokes pass the stroke test. */
+TEST(detect_boxed_text) {
+    struct scene s = {.frames = 90,
+                      .seed = 11,
+                      .pan_x = 1,
+                      .noise = 3,
+                      .text_from = 20,
+                      .text_to = 50,
+                      .text_x = 100,
+                      .text_y = 140,
+                      .box = 40};
     check_text_found(&s);
 }
 

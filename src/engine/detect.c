@@ -7,7 +7,9 @@
  * background that stays still never jumps, and background that moves never
  * holds. Keys close in time are merged into events; an event is kept when its
  * pixels look like text (thin strokes: bright fill next to dark outline), then
- * closed and dilated into the mask that covers anti-aliasing and shadow. */
+ * closed and dilated into the mask that covers anti-aliasing and shadow; or
+ * when they are a flat filled rectangle with strokes inside (a box drawn
+ * behind the line), and then the whole rectangle is masked. */
 #include "engine/detect.h"
 
 #include <stdlib.h>
@@ -52,6 +54,7 @@ struct event {
     /* Open at the first frame or at the last: it may be the background that
      * a line covered, not a line (see echo_of). */
     int at_start, at_end;
+    int boxed; /* bits are the box drawn behind the line */
     struct event *next;
 };
 
@@ -231,6 +234,10 @@ static int echo_of(const struct detector *d, const struct event *e) {
         int64_t gap = e->at_start ? o->start - (e->end - 1) : e->start - (o->end - 1);
         if (gap < -slack || gap > slack) continue;
         if (core_overlap(e, o) >= ECHO_OVERLAP) return 1;
+        /* The background a box covered has the box's outline. */
+        if (o->boxed && abs(e->x0 - o->x0) <= 2 && abs(e->y0 - o->y0) <= 2 &&
+            abs(e->w - o->w) <= 2 && abs(e->h - o->h) <= 2)
+            return 1;
     }
     return 0;
 }
@@ -293,6 +300,41 @@ static void erode(uint8_t *dst, const uint8_t *src, uint8_t *tmp, int w, int h, 
         dst[i] = dst[i] ? 0 : 255;
 }
 
+/* Whether the recorded pixels VALS (value+1, 0 = not recorded; bw x bh) that
+ * failed the stroke test (CORE clear) are the box drawn behind a line: they
+ * fill the rectangle [x0, x1] x [y0, y1] densely, hold one flat value, and
+ * the strokes sit inside. A poster or a sign that comes and goes is textured,
+ * and a still object that moved in is not a filled rectangle with text. */
+static int is_box(const uint16_t *vals, const uint8_t *core, int bw, int x0, int y0, int x1, int y1,
+                  int frame_height, size_t min_strokes) {
+    int rw = x1 - x0 + 1, rh = y1 - y0 + 1;
+    if (rh > frame_height / 3 || rw < rh) return 0; /* a band, wider than tall */
+    size_t recorded = 0, flat_count = 0, inner_strokes = 0, histogram[257] = {0};
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            size_t i = (size_t)y * bw + x;
+            if (!vals[i]) continue;
+            recorded++;
+            if (!core[i]) {
+                histogram[vals[i]]++;
+                flat_count++;
+            } else if (x - x0 > 2 && x1 - x > 2 && y - y0 > 2 && y1 - y > 2) {
+                inner_strokes++; /* not the box's own blended edge */
+            }
+        }
+    if (recorded * 4 < (size_t)rw * rh * 3) return 0; /* not a filled rectangle */
+    if (inner_strokes < min_strokes) return 0;        /* no text inside */
+    /* The box's own pixels: most within HOLD_TOLERANCE of their median. */
+    size_t seen = 0;
+    int median = 0;
+    while (median < 256 && (seen += histogram[median]) * 2 < flat_count)
+        median++;
+    size_t near = 0;
+    for (int v = median - HOLD_TOLERANCE; v <= median + HOLD_TOLERANCE; v++)
+        if (v >= 0 && v <= 256) near += histogram[v];
+    return near * 5 >= flat_count * 4;
+}
+
 /* Decides whether the pixels of one merged event look like a subtitle, and if
  * so turns them into a mask event. Strokes of rendered text are thin: nearly
  * every recorded pixel has, within a 5x5 window, another recorded pixel at
@@ -317,6 +359,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
         }
     }
     if (total < d->min_pixels) return 0;
+    int rx0 = x0, ry0 = y0, rx1 = x1, ry1 = y1; /* the recorded pixels' rectangle */
     /* Grow the box so closing and growing have room. */
     int pad = CLOSE_RADIUS + GROW_RADIUS + 2;
     x0 = x0 - pad < 0 ? 0 : x0 - pad;
@@ -361,15 +404,24 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
                 strokes++;
             }
         }
-    /* Most of a subtitle's pixels pass; most of a still object's do not. */
-    if (strokes < d->min_pixels || strokes * 10 < total * 6) goto done;
+    /* Most of a subtitle's pixels pass; most of a still object's do not,
+     * unless it is the flat box drawn behind the text. */
+    if (strokes < d->min_pixels) goto done;
+    int boxed = is_box(vals, core, bw, rx0 - x0, ry0 - y0, rx1 - x0, ry1 - y0, h, d->min_pixels);
+    if (!boxed && strokes * 10 < total * 6) goto done;
     /* A subtitle covers a band, not the frame (that would be a scene cut). */
     if (strokes > (size_t)w * h / 4) goto done;
     strokes_kept = malloc(bn);
     if (!strokes_kept) goto done;
     memcpy(strokes_kept, core, bn);
-    dilate(bits, core, tmp, bw, bh, CLOSE_RADIUS);
-    erode(core, bits, tmp, bw, bh, CLOSE_RADIUS);
+    if (boxed) { /* the whole rectangle: box pixels that matched the background did not jump */
+        memset(core, 0, bn);
+        for (int y = ry0 - y0; y <= ry1 - y0; y++)
+            memset(core + (size_t)y * bw + (rx0 - x0), 255, (size_t)(rx1 - rx0 + 1));
+    } else {
+        dilate(bits, core, tmp, bw, bh, CLOSE_RADIUS);
+        erode(core, bits, tmp, bw, bh, CLOSE_RADIUS);
+    }
     dilate(bits, core, tmp, bw, bh, GROW_RADIUS);
     for (int y = 0; y < bh; y++)
         for (int x = 0; x < bw; x++)
@@ -383,6 +435,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     strokes_kept = NULL;
     e->at_start = start == 0;
     e->at_end = d->finishing && end == d->frames_in;
+    e->boxed = boxed;
     e->x0 = x0;
     e->y0 = y0;
     e->w = bw;
