@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libavutil/buffer.h>
+
 #include "engine/motion.h"
 #include "engine/spatial.h"
 #include "vsr.h"
@@ -76,6 +78,10 @@ struct filler {
     uint8_t *holes;       /* spatial fill work plane */
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
     int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
+    /* Writable copies of decoded frames (the decoder keeps references to
+     * them): pooled, so that each copy does not fault in fresh pages. */
+    AVBufferPool *copy_pools[3];
+    size_t copy_sizes[3];
 };
 
 static struct slot *slot_at(struct filler *f, int64_t index) {
@@ -128,13 +134,15 @@ void filler_free(struct filler *f) {
     free(f->sources);
     free(f->holes);
     free(f->cur_mask);
+    for (int p = 0; p < 3; p++)
+        av_buffer_pool_uninit(&f->copy_pools[p]); /* frees once the last copy is released */
     free(f);
 }
 
+/* Whether N > 0 bytes at P are all zero: the first is, and each equals the
+ * next (libc's memcmp compares a vector at a time). */
 static int is_zero(const uint8_t *p, int n) {
-    for (int i = 0; i < n; i++)
-        if (p[i]) return 0;
-    return 1;
+    return p[0] == 0 && memcmp(p, p + 1, (size_t)n - 1) == 0;
 }
 
 static inline int slot_masked(const struct filler *f, const struct slot *s, int x, int y) {
@@ -577,13 +585,46 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     return 0;
 }
 
+/* Makes FRAME (YUV 4:2:0) writable, copying its pictures into buffers from
+ * the filler's pools when something else holds a reference to them. */
+static int make_writable(struct filler *f, AVFrame *frame) {
+    if (av_frame_is_writable(frame)) return 0;
+    AVFrame *copy = av_frame_alloc();
+    if (!copy) return VSR_E_NOMEM;
+    copy->format = frame->format;
+    copy->width = frame->width;
+    copy->height = frame->height;
+    for (int p = 0; p < 3; p++) {
+        int rows = p ? (frame->height + 1) / 2 : frame->height;
+        size_t size = (size_t)frame->linesize[p] * rows;
+        if (frame->linesize[p] <= 0 || !frame->data[p]) goto fail;
+        if (f->copy_sizes[p] != size) { /* first use, or a new layout */
+            av_buffer_pool_uninit(&f->copy_pools[p]);
+            f->copy_pools[p] = av_buffer_pool_init(size, NULL);
+            f->copy_sizes[p] = size;
+        }
+        copy->buf[p] = f->copy_pools[p] ? av_buffer_pool_get(f->copy_pools[p]) : NULL;
+        if (!copy->buf[p]) goto fail;
+        copy->data[p] = copy->buf[p]->data;
+        copy->linesize[p] = frame->linesize[p];
+    }
+    if (av_frame_copy(copy, frame) < 0 || av_frame_copy_props(copy, frame) < 0) goto fail;
+    av_frame_unref(frame);
+    av_frame_move_ref(frame, copy);
+    av_frame_free(&copy);
+    return 0;
+fail:
+    av_frame_free(&copy);
+    return VSR_E_NOMEM;
+}
+
 int filler_pop(struct filler *f, AVFrame **frame, uint8_t *mask_out) {
     *frame = NULL;
     if (f->next_fill >= f->pushed) return 0;
     if (!f->finished && f->pushed - f->next_fill <= f->future) return 0;
     struct slot *cur = slot_at(f, f->next_fill);
     /* A frame without subtitles goes out as decoded: no copy. */
-    if (cur->mask_y1 > cur->mask_y0 && av_frame_make_writable(cur->frame) < 0) return VSR_E_NOMEM;
+    if (cur->mask_y1 > cur->mask_y0 && make_writable(f, cur->frame) < 0) return VSR_E_NOMEM;
     int rc = fill_frame(f, cur);
     if (rc) return rc;
     AVFrame *out = av_frame_clone(cur->frame);
