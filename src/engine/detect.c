@@ -26,6 +26,7 @@
 #define KEY_SLACK      2    /* frames of disagreement on start/end within one event */
 #define CLOSE_RADIUS   2    /* closes gaps between strokes and fills glyph interiors */
 #define GROW_RADIUS    2    /* covers the anti-aliased fringe and the shadow */
+#define ABSORB_RADIUS  4    /* recorded pixels this near a stroke are part of the line */
 /* Detection runs on luma box-averaged down to about this many rows: the
  * stroke test and the radii above are in pixels of a frame of that size, so
  * text is judged the same at 360p and at 4K, and a 1080p frame costs a ninth. */
@@ -305,7 +306,7 @@ static void erode(uint8_t *dst, const uint8_t *src, uint8_t *tmp, int w, int h, 
 
 /* Whether the recorded pixels VALS (value+1, 0 = not recorded; bw x bh) that
  * failed the stroke test (CORE clear) are the box drawn behind a line: they
- * fill the rectangle [x0, x1] x [y0, y1] densely, hold one flat value, and
+ * fill much of the rectangle [x0, x1] x [y0, y1], hold one flat value, and
  * the strokes sit inside. A poster or a sign that comes and goes is textured,
  * and a still object that moved in is not a filled rectangle with text. */
 static int is_box(const uint16_t *vals, const uint8_t *core, int bw, int x0, int y0, int x1, int y1,
@@ -325,8 +326,14 @@ static int is_box(const uint16_t *vals, const uint8_t *core, int bw, int x0, int
                 inner_strokes++; /* not the box's own blended edge */
             }
         }
-    if (recorded * 4 < (size_t)rw * rh * 3) return 0; /* not a filled rectangle */
-    if (inner_strokes < min_strokes) return 0;        /* no text inside */
+    /* Box pixels jump only where the background differed from the box, so
+     * a dark box over a dark scene is recorded in part: a quarter will do. */
+    if (recorded * 4 < (size_t)rw * rh) return 0;
+    /* Text inside, and not a few specks: the background a box leaves behind
+     * has the box's outline too, but little that passes for strokes. */
+    if (inner_strokes < min_strokes || inner_strokes * 10 < flat_count) return 0;
+    /* And a box: outlined text leaves a few per cent of its pixels flat. */
+    if (flat_count < min_strokes || flat_count * 5 < recorded) return 0;
     /* The box's own pixels: most within HOLD_TOLERANCE of their median. */
     size_t seen = 0;
     int median = 0;
@@ -336,6 +343,20 @@ static int is_box(const uint16_t *vals, const uint8_t *core, int bw, int x0, int
     for (int v = median - HOLD_TOLERANCE; v <= median + HOLD_TOLERANCE; v++)
         if (v >= 0 && v <= 256) near += histogram[v];
     return near * 5 >= flat_count * 4;
+}
+
+/* Rows spanned by the middle 96% of the COUNT set pixels of CORE (bw x bh):
+ * the height of the band they lie in, stray pixels aside. */
+static int stroke_band(const uint8_t *core, int bw, int bh, size_t count) {
+    size_t seen = 0, low = count / 50, high = count - count / 50;
+    int first = -1, last = -1;
+    for (int y = 0; y < bh; y++) {
+        for (int x = 0; x < bw; x++)
+            seen += core[(size_t)y * bw + x] != 0;
+        if (first < 0 && seen > low) first = y;
+        if (last < 0 && seen >= high) last = y;
+    }
+    return first < 0 || last < 0 ? 0 : last - first + 1;
 }
 
 /* Decides whether the pixels of one merged event look like a subtitle, and if
@@ -363,6 +384,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     }
     if (total < d->min_pixels) return 0;
     int rx0 = x0, ry0 = y0, rx1 = x1, ry1 = y1; /* the recorded pixels' rectangle */
+
     /* Grow the box so closing and growing have room. */
     int pad = CLOSE_RADIUS + GROW_RADIUS + 2;
     x0 = x0 - pad < 0 ? 0 : x0 - pad;
@@ -407,6 +429,11 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
                 strokes++;
             }
         }
+    /* Open at the first or the last frame, an event may be a still part of
+     * the picture (a person standing, then walking off) rather than a line;
+     * lines lie in a band, so a tall one is taken for the picture. */
+    int open_ended = start == 0 || (d->finishing && end == d->frames_in);
+    if (open_ended && strokes && stroke_band(core, bw, bh, strokes) * 3 > h) goto done;
     /* Most of a subtitle's pixels pass; most of a still object's do not,
      * unless it is the flat box drawn behind the text. */
     if (strokes < d->min_pixels) goto done;
@@ -422,6 +449,12 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
         for (int y = ry0 - y0; y <= ry1 - y0; y++)
             memset(core + (size_t)y * bw + (rx0 - x0), 255, (size_t)(rx1 - rx0 + 1));
     } else {
+        /* The middle of a bold stroke is flat and fails the stroke test, as
+         * does a shadow next to the outline; but those pixels jumped with the
+         * line: take every recorded pixel near the strokes. */
+        dilate(bits, core, tmp, bw, bh, ABSORB_RADIUS);
+        for (size_t i = 0; i < bn; i++)
+            if (bits[i] && vals[i]) core[i] = 255;
         dilate(bits, core, tmp, bw, bh, CLOSE_RADIUS);
         erode(core, bits, tmp, bw, bh, CLOSE_RADIUS);
     }
