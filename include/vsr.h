@@ -54,7 +54,7 @@ typedef void (*vsr_progress_fn)(void *opaque, const struct vsr_progress *progres
 struct vsr_remove_options {
     const struct vsr_region *regions; /* where to look; NULL: the whole frame */
     int region_count;
-    const char *mask_out;     /* optional: write the filled mask here (FFV1 gray) */
+    const char *mask_out;     /* optional: write the filled mask here (PNG gray) */
     int crf;                  /* x264 CRF, 0..51; default 18 */
     const char *preset;       /* x264 preset; default "veryfast" */
     int threads;              /* decoder/encoder threads; 0 = automatic */

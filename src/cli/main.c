@@ -20,7 +20,7 @@ static const char usage_text[] =
     "  remove INPUT OUTPUT [options]  write OUTPUT: INPUT without its subtitles\n"
     "      --region X,Y,W,H   look for subtitles only in this rectangle (pixels of the\n"
     "                         decoded frame); repeat for several; default: everywhere\n"
-    "      --mask-out FILE    also write the mask of removed pixels (FFV1 gray, .mkv)\n"
+    "      --mask-out FILE    also write the mask of removed pixels (PNG gray, .mkv)\n"
     "      --crf N            x264 quality, 1 (best) .. 51; default 18\n"
     "      --preset NAME      x264 preset (ultrafast .. veryslow); default veryfast\n"
     "      --threads N        decoder and encoder threads; default 0 (automatic)\n"

@@ -150,7 +150,9 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
     if (ret < 0) return ret;
     if (o->mask_out) {
         struct media_writer_options mask = {
-            .codec = "ffv1",
+            /* PNG, not FFV1: lossless either way, but FFV1 keeps a worst-case
+             * packet buffer (about 300 MB at 1080p) and PNG a few MB. */
+            .codec = "png",
             .pix_fmt = AV_PIX_FMT_GRAY8,
             .threads = o->threads,
             .like = p->info,

@@ -51,7 +51,7 @@ void media_reader_free(struct media_reader *reader); /* NULL is a no-op */
 /* ---- writing ---------------------------------------------------------- */
 
 struct media_writer_options {
-    const char *codec;             /* "libx264" (default) or "ffv1" */
+    const char *codec;             /* "libx264" (default) or "png" (masks) */
     int pix_fmt;                   /* AV_PIX_FMT_YUV420P (default) or AV_PIX_FMT_GRAY8 */
     int crf;                       /* libx264 only; default 18 */
     const char *preset;            /* libx264 only; default "veryfast" */

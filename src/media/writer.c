@@ -1,4 +1,4 @@
-/* writer.c: encode frames (libx264, or FFV1 for masks) into a container
+/* writer.c: encode frames (libx264, or PNG for masks) into a container
  * chosen by the file's extension, copying the audio of the source unchanged.
  *
  * The file is written under a temporary name in the destination folder and
@@ -66,8 +66,7 @@ static int make_temp_file(struct media_writer *writer, const char *path, struct 
     return 0;
 }
 
-static const AVOutputFormat *pick_container(const char *path, const char *codec_name,
-                                            struct vsr_error *error, int *ret) {
+static const AVOutputFormat *pick_container(const char *path, struct vsr_error *error, int *ret) {
     const AVOutputFormat *format = av_guess_format(NULL, path, NULL);
     /* Image sequences and network targets cannot be one renamed file. */
     if (!format || (format->flags & (AVFMT_NOFILE | AVFMT_NOTIMESTAMPS)) ||
@@ -78,7 +77,9 @@ static const AVOutputFormat *pick_container(const char *path, const char *codec_
                          path);
         return NULL;
     }
-    enum AVCodecID id = strcmp(codec_name, "ffv1") == 0 ? AV_CODEC_ID_FFV1 : AV_CODEC_ID_H264;
+    /* Asked about H.264 for masks too: Matroska answers "no" to PNG although
+     * it carries it (as VfW), and the containers that hold H.264 hold PNG. */
+    enum AVCodecID id = AV_CODEC_ID_H264;
     if (avformat_query_codec(format, id, FF_COMPLIANCE_NORMAL) == 0) {
         *ret = error_set(error, VSR_E_OUTPUT,
                          "output '%s': a %s file cannot hold %s video; use .mp4, .mkv or .mov",
@@ -248,9 +249,8 @@ static int encode(struct media_writer *writer, const AVFrame *frame, struct vsr_
 int media_writer_open(struct media_writer **out, const char *path,
                       const struct media_writer_options *options, struct vsr_error *error) {
     *out = NULL;
-    const char *codec = options->codec ? options->codec : "libx264";
     int ret = 0;
-    const AVOutputFormat *container = pick_container(path, codec, error, &ret);
+    const AVOutputFormat *container = pick_container(path, error, &ret);
     if (!container) return ret;
     struct media_writer *writer = av_mallocz(sizeof *writer);
     if (!writer || !(writer->path = av_strdup(path))) {
