@@ -30,8 +30,9 @@
 /* Detection runs on luma box-averaged down to about this many rows: the
  * stroke test and the radii above are in pixels of a frame of that size, so
  * text is judged the same at 360p and at 4K, and a 1080p frame costs a ninth. */
-#define ANALYSIS_ROWS 360
-#define ECHO_OVERLAP  0.7 /* see echo_of */
+#define ANALYSIS_ROWS   360
+#define ECHO_OVERLAP    0.7 /* see echo_of */
+#define STRONG_CONTRAST 100 /* see strong_stroke */
 
 struct run_record {
     uint32_t pos;
@@ -359,6 +360,81 @@ static int stroke_band(const uint8_t *core, int bw, int bh, size_t count) {
     return first < 0 || last < 0 ? 0 : last - first + 1;
 }
 
+/* Whether the recorded pixel (x, y) has, within 2 px, recorded pixels
+ * STRONG_CONTRAST levels apart: a fill next to its outline, which the
+ * texture of a picture rarely is. */
+static int strong_stroke(const uint16_t *vals, int bw, int bh, int x, int y) {
+    int lo = 1000, hi = -1;
+    for (int yy = y - 2; yy <= y + 2; yy++)
+        for (int xx = x - 2; xx <= x + 2; xx++) {
+            if (yy < 0 || yy >= bh || xx < 0 || xx >= bw) continue;
+            int u = vals[(size_t)yy * bw + xx];
+            if (!u) continue;
+            if (u < lo) lo = u;
+            if (u > hi) hi = u;
+        }
+    return hi - lo >= STRONG_CONTRAST;
+}
+
+/* A shot that lasts as long as a line (on at one cut, off at the next)
+ * records its own textured pixels under the line's key. Finds the line in
+ * such an event: the band of rows (a sixth of the frame) with the most
+ * strokes of fill-against-outline contrast, at least MIN_STROKES of them and
+ * 6 times as many per row as the rows a band's height above and below, and
+ * leaving margins at both sides of the frame (a floor or a shelf runs across
+ * the picture; a line does not). Sets [*y0, *y1) and returns 1, else 0. */
+static int text_band(const uint16_t *vals, const uint8_t *core, int bw, int bh, int x_offset,
+                     int frame_width, int frame_height, long min_strokes, int *y0, int *y1) {
+    int span = frame_height / 6, best = -1;
+    long *rows = calloc((size_t)bh + 1, sizeof *rows), best_sum = 0; /* prefix sums */
+    if (!rows || span < 4 || bh < 3 * span) {
+        free(rows);
+        return 0;
+    }
+    for (int y = 0; y < bh; y++) {
+        long n = 0;
+        for (int x = 0; x < bw; x++)
+            n += core[(size_t)y * bw + x] && strong_stroke(vals, bw, bh, x, y);
+        rows[y + 1] = rows[y] + n;
+    }
+    for (int y = 0; y + span <= bh; y++)
+        if (rows[y + span] - rows[y] > best_sum) {
+            best_sum = rows[y + span] - rows[y];
+            best = y;
+        }
+    int found = 0;
+    if (best >= 0) {
+        /* The rows a band's height above and below it. */
+        int a0 = best - span < 0 ? 0 : best - span,
+            b1 = best + 2 * span > bh ? bh : best + 2 * span;
+        long around = (rows[best] - rows[a0]) + (rows[b1] - rows[best + span]);
+        int around_rows = (best - a0) + (b1 - best - span);
+        found = best_sum >= min_strokes && around_rows > 0 &&
+                best_sum * around_rows >= 6 * around * span;
+    }
+    if (found) {
+        /* A line leaves margins at both sides; a floor or a shelf that runs
+         * across the picture does not. */
+        long seen = 0, lo_at = best_sum / 50, hi_at = best_sum - best_sum / 50;
+        int left = -1, right = -1;
+        for (int x = 0; x < bw && right < 0; x++) {
+            for (int y = best; y < best + span; y++)
+                seen += core[(size_t)y * bw + x] && strong_stroke(vals, bw, bh, x, y);
+            if (left < 0 && seen > lo_at) left = x;
+            if (seen >= hi_at) right = x;
+        }
+        int margin = frame_width * 3 / 100;
+        found = left >= 0 && right >= 0 && left + x_offset >= margin &&
+                right + x_offset < frame_width - margin;
+    }
+    if (found) {
+        *y0 = best;
+        *y1 = best + span;
+    }
+    free(rows);
+    return found;
+}
+
 /* Decides whether the pixels of one merged event look like a subtitle, and if
  * so turns them into a mask event. Strokes of rendered text are thin: nearly
  * every recorded pixel has, within a 5x5 window, another recorded pixel at
@@ -429,6 +505,30 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
                 strokes++;
             }
         }
+    /* Most of the frame jumped at both ends: a shot, with perhaps a line
+     * timed to it. Keep the line's strokes only, or nothing. */
+    if (total > (size_t)w * h / 4) {
+        int band0, band1;
+        if (!text_band(vals, core, bw, bh, x0, w, h, 4 * (long)d->min_pixels, &band0, &band1))
+            goto done;
+        /* The line's own strokes: those of the band next to a contrast as
+         * strong as fill against outline. The shot's other pixels in the
+         * band stay recorded only to be absorbed where they touch them. */
+        strokes = 0;
+        for (int y = 0; y < bh; y++)
+            for (int x = 0; x < bw; x++) {
+                size_t i = (size_t)y * bw + x;
+                if (y < band0 || y >= band1) {
+                    core[i] = 0;
+                    vals[i] = 0;
+                } else if (core[i] && strong_stroke(vals, bw, bh, x, y)) {
+                    strokes++;
+                } else {
+                    core[i] = 0;
+                }
+            }
+        total = strokes; /* judged by the band's strokes alone */
+    }
     /* Open at the first or the last frame, an event may be a still part of
      * the picture (a person standing, then walking off) rather than a line;
      * lines lie in a band, so a tall one is taken for the picture. */
