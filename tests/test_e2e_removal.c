@@ -20,6 +20,11 @@ static const char subtitles[] = "1\n00:00:00,400 --> 00:00:02,200\nThe quick bro
     "Fontname=DejaVu Sans,Fontsize=22,PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,"          \
     "BorderStyle=1,Outline=2"
 
+/* White text on an opaque dark box (ASS BorderStyle=3). */
+#define STYLE_BOX                                                                                  \
+    "Fontname=DejaVu Sans,Fontsize=20,PrimaryColour=&H00FFFFFF,OutlineColour=&H00303030,"          \
+    "BackColour=&H00303030,BorderStyle=3,Outline=4"
+
 struct e2e_case {
     const char *clip;  /* in shared/media, without .mp4 */
     double start;      /* seconds into the clip */
@@ -204,16 +209,7 @@ TEST(e2e_removal_top) {
  * Measured: psnr_text 36.3, recall 1.000, area 1.02. */
 TEST(e2e_removal_box) {
     static const struct e2e_case c = {
-        "bottle-detection",
-        20,
-        "Fontname=DejaVu Sans,Fontsize=20,PrimaryColour=&H00FFFFFF,OutlineColour=&H00303030,"
-        "BackColour=&H00303030,BorderStyle=3,Outline=4",
-        28,
-        0.95,
-        2.5,
-        NULL,
-        NULL,
-        NULL};
+        "bottle-detection", 20, STYLE_BOX, 28, 0.95, 2.5, NULL, NULL, NULL};
     check_case(&c);
 }
 
@@ -222,16 +218,7 @@ TEST(e2e_removal_box) {
  * 23.2 (the cars under the box are the hard part), recall 1.000, area 1.04. */
 TEST(e2e_removal_box_moving) {
     static const struct e2e_case c = {
-        "car-detection",
-        15,
-        "Fontname=DejaVu Sans,Fontsize=20,PrimaryColour=&H00FFFFFF,OutlineColour=&H00303030,"
-        "BackColour=&H00303030,BorderStyle=3,Outline=4",
-        21,
-        0.95,
-        2.5,
-        NULL,
-        NULL,
-        NULL};
+        "car-detection", 15, STYLE_BOX, 21, 0.95, 2.5, NULL, NULL, NULL};
     check_case(&c);
 }
 

@@ -32,7 +32,12 @@
  * text is judged the same at 360p and at 4K, and a 1080p frame costs a ninth. */
 #define ANALYSIS_ROWS   360
 #define ECHO_OVERLAP    0.7 /* see echo_of */
-#define STRONG_CONTRAST 100 /* see strong_stroke */
+#define STRONG_CONTRAST 100 /* levels: a fill next to its outline (see text_band) */
+
+/* Values of the core plane of an event (non-zero = passed the stroke test):
+ * a strong stroke has, within 2 px, recorded pixels STRONG_CONTRAST levels
+ * apart, as a fill next to its outline does and a picture's texture rarely. */
+enum { STROKE = 1, STRONG_STROKE = 2 };
 
 struct run_record {
     uint32_t pos;
@@ -360,22 +365,6 @@ static int stroke_band(const uint8_t *core, int bw, int bh, size_t count) {
     return first < 0 || last < 0 ? 0 : last - first + 1;
 }
 
-/* Whether the recorded pixel (x, y) has, within 2 px, recorded pixels
- * STRONG_CONTRAST levels apart: a fill next to its outline, which the
- * texture of a picture rarely is. */
-static int strong_stroke(const uint16_t *vals, int bw, int bh, int x, int y) {
-    int lo = 1000, hi = -1;
-    for (int yy = y - 2; yy <= y + 2; yy++)
-        for (int xx = x - 2; xx <= x + 2; xx++) {
-            if (yy < 0 || yy >= bh || xx < 0 || xx >= bw) continue;
-            int u = vals[(size_t)yy * bw + xx];
-            if (!u) continue;
-            if (u < lo) lo = u;
-            if (u > hi) hi = u;
-        }
-    return hi - lo >= STRONG_CONTRAST;
-}
-
 /* A shot that lasts as long as a line (on at one cut, off at the next)
  * records its own textured pixels under the line's key. Finds the line in
  * such an event: the band of rows (a sixth of the frame) with the most
@@ -383,8 +372,8 @@ static int strong_stroke(const uint16_t *vals, int bw, int bh, int x, int y) {
  * 6 times as many per row as the rows a band's height above and below, and
  * leaving margins at both sides of the frame (a floor or a shelf runs across
  * the picture; a line does not). Sets [*y0, *y1) and returns 1, else 0. */
-static int text_band(const uint16_t *vals, const uint8_t *core, int bw, int bh, int x_offset,
-                     int frame_width, int frame_height, long min_strokes, int *y0, int *y1) {
+static int text_band(const uint8_t *core, int bw, int bh, int x_offset, int frame_width,
+                     int frame_height, long min_strokes, int *y0, int *y1) {
     int span = frame_height / 6, best = -1;
     long *rows = calloc((size_t)bh + 1, sizeof *rows), best_sum = 0; /* prefix sums */
     if (!rows || span < 4 || bh < 3 * span) {
@@ -394,7 +383,7 @@ static int text_band(const uint16_t *vals, const uint8_t *core, int bw, int bh, 
     for (int y = 0; y < bh; y++) {
         long n = 0;
         for (int x = 0; x < bw; x++)
-            n += core[(size_t)y * bw + x] && strong_stroke(vals, bw, bh, x, y);
+            n += core[(size_t)y * bw + x] == STRONG_STROKE;
         rows[y + 1] = rows[y] + n;
     }
     for (int y = 0; y + span <= bh; y++)
@@ -419,7 +408,7 @@ static int text_band(const uint16_t *vals, const uint8_t *core, int bw, int bh, 
         int left = -1, right = -1;
         for (int x = 0; x < bw && right < 0; x++) {
             for (int y = best; y < best + span; y++)
-                seen += core[(size_t)y * bw + x] && strong_stroke(vals, bw, bh, x, y);
+                seen += core[(size_t)y * bw + x] == STRONG_STROKE;
             if (left < 0 && seen > lo_at) left = x;
             if (seen >= hi_at) right = x;
         }
@@ -501,7 +490,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
                 }
             }
             if (near >= 4 && hi - lo >= JUMP_MIN) {
-                core[(size_t)y * bw + x] = 255;
+                core[(size_t)y * bw + x] = hi - lo >= STRONG_CONTRAST ? STRONG_STROKE : STROKE;
                 strokes++;
             }
         }
@@ -509,8 +498,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
      * timed to it. Keep the line's strokes only, or nothing. */
     if (total > (size_t)w * h / 4) {
         int band0, band1;
-        if (!text_band(vals, core, bw, bh, x0, w, h, 4 * (long)d->min_pixels, &band0, &band1))
-            goto done;
+        if (!text_band(core, bw, bh, x0, w, h, 4 * (long)d->min_pixels, &band0, &band1)) goto done;
         /* The line's own strokes: those of the band next to a contrast as
          * strong as fill against outline. The shot's other pixels in the
          * band stay recorded only to be absorbed where they touch them. */
@@ -521,7 +509,7 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
                 if (y < band0 || y >= band1) {
                     core[i] = 0;
                     vals[i] = 0;
-                } else if (core[i] && strong_stroke(vals, bw, bh, x, y)) {
+                } else if (core[i] == STRONG_STROKE) {
                     strokes++;
                 } else {
                     core[i] = 0;
