@@ -16,6 +16,7 @@
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
 
+#include "media/frame_pool.h"
 #include "media/media.h"
 #include "util/error.h"
 
@@ -26,6 +27,7 @@
 struct media_reader {
     AVFormatContext *format;
     AVCodecContext *decoder;
+    struct frame_pool *pool; /* the decoder's pictures */
     AVStream *stream;
     struct SwsContext *scaler;
     AVPacket *packet;
@@ -205,6 +207,8 @@ static int open_decoder(struct media_reader *reader, int threads, int flags,
     int ret = avcodec_parameters_to_context(reader->decoder, par);
     if (ret < 0) return error_set(error, VSR_E_NOMEM, "out of memory");
     reader->decoder->pkt_timebase = reader->stream->time_base;
+    reader->pool = frame_pool_attach(reader->decoder);
+    if (!reader->pool) return error_set(error, VSR_E_NOMEM, "out of memory");
     reader->decoder->thread_count = threads > 0 ? threads : 0;
     reader->decoder->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     if (flags & MEDIA_READ_FAST) {
@@ -429,6 +433,7 @@ void media_reader_free(struct media_reader *reader) {
     av_packet_free(&reader->packet);
     sws_freeContext(reader->scaler);
     avcodec_free_context(&reader->decoder);
+    frame_pool_free(reader->pool);
     avformat_close_input(&reader->format);
     av_free(reader);
 }
