@@ -417,6 +417,14 @@ TEST(media_writer_refuses_bad_output) {
     CHECK_INT(VSR_E_OUTPUT, writer_status(path));
     snprintf(path, sizeof path, "%s/out.png", dir); /* an image sequence */
     CHECK_INT(VSR_E_OUTPUT, writer_status(path));
+    /* A mask names what it is: PNG, not the H.264 of the video. */
+    struct media_info like = {.width = 64, .height = 48, .time_base = {1, 25}};
+    struct media_writer_options mask = {.codec = "png", .pix_fmt = AV_PIX_FMT_GRAY8, .like = &like};
+    struct media_writer *writer = NULL;
+    struct vsr_error error = {0};
+    snprintf(path, sizeof path, "%s/mask.webm", dir);
+    CHECK_INT(VSR_E_OUTPUT, media_writer_open(&writer, path, &mask, &error));
+    CHECK(strstr(error.message, "cannot hold PNG video") != NULL);
     snprintf(path, sizeof path, "%s/no/such/folder/out.mp4", dir);
     CHECK_INT(VSR_E_OUTPUT, writer_status(path));
     CHECK_INT(0, media_test_count_files(dir));

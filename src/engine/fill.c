@@ -31,7 +31,7 @@
 #define SCALE_ROWS      360
 #define MAX_OFFSET                                                                                 \
     16.0 /* exposure drift between nearby frames stays below this; more is other content */
-#define LOCAL_FRAMES   6   /* local search only this near in time */
+#define LOCAL_FRAMES   6   /* a new local motion is searched only this near in time */
 #define WINDOW_SECONDS 1.5 /* each side, memory allowing */
 #define SOURCE_SPATIAL 0xFFFF
 
@@ -77,6 +77,7 @@ struct filler {
     size_t source_count, source_capacity;
     uint8_t *holes;       /* spatial fill work plane */
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
+    uint8_t *zero_row;    /* width: the mask outside a slot's band */
     int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
     /* Writable copies of decoded frames (the decoder keeps references to
      * them): pooled, so that each copy does not fault in fresh pages. */
@@ -113,8 +114,9 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->source_of = malloc((size_t)width * height * sizeof *f->source_of);
     f->holes = malloc((size_t)width * height);
     f->cur_mask = calloc((size_t)width * height, 1);
+    f->zero_row = calloc((size_t)width, 1);
     if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->holes ||
-        !f->cur_mask) {
+        !f->cur_mask || !f->zero_row) {
         filler_free(f);
         return NULL;
     }
@@ -134,6 +136,7 @@ void filler_free(struct filler *f) {
     free(f->sources);
     free(f->holes);
     free(f->cur_mask);
+    free(f->zero_row);
     for (int p = 0; p < 3; p++)
         av_buffer_pool_uninit(&f->copy_pools[p]); /* frees once the last copy is released */
     free(f);
@@ -143,6 +146,12 @@ void filler_free(struct filler *f) {
  * next (libc's memcmp compares a vector at a time). */
 static int is_zero(const uint8_t *p, int n) {
     return p[0] == 0 && memcmp(p, p + 1, (size_t)n - 1) == 0;
+}
+
+/* Row Y of the slot's mask, or a row of zeros outside its band. */
+static inline const uint8_t *slot_mask_row(const struct filler *f, const struct slot *s, int y) {
+    return y >= s->mask_y0 && y < s->mask_y1 ? s->mask_rows + (size_t)(y - s->mask_y0) * f->width
+                                             : f->zero_row;
 }
 
 static inline int slot_masked(const struct filler *f, const struct slot *s, int x, int y) {
@@ -353,25 +362,27 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
     if (dx == 0 && dy == 0 && src->mask_version == cur->mask_version) return 0;
     int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
     int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
-    /* Integer taps only: this runs for every candidate frame of every tile. */
+    /* Integer taps only: this runs for every candidate frame of every tile,
+     * so each row is one branch-free pass (rows outside the source's mask
+     * band read a row of zeros). */
     int ix = (int)floor(dx), iy = (int)floor(dy);
     int wide_x = dx != ix, wide_y = dy != iy;
+    int xa = tx > -ix ? tx : -ix, xb = x1 < f->width - 1 - ix ? x1 : f->width - 1 - ix;
+    if (xa >= xb) return 0;
     for (int y = ty; y < y1; y++) {
         int sy = y + iy;
         if (sy < 0 || sy + 1 >= f->height) continue;
         const uint8_t *cm = f->cur_mask + (size_t)y * f->width;
         const uint16_t *so = f->source_of + (size_t)y * f->width;
-        for (int x = tx; x < x1; x++) {
-            if (!cm[x] || so[x]) continue;
+        const uint8_t *r0 = slot_mask_row(f, src, sy);
+        const uint8_t *r1 = wide_y ? slot_mask_row(f, src, sy + 1) : r0;
+        int any = 0;
+        for (int x = xa; x < xb; x++) {
             int sx = x + ix;
-            if (sx < 0 || sx + 1 >= f->width) continue;
-            if (slot_masked(f, src, sx, sy)) continue;
-            if (wide_x && slot_masked(f, src, sx + 1, sy)) continue;
-            if (wide_y && (slot_masked(f, src, sx, sy + 1) ||
-                           (wide_x && slot_masked(f, src, sx + 1, sy + 1))))
-                continue;
-            return 1;
+            int blocked = r0[sx] | r0[sx + wide_x] | r1[sx] | r1[sx + wide_x];
+            any |= (cm[x] != 0) & (so[x] == 0) & (blocked == 0);
         }
+        if (any) return 1;
     }
     return 0;
 }
@@ -402,11 +413,12 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
             double dx = cur->ox - src->ox, dy = cur->oy - src->oy;
             int moving = have_v[dir] || fabs(field_x[dir]) + fabs(field_y[dir]) > 1;
             /* Frames that hide the same pixels are skipped unmatched, unless
-             * something moves here and a local search may find it elsewhere. */
-            if (!can_contribute(f, cur, src, tx, ty, dx, dy) && (!moving || k > LOCAL_FRAMES))
-                continue;
+             * something moves here and a local search may find it elsewhere:
+             * near in time, or anywhere along a motion already found. */
+            int search = k <= LOCAL_FRAMES || have_v[dir];
+            if (!can_contribute(f, cur, src, tx, ty, dx, dy) && (!moving || !search)) continue;
             struct match m = tile_match(f, cur, src, 0, tx, ty, dx, dy);
-            if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && k <= LOCAL_FRAMES) {
+            if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && search) {
                 double sx = dx, sy = dy;
                 struct match lm;
                 if (have_v[dir]) {
@@ -518,54 +530,59 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     int cband0 = band0 / 2, cband1 = (band1 + 1) / 2;
     int clear0 = cband0 - 4 < 0 ? 0 : cband0 - 4, clear1 = cband1 + 4 > ch ? ch : cband1 + 4;
     memset(f->holes + (size_t)clear0 * cw, 0, (size_t)(clear1 - clear0) * cw);
-    for (int plane = 1; plane <= 2; plane++) {
-        uint8_t *cp = cur->frame->data[plane];
-        int cs = cur->frame->linesize[plane];
-        for (int cy = cband0; cy < cband1; cy++)
-            for (int cx = 0; cx < cw; cx++) {
-                int id = 0, masked = 0;
-                for (int k = 0; k < 4; k++) {
-                    int x = 2 * cx + (k & 1), y = 2 * cy + (k >> 1);
-                    if (x >= w || y >= h) continue;
-                    size_t i = (size_t)y * w + x;
-                    if (!f->cur_mask[i]) continue;
-                    masked = 1;
-                    if (!id || id == SOURCE_SPATIAL) id = f->source_of[i];
-                }
-                if (!masked) continue;
-                int ok = 0;
-                if (id && id != SOURCE_SPATIAL) {
-                    const struct source *s = &f->sources[id - 1];
-                    double sx = cx + s->dx / 2, sy = cy + s->dy / 2;
-                    if (sx >= 0 && sy >= 0 && sx <= cw - 2 && sy <= ch - 2) {
-                        int known = 1;
-                        if (!s->use_filled)
-                            for (int k = 0; k < 4 && known; k++) {
-                                int x = 2 * ((int)sx + (k & 1)), y = 2 * ((int)sy + (k >> 1));
-                                for (int q = 0; q < 4; q++) {
-                                    int xx = x + (q & 1), yy = y + (q >> 1);
-                                    if (xx < w && yy < h && slot_masked(f, s->slot, xx, yy))
-                                        known = 0;
-                                }
-                            }
-                        if (known) {
-                            /* No chroma offset: estimated from a few pixels per
-                             * tile it varies more than it helps (flicker). */
-                            cp[(size_t)cy * cs + cx] =
-                                (uint8_t)sample(s->slot->frame->data[plane],
-                                                s->slot->frame->linesize[plane], sx, sy);
-                            ok = 1;
+    uint8_t *cu = cur->frame->data[1], *cv = cur->frame->data[2];
+    int cus = cur->frame->linesize[1], cvs = cur->frame->linesize[2];
+    for (int cy = cband0; cy < cband1; cy++) {
+        int y = 2 * cy, two_rows = y + 1 < h;
+        const uint8_t *m0 = f->cur_mask + (size_t)y * w, *m1 = two_rows ? m0 + w : m0;
+        const uint16_t *s0 = f->source_of + (size_t)y * w, *s1 = two_rows ? s0 + w : s0;
+        for (int cx = 0; cx < cw; cx++) {
+            int x = 2 * cx, x1 = x + 1 < w ? x + 1 : x;
+            if (!(m0[x] | m0[x1] | m1[x] | m1[x1])) continue;
+            /* The source of the first masked luma pixel, in raster order, that
+             * has one other than the spatial fill. */
+            int id = 0;
+            if (m0[x]) id = s0[x];
+            if (m0[x1] && (!id || id == SOURCE_SPATIAL)) id = s0[x1];
+            if (m1[x] && (!id || id == SOURCE_SPATIAL)) id = s1[x];
+            if (m1[x1] && (!id || id == SOURCE_SPATIAL)) id = s1[x1];
+            int ok = 0;
+            if (id && id != SOURCE_SPATIAL) {
+                const struct source *s = &f->sources[id - 1];
+                double sx = cx + s->dx / 2, sy = cy + s->dy / 2;
+                if (sx >= 0 && sy >= 0 && sx <= cw - 2 && sy <= ch - 2) {
+                    int known = 1;
+                    if (!s->use_filled) {
+                        /* The luma pixels under the four chroma taps. */
+                        int lx = 2 * (int)sx, ly = 2 * (int)sy;
+                        for (int yy = ly; yy < ly + 4 && yy < h && known; yy++) {
+                            if (yy < s->slot->mask_y0 || yy >= s->slot->mask_y1) continue;
+                            const uint8_t *row =
+                                s->slot->mask_rows + (size_t)(yy - s->slot->mask_y0) * w;
+                            for (int xx = lx; xx < lx + 4 && xx < w; xx++)
+                                if (row[xx]) known = 0;
                         }
                     }
-                }
-                if (!ok && plane == 1) {
-                    f->holes[(size_t)cy * cw + cx] = 1;
-                    if (cx < cbx0) cbx0 = cx;
-                    if (cy < cby0) cby0 = cy;
-                    if (cx > cbx1) cbx1 = cx;
-                    if (cy > cby1) cby1 = cy;
+                    if (known) {
+                        /* No chroma offset: estimated from a few pixels per
+                         * tile it varies more than it helps (flicker). */
+                        const AVFrame *src = s->slot->frame;
+                        cu[(size_t)cy * cus + cx] =
+                            (uint8_t)sample(src->data[1], src->linesize[1], sx, sy);
+                        cv[(size_t)cy * cvs + cx] =
+                            (uint8_t)sample(src->data[2], src->linesize[2], sx, sy);
+                        ok = 1;
+                    }
                 }
             }
+            if (!ok) {
+                f->holes[(size_t)cy * cw + cx] = 1;
+                if (cx < cbx0) cbx0 = cx;
+                if (cy < cby0) cby0 = cy;
+                if (cx > cbx1) cbx1 = cx;
+                if (cy > cby1) cby1 = cy;
+            }
+        }
     }
     if (cbx1 >= 0) {
         int x0 = cbx0 - 4 < 0 ? 0 : cbx0 - 4, y0 = cby0 - 4 < 0 ? 0 : cby0 - 4;

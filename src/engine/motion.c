@@ -14,9 +14,11 @@ enum { GRID_X = MOTION_GRID_X, GRID_Y = MOTION_GRID_Y };
 
 struct level {
     int w, h;
-    uint8_t *luma;
-    uint8_t *mask;     /* non-zero = ignore */
-    uint8_t *grid_col; /* w entries: the voting block column of each x */
+    const uint8_t *luma; /* level 0: the caller's frame, which must outlive the use */
+    uint8_t *own;        /* levels above 0: luma, owned */
+    int stride;          /* of luma */
+    uint8_t *mask;       /* non-zero = ignore */
+    uint8_t *grid_col;   /* w entries: the voting block column of each x */
 };
 
 struct motion_pyramid {
@@ -30,10 +32,11 @@ struct motion_pyramid *motion_pyramid_new(int width, int height) {
     for (int l = 0; l < MOTION_LEVELS; l++) {
         p->levels[l].w = w;
         p->levels[l].h = h;
-        p->levels[l].luma = malloc((size_t)w * h);
+        p->levels[l].stride = w;
+        if (l > 0) p->levels[l].luma = p->levels[l].own = malloc((size_t)w * h);
         p->levels[l].mask = malloc((size_t)w * h);
         p->levels[l].grid_col = malloc((size_t)w);
-        if (!p->levels[l].luma || !p->levels[l].mask || !p->levels[l].grid_col) {
+        if ((l > 0 && !p->levels[l].own) || !p->levels[l].mask || !p->levels[l].grid_col) {
             motion_pyramid_free(p);
             return NULL;
         }
@@ -48,7 +51,7 @@ struct motion_pyramid *motion_pyramid_new(int width, int height) {
 void motion_pyramid_free(struct motion_pyramid *p) {
     if (!p) return;
     for (int l = 0; l < MOTION_LEVELS; l++) {
-        free(p->levels[l].luma);
+        free(p->levels[l].own);
         free(p->levels[l].mask);
         free(p->levels[l].grid_col);
     }
@@ -58,11 +61,13 @@ void motion_pyramid_free(struct motion_pyramid *p) {
 /* Halves A into B: 2x2 means of luma, 2x2 unions of the mask. The last
  * column and row repeat when A's size is odd. */
 static void halve(const struct level *a, struct level *b) {
+    uint8_t *out = b->own;
     for (int y = 0; y < b->h; y++) {
         int y0 = 2 * y < a->h ? 2 * y : a->h - 1, y1 = 2 * y + 1 < a->h ? 2 * y + 1 : y0;
-        const uint8_t *l0 = a->luma + (size_t)y0 * a->w, *l1 = a->luma + (size_t)y1 * a->w;
+        const uint8_t *l0 = a->luma + (size_t)y0 * a->stride,
+                      *l1 = a->luma + (size_t)y1 * a->stride;
         const uint8_t *m0 = a->mask + (size_t)y0 * a->w, *m1 = a->mask + (size_t)y1 * a->w;
-        uint8_t *lo = b->luma + (size_t)y * b->w, *mo = b->mask + (size_t)y * b->w;
+        uint8_t *lo = out + (size_t)y * b->w, *mo = b->mask + (size_t)y * b->w;
         int inner = a->w / 2 < b->w ? a->w / 2 : b->w; /* columns with both taps inside */
         for (int x = 0; x < inner; x++) {
             lo[x] = (uint8_t)((l0[2 * x] + l0[2 * x + 1] + l1[2 * x] + l1[2 * x + 1] + 2) >> 2);
@@ -79,8 +84,8 @@ static void halve(const struct level *a, struct level *b) {
 void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int stride,
                           const uint8_t *mask) {
     struct level *l0 = &p->levels[0];
-    for (int y = 0; y < l0->h; y++)
-        memcpy(l0->luma + (size_t)y * l0->w, luma + (size_t)y * stride, (size_t)l0->w);
+    l0->luma = luma;
+    l0->stride = stride;
     if (mask)
         memcpy(l0->mask, mask, (size_t)l0->w * l0->h);
     else
@@ -109,8 +114,8 @@ static double cost_in(const struct level *prev, const struct level *cur, int dx,
         step++;
     long long sum = 0, n = 0;
     for (int y = y0; y < y1; y += step) {
-        const uint8_t *c = cur->luma + (size_t)y * w, *cm = cur->mask + (size_t)y * w;
-        const uint8_t *p = prev->luma + (size_t)(y + dy) * w + dx;
+        const uint8_t *c = cur->luma + (size_t)y * cur->stride, *cm = cur->mask + (size_t)y * w;
+        const uint8_t *p = prev->luma + (size_t)(y + dy) * prev->stride + dx;
         const uint8_t *pm = prev->mask + (size_t)(y + dy) * w + dx;
         const uint8_t *row_inliers = inliers ? inliers + (y * GRID_Y / h) * GRID_X : NULL;
         for (int x = x0; x < x1; x += step) {

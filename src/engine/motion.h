@@ -30,7 +30,8 @@ struct motion_pyramid *motion_pyramid_new(int width, int height);
 void motion_pyramid_free(struct motion_pyramid *pyramid); /* NULL is a no-op */
 
 /* Builds the pyramid of LUMA (with STRIDE); MASK (width*height bytes, non-zero
- * = ignore) may be NULL. */
+ * = ignore) may be NULL. LUMA is not copied: it must stay unchanged while the
+ * pyramid is used. */
 void motion_pyramid_build(struct motion_pyramid *pyramid, const uint8_t *luma, int stride,
                           const uint8_t *mask);
 

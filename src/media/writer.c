@@ -66,7 +66,9 @@ static int make_temp_file(struct media_writer *writer, const char *path, struct 
     return 0;
 }
 
-static const AVOutputFormat *pick_container(const char *path, struct vsr_error *error, int *ret) {
+/* CODEC names what will be written, for the refusal message. */
+static const AVOutputFormat *pick_container(const char *path, const char *codec,
+                                            struct vsr_error *error, int *ret) {
     const AVOutputFormat *format = av_guess_format(NULL, path, NULL);
     /* Image sequences and network targets cannot be one renamed file. */
     if (!format || (format->flags & (AVFMT_NOFILE | AVFMT_NOTIMESTAMPS)) ||
@@ -83,7 +85,7 @@ static const AVOutputFormat *pick_container(const char *path, struct vsr_error *
     if (avformat_query_codec(format, id, FF_COMPLIANCE_NORMAL) == 0) {
         *ret = error_set(error, VSR_E_OUTPUT,
                          "output '%s': a %s file cannot hold %s video; use .mp4, .mkv or .mov",
-                         path, format->name, avcodec_get_name(id));
+                         path, format->name, codec);
         return NULL;
     }
     *ret = 0;
@@ -250,7 +252,8 @@ int media_writer_open(struct media_writer **out, const char *path,
                       const struct media_writer_options *options, struct vsr_error *error) {
     *out = NULL;
     int ret = 0;
-    const AVOutputFormat *container = pick_container(path, error, &ret);
+    const char *codec = options->codec && strcmp(options->codec, "png") == 0 ? "PNG" : "H.264";
+    const AVOutputFormat *container = pick_container(path, codec, error, &ret);
     if (!container) return ret;
     struct media_writer *writer = av_mallocz(sizeof *writer);
     if (!writer || !(writer->path = av_strdup(path))) {
