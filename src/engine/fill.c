@@ -31,7 +31,7 @@
 #define SCALE_ROWS      360
 #define MAX_OFFSET                                                                                 \
     16.0 /* exposure drift between nearby frames stays below this; more is other content */
-#define LOCAL_FRAMES   6   /* a new local motion is searched only this near in time */
+#define LOCAL_FRAMES   6   /* local search only this near in time */
 #define WINDOW_SECONDS 1.5 /* each side, memory allowing */
 #define SOURCE_SPATIAL 0xFFFF
 
@@ -413,9 +413,10 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
             double dx = cur->ox - src->ox, dy = cur->oy - src->oy;
             int moving = have_v[dir] || fabs(field_x[dir]) + fabs(field_y[dir]) > 1;
             /* Frames that hide the same pixels are skipped unmatched, unless
-             * something moves here and a local search may find it elsewhere:
-             * near in time, or anywhere along a motion already found. */
-            int search = k <= LOCAL_FRAMES || have_v[dir];
+             * something moves here and a local search may find it elsewhere.
+             * Following a motion further (while have_v) gained 0.07 dB at
+             * 360p but lost 0.4 dB on the 1080p pan: not done. */
+            int search = k <= LOCAL_FRAMES;
             if (!can_contribute(f, cur, src, tx, ty, dx, dy) && (!moving || !search)) continue;
             struct match m = tile_match(f, cur, src, 0, tx, ty, dx, dy);
             if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && search) {
