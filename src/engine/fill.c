@@ -4,7 +4,8 @@
  * frames are tried nearest in time first, past and future alternately. A
  * candidate is aligned by the camera's global motion and checked against the
  * tile's own unmasked surroundings; when that check fails (something moves
- * there), a small search finds the local motion, and further frames in the
+ * there), a small search finds the local motion (a wide one on the nearest
+ * frame, for what moves fast), and further frames in the
  * same direction are searched along that motion, so the fill follows a moving
  * object (the flow-guided idea of Xu et al. 2019, with block motion). Every
  * masked pixel takes the first accepted candidate that shows it. Pixels no
@@ -32,6 +33,8 @@
 #define MAX_OFFSET                                                                                 \
     16.0 /* exposure drift between nearby frames stays below this; more is other content */
 #define LOCAL_FRAMES   6   /* local search only this near in time */
+#define WIDE_RADIUS    24  /* the wide search, for what moves faster than LOCAL_RADIUS */
+#define WIDE_EVIDENCE  96  /* pixels a wide match must rest on: 4x what a near one needs */
 #define WINDOW_SECONDS 1.5 /* each side, memory allowing */
 #define SOURCE_SPATIAL 0xFFFF
 
@@ -250,12 +253,13 @@ static inline int source_known(const struct filler *f, const struct slot *src, i
 struct match {
     double mismatch; /* -1 when too few pixels to judge */
     int offset;      /* cur - src */
+    int pixels;      /* compared */
 };
 
 static struct match tile_match(const struct filler *f, const struct slot *cur,
                                const struct slot *src, int use_filled, int tx, int ty, double dx,
                                double dy) {
-    struct match r = {-1, 0};
+    struct match r = {-1, 0, 0};
     int step = f->scale, ring = f->ring;
     int x0 = tx - ring < 0 ? 0 : tx - ring, y0 = ty - ring < 0 ? 0 : ty - ring;
     int x1 = tx + f->tile + ring > f->width ? f->width : tx + f->tile + ring;
@@ -279,6 +283,7 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     r.mismatch = dev / (double)n + fabs(mean) / 4; /* a large shift is itself suspect */
     if (fabs(mean) > MAX_OFFSET) r.mismatch = 1e9;
     r.offset = (int)lround(mean);
+    r.pixels = (int)n;
     return r;
 }
 
@@ -327,7 +332,7 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
 static struct match search_local(const struct filler *f, const struct slot *cur,
                                  const struct slot *src, int tx, int ty, double cx, double cy,
                                  int radius, double *bx, double *by) {
-    struct match best = {-1, 0};
+    struct match best = {-1, 0, 0};
     int step = f->scale;
     for (int y = -radius; y <= radius; y += step)
         for (int x = -radius; x <= radius; x += step) {
@@ -350,6 +355,37 @@ static struct match search_local(const struct filler *f, const struct slot *cur,
                 *by = oy + y;
             }
         }
+    return best;
+}
+
+/* Best displacement within WIDE_RADIUS of (cx, cy) for SRC, on a grid of
+ * every other scale-th pixel, then refined: for an object that moves faster
+ * than the local search reaches. Far from where the camera says, a flat or
+ * mostly hidden ring matches somewhere by chance, so a grid match counts
+ * only when it compares WIDE_EVIDENCE pixels. */
+static struct match search_wide(const struct filler *f, const struct slot *cur,
+                                const struct slot *src, int tx, int ty, double cx, double cy,
+                                double *bx, double *by) {
+    struct match best = {-1, 0, 0};
+    int radius = WIDE_RADIUS * f->scale, step = 2 * f->scale;
+    for (int y = -radius; y <= radius; y += step)
+        for (int x = -radius; x <= radius; x += step) {
+            struct match m = tile_match(f, cur, src, 0, tx, ty, cx + x, cy + y);
+            if (m.mismatch < 0 || m.pixels < WIDE_EVIDENCE) continue;
+            if (best.mismatch < 0 || m.mismatch < best.mismatch) {
+                best = m;
+                *bx = cx + x;
+                *by = cy + y;
+            }
+        }
+    if (best.mismatch < 0) return best;
+    double rx = *bx, ry = *by;
+    struct match refined = search_local(f, cur, src, tx, ty, rx, ry, step, &rx, &ry);
+    if (refined.mismatch >= 0 && refined.mismatch < best.mismatch) {
+        best = refined;
+        *bx = rx;
+        *by = ry;
+    }
     return best;
 }
 
@@ -428,7 +464,7 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
                 } else {
                     lm = search_local(f, cur, src, tx, ty, dx, dy, f->local_radius, &sx, &sy);
                     double fx = dx, fy = dy;
-                    struct match fm = {-1, 0};
+                    struct match fm = {-1, 0, 0};
                     if (fabs(field_x[dir]) + fabs(field_y[dir]) > f->local_radius)
                         fm = search_local(f, cur, src, tx, ty, dx + field_x[dir] * k,
                                           dy + field_y[dir] * k, f->local_radius, &fx, &fy);
@@ -436,6 +472,19 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
                         lm = fm;
                         sx = fx;
                         sy = fy;
+                    }
+                    /* The nearest frame judged the tile and found it changed,
+                     * and nothing near explains it: something crosses the line
+                     * fast (a car); look wide once, then follow it. */
+                    if (k == 1 && m.mismatch > MATCH_TOLERANCE &&
+                        (lm.mismatch < 0 || lm.mismatch > MATCH_TOLERANCE)) {
+                        double wx = dx, wy = dy;
+                        struct match wm = search_wide(f, cur, src, tx, ty, dx, dy, &wx, &wy);
+                        if (wm.mismatch >= 0 && wm.mismatch <= MATCH_TOLERANCE) {
+                            lm = wm;
+                            sx = wx;
+                            sy = wy;
+                        }
                     }
                 }
                 if (lm.mismatch >= 0 && lm.mismatch <= MATCH_TOLERANCE) {
