@@ -158,8 +158,7 @@ static inline const uint8_t *slot_mask_row(const struct filler *f, const struct 
 }
 
 static inline int slot_masked(const struct filler *f, const struct slot *s, int x, int y) {
-    return y >= s->mask_y0 && y < s->mask_y1 &&
-           s->mask_rows[(size_t)(y - s->mask_y0) * f->width + x];
+    return slot_mask_row(f, s, y)[x] != 0;
 }
 
 int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
@@ -606,9 +605,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
                         /* The luma pixels under the four chroma taps. */
                         int lx = 2 * (int)sx, ly = 2 * (int)sy;
                         for (int yy = ly; yy < ly + 4 && yy < h && known; yy++) {
-                            if (yy < s->slot->mask_y0 || yy >= s->slot->mask_y1) continue;
-                            const uint8_t *row =
-                                s->slot->mask_rows + (size_t)(yy - s->slot->mask_y0) * w;
+                            const uint8_t *row = slot_mask_row(f, s->slot, yy);
                             for (int xx = lx; xx < lx + 4 && xx < w; xx++)
                                 if (row[xx]) known = 0;
                         }
