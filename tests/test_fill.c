@@ -21,12 +21,20 @@ struct fill_scene {
     double pan_x, pan_y;    /* background motion per frame, px */
     int text_from, text_to; /* text on frames [text_from, text_to) */
     int always;             /* text on every frame: nothing reveals it */
+    int tinted_before;      /* frames [0, tinted_before) hold a blue object as bright as the
+                               background around the text */
 };
 
 /* The clean background of frame INDEX. */
 static AVFrame *clean_frame(const struct fill_scene *s, int index) {
     AVFrame *frame = frames_new(W, H);
     if (frame) frames_texture(frame, s->seed, s->pan_x * index, s->pan_y * index);
+    if (frame && index < s->tinted_before)
+        for (int y = 120 / 2; y < H / 2; y++)
+            for (int x = 40 / 2; x < 280 / 2; x++) {
+                frame->data[1][(size_t)y * frame->linesize[1] + x] = 170;
+                frame->data[2][(size_t)y * frame->linesize[2] + x] = 100;
+            }
     return frame;
 }
 
@@ -163,6 +171,20 @@ TEST(fill_static_background_seen_only_later) {
     CHECK_INT(s.frames, e.frames_out);
     CHECK_INT(0, e.changed_outside);
     CHECK_AT_MOST(1, e.worst_inside);
+}
+
+/* A blue object, exactly as bright as the background, covers the text's
+ * place until the text appears: the frames before show the right luma in the
+ * wrong colour. Only the frames after the text show the true background, and
+ * the fill must take its colour from them, not from the nearer blue ones. */
+TEST(fill_rejects_a_source_of_the_wrong_colour) {
+    struct fill_scene s = {
+        .frames = 40, .seed = 26, .text_from = 10, .text_to = 20, .tinted_before = 10};
+    struct fill_errors e;
+    fill_scene(&s, &e);
+    CHECK_INT(s.frames, e.frames_out);
+    CHECK_INT(0, e.changed_outside);
+    CHECK_AT_MOST(1, e.worst_inside); /* 64 off without the colour check */
 }
 
 /* The camera pans by whole pixels under text that holds still: the pixels

@@ -3,7 +3,7 @@
  * For each 16x16 tile of a frame that holds masked pixels, candidate source
  * frames are tried nearest in time first, past and future alternately. A
  * candidate is aligned by the camera's global motion and checked against the
- * tile's own unmasked surroundings; when that check fails (something moves
+ * tile's own unmasked surroundings, in luma and in colour; when that check fails (something moves
  * there), a small search finds the local motion (a wide one on the nearest
  * frame, for what moves fast), and further frames in the
  * same direction are searched along that motion, so the fill follows a moving
@@ -36,6 +36,14 @@
 #define WIDE_RADIUS    24  /* the wide search, for what moves faster than LOCAL_RADIUS */
 #define WIDE_EVIDENCE  96  /* pixels a wide match must rest on: 4x what a near one needs */
 #define WINDOW_SECONDS 1.5 /* each side, memory allowing */
+/* Colour counts in the check: a car's dark windshield and grey asphalt can
+ * share a luma. Mean |difference| of U plus V beyond CHROMA_FLOOR (noise)
+ * adds CHROMA_WEIGHT times itself to the mismatch. Chroma is compared only
+ * CHROMA_MARGIN pixels clear of the mask: the text's colour bleeds that far
+ * through 4:2:0 and compression. */
+#define CHROMA_WEIGHT  3.0
+#define CHROMA_FLOOR   1.0
+#define CHROMA_MARGIN  2
 #define SOURCE_SPATIAL 0xFFFF
 
 struct slot {
@@ -255,6 +263,48 @@ struct match {
     int pixels;      /* compared */
 };
 
+/* Whether (x, y) of the frame being filled and its source under (dx, dy)
+ * are both known CHROMA_MARGIN pixels around: the corners of that box and
+ * its centre, as masks are blobs wider than the box. */
+static int clear_of_mask(const struct filler *f, const struct slot *src, int use_filled, int x,
+                         int y, double dx, double dy) {
+    int xa = x - CHROMA_MARGIN, xb = x + CHROMA_MARGIN + 1;
+    int ya = y - CHROMA_MARGIN, yb = y + CHROMA_MARGIN + 1;
+    if (xa < 0 || ya < 0 || xb >= f->width || yb >= f->height) return 0;
+    const uint8_t *top = f->cur_mask + (size_t)ya * f->width,
+                  *bottom = f->cur_mask + (size_t)yb * f->width;
+    if (f->cur_mask[(size_t)y * f->width + x] | top[xa] | top[xb] | bottom[xa] | bottom[xb])
+        return 0;
+    return source_known(f, src, use_filled, x, y, dx, dy) &&
+           source_known(f, src, use_filled, xa, ya, dx, dy) &&
+           source_known(f, src, use_filled, xb, ya, dx, dy) &&
+           source_known(f, src, use_filled, xa, yb, dx, dy) &&
+           source_known(f, src, use_filled, xb, yb, dx, dy);
+}
+
+/* Mean |difference| of U plus V between CUR and SRC displaced by (dx, dy),
+ * over the chroma pixels of the box [x0, x1) x [y0, y1) clear of the mask,
+ * STEP luma pixels apart; 0 when none is. */
+static double chroma_mismatch(const struct filler *f, const struct slot *cur,
+                              const struct slot *src, int use_filled, int x0, int y0, int x1,
+                              int y1, int step, double dx, double dy) {
+    const AVFrame *c = cur->frame, *s = src->frame;
+    int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
+    long sum = 0, n = 0;
+    for (int y = y0 + (y0 & 1); y < y1; y += step)
+        for (int x = x0 + (x0 & 1); x < x1; x += step) {
+            double sx = (x + dx) / 2, sy = (y + dy) / 2;
+            if (sx > cw - 2 || sy > ch - 2) continue;
+            if (!clear_of_mask(f, src, use_filled, x, y, dx, dy)) continue;
+            size_t cu = (size_t)(y / 2) * c->linesize[1] + x / 2;
+            size_t cv = (size_t)(y / 2) * c->linesize[2] + x / 2;
+            sum += abs(c->data[1][cu] - sample(s->data[1], s->linesize[1], sx, sy)) +
+                   abs(c->data[2][cv] - sample(s->data[2], s->linesize[2], sx, sy));
+            n++;
+        }
+    return n ? (double)sum / (double)n : 0;
+}
+
 static struct match tile_match(const struct filler *f, const struct slot *cur,
                                const struct slot *src, int use_filled, int tx, int ty, double dx,
                                double dy) {
@@ -284,6 +334,22 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     r.offset = (int)lround(mean);
     r.pixels = (int)n;
     return r;
+}
+
+/* M, a luma match of the same arguments, with colour counted in. Only a
+ * match that luma accepts needs it: colour can only add. Searches rank by
+ * luma alone and then check their best (a quarter of the CPU otherwise). */
+static struct match with_colour(const struct filler *f, const struct slot *cur,
+                                const struct slot *src, int use_filled, int tx, int ty, double dx,
+                                double dy, struct match m) {
+    if (m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) return m;
+    int ring = f->ring;
+    int x0 = tx - ring < 0 ? 0 : tx - ring, y0 = ty - ring < 0 ? 0 : ty - ring;
+    int x1 = tx + f->tile + ring > f->width ? f->width : tx + f->tile + ring;
+    int y1 = ty + f->tile + ring > f->height ? f->height : ty + f->tile + ring;
+    double colour = chroma_mismatch(f, cur, src, use_filled, x0, y0, x1, y1, 2 * f->scale, dx, dy);
+    if (colour > CHROMA_FLOOR) m.mismatch += CHROMA_WEIGHT * (colour - CHROMA_FLOOR);
+    return m;
 }
 
 static int add_source(struct filler *f, const struct slot *slot, double dx, double dy,
@@ -453,20 +519,25 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
              * 360p but lost 0.4 dB on the 1080p pan: not done. */
             int search = k <= LOCAL_FRAMES;
             if (!can_contribute(f, cur, src, tx, ty, dx, dy) && (!moving || !search)) continue;
-            struct match m = tile_match(f, cur, src, 0, tx, ty, dx, dy);
+            struct match m = with_colour(f, cur, src, 0, tx, ty, dx, dy,
+                                         tile_match(f, cur, src, 0, tx, ty, dx, dy));
             if ((m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) && search) {
                 double sx = dx, sy = dy;
                 struct match lm;
                 if (have_v[dir]) {
                     lm = search_local(f, cur, src, tx, ty, dx + vx[dir] * k, dy + vy[dir] * k, 2,
                                       &sx, &sy);
+                    lm = with_colour(f, cur, src, 0, tx, ty, sx, sy, lm);
                 } else {
                     lm = search_local(f, cur, src, tx, ty, dx, dy, f->local_radius, &sx, &sy);
+                    lm = with_colour(f, cur, src, 0, tx, ty, sx, sy, lm);
                     double fx = dx, fy = dy;
                     struct match fm = {-1, 0, 0};
-                    if (fabs(field_x[dir]) + fabs(field_y[dir]) > f->local_radius)
+                    if (fabs(field_x[dir]) + fabs(field_y[dir]) > f->local_radius) {
                         fm = search_local(f, cur, src, tx, ty, dx + field_x[dir] * k,
                                           dy + field_y[dir] * k, f->local_radius, &fx, &fy);
+                        fm = with_colour(f, cur, src, 0, tx, ty, fx, fy, fm);
+                    }
                     if (fm.mismatch >= 0 && (lm.mismatch < 0 || fm.mismatch < lm.mismatch)) {
                         lm = fm;
                         sx = fx;
@@ -479,6 +550,7 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
                         (lm.mismatch < 0 || lm.mismatch > MATCH_TOLERANCE)) {
                         double wx = dx, wy = dy;
                         struct match wm = search_wide(f, cur, src, tx, ty, dx, dy, &wx, &wy);
+                        wm = with_colour(f, cur, src, 0, tx, ty, wx, wy, wm);
                         if (wm.mismatch >= 0 && wm.mismatch <= MATCH_TOLERANCE) {
                             lm = wm;
                             sx = wx;
@@ -506,7 +578,8 @@ static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int rem
         struct slot *prev = slot_at(f, cur->index - 1);
         if (prev->frame && prev->index == cur->index - 1) {
             double dx = cur->ox - prev->ox, dy = cur->oy - prev->oy;
-            struct match m = tile_match(f, cur, prev, 1, tx, ty, dx, dy);
+            struct match m = with_colour(f, cur, prev, 1, tx, ty, dx, dy,
+                                         tile_match(f, cur, prev, 1, tx, ty, dx, dy));
             if (m.mismatch >= 0 && m.mismatch <= MATCH_TOLERANCE) {
                 int id = add_source(f, prev, dx, dy, 1, m.offset);
                 if (id > 0) remaining = take_from(f, cur, id, tx, ty, remaining);
