@@ -186,6 +186,31 @@ static int read_audio(const char *path, struct audio_packets *a) {
     return 0;
 }
 
+/* The end time in seconds (last packet's pts plus duration) of the video
+ * and of the audio of PATH. */
+static int stream_ends(const char *path, double *video, double *audio) {
+    AVFormatContext *format = NULL;
+    if (avformat_open_input(&format, path, NULL, NULL) < 0) return -1;
+    if (avformat_find_stream_info(format, NULL) < 0) {
+        avformat_close_input(&format);
+        return -1;
+    }
+    *video = *audio = -1;
+    AVPacket *packet = av_packet_alloc();
+    while (packet && av_read_frame(format, packet) >= 0) {
+        AVStream *s = format->streams[packet->stream_index];
+        double end = (double)(packet->pts + packet->duration) * av_q2d(s->time_base);
+        double *last = s->codecpar->codec_type == AVMEDIA_TYPE_VIDEO   ? video
+                       : s->codecpar->codec_type == AVMEDIA_TYPE_AUDIO ? audio
+                                                                       : NULL;
+        if (last && packet->pts != AV_NOPTS_VALUE && end > *last) *last = end;
+        av_packet_unref(packet);
+    }
+    av_packet_free(&packet);
+    avformat_close_input(&format);
+    return *video >= 0 && *audio >= 0 ? 0 : -1;
+}
+
 static void check_audio_identical(const char *in, const char *out) {
     static struct audio_packets a, b;
     CHECK_INT(0, read_audio(in, &a));
@@ -252,6 +277,50 @@ TEST(media_round_trip_mkv) {
 TEST(media_round_trip_mov) {
     media_test_quiet();
     round_trip("mov", 0.0);
+}
+
+/* Two TS files joined end to end (cat a.ts b.ts), as broadcast captures and
+ * joined recordings are: halfway through, every timestamp starts again. The
+ * copy must hold every frame and audio packet, each stream going on in time
+ * from where it was, the two streams together. */
+TEST(media_timestamps_that_start_again) {
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    char part[512], joined[512], out[512], cmd[1600];
+    if (media_test_clip(dir, "part.ts", "-c:v libx264 -preset ultrafast -c:a copy", part,
+                        sizeof part) != 0) {
+        CHECK(!"could not make the test clip");
+        return;
+    }
+    snprintf(joined, sizeof joined, "%s/joined.ts", dir);
+    snprintf(cmd, sizeof cmd, "cat '%s' '%s' > '%s'", part, part, joined);
+    CHECK_INT(0, test_run(cmd, NULL, 0));
+    snprintf(out, sizeof out, "%s/out.mkv", dir);
+    CHECK_INT(0, copy_through(joined, out, 1));
+    static struct decoded one, two;
+    CHECK_INT(0, read_all(part, &one, NULL));
+    CHECK_INT(0, read_all(out, &two, NULL));
+    CHECK_AT_LEAST(20, one.count);
+    CHECK_INT(2 * one.count, two.count);
+    /* Evenly spaced throughout: no jump back, no frames squeezed together. */
+    double step = (one.seconds[one.count - 1] - one.seconds[0]) / (one.count - 1), worst = 0;
+    for (int i = 1; i < two.count && i < MAX_FRAMES; i++) {
+        double off = fabs(two.seconds[i] - two.seconds[i - 1] - step);
+        if (off > worst) worst = off;
+    }
+    CHECK_AT_MOST(step * 0.1, worst);
+    static struct audio_packets a, b;
+    CHECK_INT(0, read_audio(part, &a));
+    CHECK_INT(0, read_audio(out, &b));
+    CHECK_AT_LEAST(1, a.count);
+    CHECK_INT(2 * a.count, b.count);
+    /* The audio ends with the video, as in each part. */
+    double video_end[2], audio_end[2];
+    CHECK_INT(0, stream_ends(part, &video_end[0], &audio_end[0]));
+    CHECK_INT(0, stream_ends(out, &video_end[1], &audio_end[1]));
+    CHECK_AT_MOST(0.1, fabs((audio_end[1] - video_end[1]) - (audio_end[0] - video_end[0])));
+    CHECK_INT(3, media_test_count_files(dir)); /* nothing temporary left */
+    media_test_remove_dir(dir);
 }
 
 TEST(media_rotation_kept) {

@@ -28,14 +28,40 @@ struct media_writer {
     AVPacket *packet;
     AVFormatContext *audio_in; /* second demuxer on the source, for its audio */
     int *audio_map;            /* input stream index -> output stream index, or -1 */
+    /* Per input stream: where its timestamps are expected to go on, and what
+     * is added to them since they last started again (see restart_offset). */
+    struct timeline *audio_lines;
     AVPacket *audio_packet;
     int audio_pending; /* audio_packet holds a packet not yet written */
     int audio_done;
-    int64_t last_pts; /* of the last frame sent, AV_NOPTS_VALUE before any */
+    int64_t last_pts;   /* of the last frame sent, AV_NOPTS_VALUE before any */
+    int64_t pts_offset; /* added to the frames' pts since they last started again */
     int64_t frame_step;
     int finished;
     char *path, *temp_path;
 };
+
+/* A stream's timestamps as written: expected next, and the offset added. */
+struct timeline {
+    int64_t next; /* AV_NOPTS_VALUE before the first */
+    int64_t offset;
+};
+
+/* A broadcast capture or files joined end to end (cat a.ts b.ts) start their
+ * timestamps again part way through. A muxer refuses time that goes back, so,
+ * as ffmpeg does, each stream goes on from where it was: the offset grows by
+ * the jump. Video and audio start again at the same point of the file, so
+ * they stay together. TS is the timestamp as read; returns it as written. */
+static int64_t restart_offset(struct timeline *line, int64_t ts, int64_t duration) {
+    if (ts == AV_NOPTS_VALUE) return ts;
+    int64_t out = ts + line->offset;
+    if (line->next != AV_NOPTS_VALUE && out < line->next - duration) {
+        line->offset += line->next - out;
+        out = line->next;
+    }
+    line->next = out + (duration > 0 ? duration : 1);
+    return out;
+}
 
 /* A temporary name beside PATH (".NAME.XXXXXX"), created empty so that a
  * folder we cannot write in fails here, before any work. Not mkstemp: its
@@ -157,12 +183,14 @@ static int open_audio(struct media_writer *writer, const char *source, struct vs
                          "cannot read the audio of '%s' (%s)", source, av_err2str(ret));
     AVFormatContext *in = writer->audio_in;
     writer->audio_map = av_malloc_array(in->nb_streams, sizeof *writer->audio_map);
+    writer->audio_lines = av_malloc_array(in->nb_streams, sizeof *writer->audio_lines);
     writer->audio_packet = av_packet_alloc();
-    if (!writer->audio_map || !writer->audio_packet)
+    if (!writer->audio_map || !writer->audio_lines || !writer->audio_packet)
         return error_set(error, VSR_E_NOMEM, "out of memory");
     for (unsigned i = 0; i < in->nb_streams; i++) {
         AVStream *src = in->streams[i];
         writer->audio_map[i] = -1;
+        writer->audio_lines[i] = (struct timeline){AV_NOPTS_VALUE, 0};
         if (src->codecpar->codec_type != AVMEDIA_TYPE_AUDIO) {
             src->discard = AVDISCARD_ALL;
             continue;
@@ -206,6 +234,13 @@ static int write_audio_until(struct media_writer *writer, int64_t limit, AVRatio
             if (writer->audio_map[packet->stream_index] < 0) {
                 av_packet_unref(packet);
                 continue;
+            }
+            struct timeline *line = &writer->audio_lines[packet->stream_index];
+            int64_t ts = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
+            int64_t moved = restart_offset(line, ts, packet->duration) - ts;
+            if (ts != AV_NOPTS_VALUE) {
+                if (packet->pts != AV_NOPTS_VALUE) packet->pts += moved;
+                if (packet->dts != AV_NOPTS_VALUE) packet->dts += moved;
             }
             writer->audio_pending = 1;
         }
@@ -310,10 +345,19 @@ int media_writer_write(struct media_writer *writer, const AVFrame *frame, struct
     /* Encoders need strictly increasing timestamps: keep the source's where
      * they are, and make up the missing or repeated ones. */
     int64_t pts = frame->pts;
-    if (pts == AV_NOPTS_VALUE)
+    if (pts == AV_NOPTS_VALUE) {
         pts = writer->last_pts == AV_NOPTS_VALUE ? 0 : writer->last_pts + writer->frame_step;
-    else if (writer->last_pts != AV_NOPTS_VALUE && pts <= writer->last_pts)
-        pts = writer->last_pts + 1;
+    } else {
+        pts += writer->pts_offset;
+        /* Timestamps that start again go on from here (see restart_offset);
+         * one repeated goes on by a tick. */
+        if (writer->last_pts != AV_NOPTS_VALUE && pts < writer->last_pts) {
+            writer->pts_offset += writer->last_pts + writer->frame_step - pts;
+            pts = writer->last_pts + writer->frame_step;
+        } else if (writer->last_pts != AV_NOPTS_VALUE && pts == writer->last_pts) {
+            pts = writer->last_pts + 1;
+        }
+    }
     writer->last_pts = pts;
 
     int ret = write_audio_until(writer, pts, writer->encoder->time_base, error);
@@ -373,6 +417,7 @@ void media_writer_free(struct media_writer *writer) {
     av_packet_free(&writer->audio_packet);
     av_packet_free(&writer->packet);
     av_free(writer->audio_map);
+    av_free(writer->audio_lines);
     av_free(writer->temp_path);
     av_free(writer->path);
     av_free(writer);
