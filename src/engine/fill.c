@@ -3,12 +3,12 @@
  * For each 16x16 tile of a frame that holds masked pixels, candidate source
  * frames are tried nearest in time first, past and future alternately. A
  * candidate is aligned by the camera's global motion and checked against the
- * tile's own unmasked surroundings, in luma and in colour; when that check fails (something moves
- * there), a small search finds the local motion (a wide one on the nearest
- * frame, for what moves fast), and further frames in the
- * same direction are searched along that motion, so the fill follows a moving
- * object (the flow-guided idea of Xu et al. 2019, with block motion). Every
- * masked pixel takes the first accepted candidate that shows it. Pixels no
+ * tile's own unmasked surroundings, in luma and in colour; when that check
+ * fails (something moves there), a small search finds the local motion (a
+ * wide one on the nearest frame, for what moves fast), and further frames in
+ * the same direction are searched along that motion, so the fill follows a
+ * moving object (the flow-guided idea of Xu et al. 2019, with block motion).
+ * Every masked pixel takes the first accepted candidate that shows it. Pixels no
  * frame shows take the previous frame's fill when that still fits (no
  * flicker), else a spatial fill (spatial.h). Chroma follows luma's choices. */
 #include "engine/fill.h"
@@ -263,6 +263,21 @@ struct match {
     int pixels;      /* compared */
 };
 
+/* The box of tile (tx, ty) and its ring, clipped to the frame. */
+struct box {
+    int x0, y0, x1, y1;
+};
+
+static struct box ring_box(const struct filler *f, int tx, int ty) {
+    int ring = f->ring;
+    struct box b = {tx - ring, ty - ring, tx + f->tile + ring, ty + f->tile + ring};
+    if (b.x0 < 0) b.x0 = 0;
+    if (b.y0 < 0) b.y0 = 0;
+    if (b.x1 > f->width) b.x1 = f->width;
+    if (b.y1 > f->height) b.y1 = f->height;
+    return b;
+}
+
 /* Whether (x, y) of the frame being filled and its source under (dx, dy)
  * are both known CHROMA_MARGIN pixels around: the corners of that box and
  * its centre, as masks are blobs wider than the box. */
@@ -283,16 +298,16 @@ static int clear_of_mask(const struct filler *f, const struct slot *src, int use
 }
 
 /* Mean |difference| of U plus V between CUR and SRC displaced by (dx, dy),
- * over the chroma pixels of the box [x0, x1) x [y0, y1) clear of the mask,
- * STEP luma pixels apart; 0 when none is. */
+ * over the chroma pixels of box B clear of the mask, STEP luma pixels apart;
+ * 0 when none is. */
 static double chroma_mismatch(const struct filler *f, const struct slot *cur,
-                              const struct slot *src, int use_filled, int x0, int y0, int x1,
-                              int y1, int step, double dx, double dy) {
+                              const struct slot *src, int use_filled, struct box b, int step,
+                              double dx, double dy) {
     const AVFrame *c = cur->frame, *s = src->frame;
     int cw = (f->width + 1) / 2, ch = (f->height + 1) / 2;
     long sum = 0, n = 0;
-    for (int y = y0 + (y0 & 1); y < y1; y += step)
-        for (int x = x0 + (x0 & 1); x < x1; x += step) {
+    for (int y = b.y0 + (b.y0 & 1); y < b.y1; y += step)
+        for (int x = b.x0 + (b.x0 & 1); x < b.x1; x += step) {
             double sx = (x + dx) / 2, sy = (y + dy) / 2;
             if (sx > cw - 2 || sy > ch - 2) continue;
             if (!clear_of_mask(f, src, use_filled, x, y, dx, dy)) continue;
@@ -309,16 +324,14 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
                                const struct slot *src, int use_filled, int tx, int ty, double dx,
                                double dy) {
     struct match r = {-1, 0, 0};
-    int step = f->scale, ring = f->ring;
-    int x0 = tx - ring < 0 ? 0 : tx - ring, y0 = ty - ring < 0 ? 0 : ty - ring;
-    int x1 = tx + f->tile + ring > f->width ? f->width : tx + f->tile + ring;
-    int y1 = ty + f->tile + ring > f->height ? f->height : ty + f->tile + ring;
+    int step = f->scale;
+    struct box b = ring_box(f, tx, ty);
     const uint8_t *cp = cur->frame->data[0], *sp = src->frame->data[0];
     int cs = cur->frame->linesize[0], ss = src->frame->linesize[0];
     int diffs[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     long sum = 0, n = 0;
-    for (int y = y0; y < y1; y += step)
-        for (int x = x0; x < x1; x += step) {
+    for (int y = b.y0; y < b.y1; y += step)
+        for (int x = b.x0; x < b.x1; x += step) {
             if (f->cur_mask[(size_t)y * f->width + x]) continue;
             if (!source_known(f, src, use_filled, x, y, dx, dy)) continue;
             int d = cp[(size_t)y * cs + x] - sample(sp, ss, x + dx, y + dy);
@@ -343,11 +356,8 @@ static struct match with_colour(const struct filler *f, const struct slot *cur,
                                 const struct slot *src, int use_filled, int tx, int ty, double dx,
                                 double dy, struct match m) {
     if (m.mismatch < 0 || m.mismatch > MATCH_TOLERANCE) return m;
-    int ring = f->ring;
-    int x0 = tx - ring < 0 ? 0 : tx - ring, y0 = ty - ring < 0 ? 0 : ty - ring;
-    int x1 = tx + f->tile + ring > f->width ? f->width : tx + f->tile + ring;
-    int y1 = ty + f->tile + ring > f->height ? f->height : ty + f->tile + ring;
-    double colour = chroma_mismatch(f, cur, src, use_filled, x0, y0, x1, y1, 2 * f->scale, dx, dy);
+    double colour =
+        chroma_mismatch(f, cur, src, use_filled, ring_box(f, tx, ty), 2 * f->scale, dx, dy);
     if (colour > CHROMA_FLOOR) m.mismatch += CHROMA_WEIGHT * (colour - CHROMA_FLOOR);
     return m;
 }
