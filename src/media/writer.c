@@ -41,6 +41,14 @@ struct media_writer {
     char *path, *temp_path;
 };
 
+/* Timestamps and offsets beyond this are left alone: no real file has them,
+ * and keeping every sum below 2^63 keeps the arithmetic defined. */
+#define TIMESTAMP_LIMIT (INT64_C(1) << 61)
+
+static int sane(int64_t ts) {
+    return ts != AV_NOPTS_VALUE && ts > -TIMESTAMP_LIMIT && ts < TIMESTAMP_LIMIT;
+}
+
 /* A stream's timestamps as written: expected next, and the offset added. */
 struct timeline {
     int64_t next; /* AV_NOPTS_VALUE before the first */
@@ -53,13 +61,15 @@ struct timeline {
  * the jump. Video and audio start again at the same point of the file, so
  * they stay together. TS is the timestamp as read; returns it as written. */
 static int64_t restart_offset(struct timeline *line, int64_t ts, int64_t duration) {
-    if (ts == AV_NOPTS_VALUE) return ts;
+    if (!sane(ts)) return ts; /* the muxer will say what is wrong */
+    if (!sane(duration) || duration < 0) duration = 0;
     int64_t out = ts + line->offset;
-    if (line->next != AV_NOPTS_VALUE && out < line->next - duration) {
+    if (line->next != AV_NOPTS_VALUE && out < line->next - duration &&
+        sane(line->offset + (line->next - out))) {
         line->offset += line->next - out;
         out = line->next;
     }
-    line->next = out + (duration > 0 ? duration : 1);
+    if (sane(out + (duration > 0 ? duration : 1))) line->next = out + (duration > 0 ? duration : 1);
     return out;
 }
 
@@ -169,7 +179,7 @@ static int open_encoder(struct media_writer *writer, const struct media_writer_o
     writer->frame_step = 1;
     if (like->frame_rate.num > 0) {
         int64_t step = av_rescale_q(1, av_inv_q(like->frame_rate), like->time_base);
-        if (step > 0) writer->frame_step = step;
+        if (step > 0 && sane(step)) writer->frame_step = step;
     }
     return 0;
 }
@@ -238,10 +248,8 @@ static int write_audio_until(struct media_writer *writer, int64_t limit, AVRatio
             struct timeline *line = &writer->audio_lines[packet->stream_index];
             int64_t ts = packet->dts != AV_NOPTS_VALUE ? packet->dts : packet->pts;
             int64_t moved = restart_offset(line, ts, packet->duration) - ts;
-            if (ts != AV_NOPTS_VALUE) {
-                if (packet->pts != AV_NOPTS_VALUE) packet->pts += moved;
-                if (packet->dts != AV_NOPTS_VALUE) packet->dts += moved;
-            }
+            if (sane(packet->pts)) packet->pts += moved;
+            if (sane(packet->dts)) packet->dts += moved;
             writer->audio_pending = 1;
         }
         AVStream *src = writer->audio_in->streams[packet->stream_index];
@@ -346,16 +354,24 @@ int media_writer_write(struct media_writer *writer, const AVFrame *frame, struct
      * they are, and make up the missing or repeated ones. */
     int64_t pts = frame->pts;
     if (pts == AV_NOPTS_VALUE) {
-        pts = writer->last_pts == AV_NOPTS_VALUE ? 0 : writer->last_pts + writer->frame_step;
+        int64_t last = writer->last_pts;
+        pts = last == AV_NOPTS_VALUE ? 0
+              : sane(last)           ? last + writer->frame_step
+              : last < INT64_MAX     ? last + 1
+                                     : last;
     } else {
-        pts += writer->pts_offset;
+        if (sane(pts)) pts += writer->pts_offset; /* |offset| < 2^61: no overflow */
+        int64_t last = writer->last_pts, step = writer->frame_step;
         /* Timestamps that start again go on from here (see restart_offset);
-         * one repeated goes on by a tick. */
-        if (writer->last_pts != AV_NOPTS_VALUE && pts < writer->last_pts) {
-            writer->pts_offset += writer->last_pts + writer->frame_step - pts;
-            pts = writer->last_pts + writer->frame_step;
-        } else if (writer->last_pts != AV_NOPTS_VALUE && pts == writer->last_pts) {
-            pts = writer->last_pts + 1;
+         * one repeated, or beyond any real file, goes on by a tick. */
+        if (last != AV_NOPTS_VALUE && pts <= last && last < INT64_MAX) {
+            if (pts < last && sane(pts) && sane(last) && sane(step) &&
+                sane(writer->pts_offset + (last + step - pts))) {
+                writer->pts_offset += last + step - pts;
+                pts = last + step;
+            } else {
+                pts = last + 1;
+            }
         }
     }
     writer->last_pts = pts;
