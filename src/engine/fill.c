@@ -610,6 +610,32 @@ static int fill_spatial_box(uint8_t *plane, int stride, const uint8_t *holes, in
     return spatial_fill(plane + (size_t)y0 * stride + x0, stride, bw, bh, work);
 }
 
+/* Copies chroma pixel (cx, cy) of CUR from source S, if S shows it there:
+ * no luma pixel under the four chroma taps it samples is masked. */
+static int copy_chroma(const struct filler *f, struct slot *cur, const struct source *s, int cx,
+                       int cy) {
+    int w = f->width, h = f->height, cw = (w + 1) / 2, ch = (h + 1) / 2;
+    double sx = cx + s->dx / 2, sy = cy + s->dy / 2;
+    if (sx < 0 || sy < 0 || sx > cw - 2 || sy > ch - 2) return 0;
+    if (!s->use_filled) {
+        int lx = 2 * (int)sx, ly = 2 * (int)sy;
+        for (int yy = ly; yy < ly + 4 && yy < h; yy++) {
+            const uint8_t *row = slot_mask_row(f, s->slot, yy);
+            for (int xx = lx; xx < lx + 4 && xx < w; xx++)
+                if (row[xx]) return 0;
+        }
+    }
+    /* No chroma offset: estimated from a few pixels per tile it varies more
+     * than it helps (flicker). */
+    const AVFrame *src = s->slot->frame;
+    AVFrame *dst = cur->frame;
+    dst->data[1][(size_t)cy * dst->linesize[1] + cx] =
+        (uint8_t)sample(src->data[1], src->linesize[1], sx, sy);
+    dst->data[2][(size_t)cy * dst->linesize[2] + cx] =
+        (uint8_t)sample(src->data[2], src->linesize[2], sx, sy);
+    return 1;
+}
+
 static int fill_frame(struct filler *f, struct slot *cur) {
     int w = f->width, h = f->height;
     /* Work only within the band of rows the mask covers: outside it, every
@@ -662,8 +688,6 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     int cband0 = band0 / 2, cband1 = (band1 + 1) / 2;
     int clear0 = cband0 - 4 < 0 ? 0 : cband0 - 4, clear1 = cband1 + 4 > ch ? ch : cband1 + 4;
     memset(f->holes + (size_t)clear0 * cw, 0, (size_t)(clear1 - clear0) * cw);
-    uint8_t *cu = cur->frame->data[1], *cv = cur->frame->data[2];
-    int cus = cur->frame->linesize[1], cvs = cur->frame->linesize[2];
     for (int cy = cband0; cy < cband1; cy++) {
         int y = 2 * cy, two_rows = y + 1 < h;
         const uint8_t *m0 = f->cur_mask + (size_t)y * w, *m1 = two_rows ? m0 + w : m0;
@@ -671,39 +695,16 @@ static int fill_frame(struct filler *f, struct slot *cur) {
         for (int cx = 0; cx < cw; cx++) {
             int x = 2 * cx, x1 = x + 1 < w ? x + 1 : x;
             if (!(m0[x] | m0[x1] | m1[x] | m1[x1])) continue;
-            /* The source of the first masked luma pixel, in raster order, that
-             * has one other than the spatial fill. */
-            int id = 0;
-            if (m0[x]) id = s0[x];
-            if (m0[x1] && (!id || id == SOURCE_SPATIAL)) id = s0[x1];
-            if (m1[x] && (!id || id == SOURCE_SPATIAL)) id = s1[x];
-            if (m1[x1] && (!id || id == SOURCE_SPATIAL)) id = s1[x1];
+            /* The sources of its masked luma pixels, in raster order: the
+             * first whose chroma is known there. A chroma pixel spans two
+             * luma columns, which a pan may reveal in different frames. */
+            int ids[4] = {m0[x] ? s0[x] : 0, m0[x1] ? s0[x1] : 0, m1[x] ? s1[x] : 0,
+                          m1[x1] ? s1[x1] : 0};
             int ok = 0;
-            if (id && id != SOURCE_SPATIAL) {
-                const struct source *s = &f->sources[id - 1];
-                double sx = cx + s->dx / 2, sy = cy + s->dy / 2;
-                if (sx >= 0 && sy >= 0 && sx <= cw - 2 && sy <= ch - 2) {
-                    int known = 1;
-                    if (!s->use_filled) {
-                        /* The luma pixels under the four chroma taps. */
-                        int lx = 2 * (int)sx, ly = 2 * (int)sy;
-                        for (int yy = ly; yy < ly + 4 && yy < h && known; yy++) {
-                            const uint8_t *row = slot_mask_row(f, s->slot, yy);
-                            for (int xx = lx; xx < lx + 4 && xx < w; xx++)
-                                if (row[xx]) known = 0;
-                        }
-                    }
-                    if (known) {
-                        /* No chroma offset: estimated from a few pixels per
-                         * tile it varies more than it helps (flicker). */
-                        const AVFrame *src = s->slot->frame;
-                        cu[(size_t)cy * cus + cx] =
-                            (uint8_t)sample(src->data[1], src->linesize[1], sx, sy);
-                        cv[(size_t)cy * cvs + cx] =
-                            (uint8_t)sample(src->data[2], src->linesize[2], sx, sy);
-                        ok = 1;
-                    }
-                }
+            for (int t = 0; t < 4 && !ok; t++) {
+                int id = ids[t];
+                if (!id || id == SOURCE_SPATIAL || (t > 0 && id == ids[t - 1])) continue;
+                ok = copy_chroma(f, cur, &f->sources[id - 1], cx, cy);
             }
             if (!ok) {
                 f->holes[(size_t)cy * cw + cx] = 1;
