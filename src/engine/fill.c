@@ -618,10 +618,12 @@ static int copy_chroma(const struct filler *f, struct slot *cur, const struct so
     double sx = cx + s->dx / 2, sy = cy + s->dy / 2;
     if (sx < 0 || sy < 0 || sx > cw - 2 || sy > ch - 2) return 0;
     if (!s->use_filled) {
+        /* At a whole chroma pixel, sample() reads that one alone. */
         int lx = 2 * (int)sx, ly = 2 * (int)sy;
-        for (int yy = ly; yy < ly + 4 && yy < h; yy++) {
+        int lw = sx == (int)sx && sy == (int)sy ? 2 : 4;
+        for (int yy = ly; yy < ly + lw && yy < h; yy++) {
             const uint8_t *row = slot_mask_row(f, s->slot, yy);
-            for (int xx = lx; xx < lx + 4 && xx < w; xx++)
+            for (int xx = lx; xx < lx + lw && xx < w; xx++)
                 if (row[xx]) return 0;
         }
     }

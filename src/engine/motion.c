@@ -9,6 +9,7 @@
 #define TRUNCATE      40    /* differences beyond this are outliers (moving objects) */
 #define SAMPLES_MAX   12000 /* pixels looked at per cost, at most */
 #define BLOCK_SAMPLES 200   /* per block and shift in the coarse vote, at most */
+#define LK_RESIDUAL   5     /* levels off the sub-pixel fit: that pixel moves otherwise */
 
 enum { GRID_X = MOTION_GRID_X, GRID_Y = MOTION_GRID_Y };
 
@@ -200,6 +201,59 @@ static double parabola(double a, double b, double c) {
     return v > 0.5 ? 0.5 : v < -0.5 ? -0.5 : v;
 }
 
+/* The sub-pixel part (u, v) of a displacement whose whole part is (bx, by),
+ * by Lucas-Kanade: cur(x) = prev(x + b) + u * dprev/dx + v * dprev/dy,
+ * solved by least squares over the inlier blocks' unmasked pixels, then once
+ * more without the pixels that solution does not explain (a walking person
+ * inside an inlier block). A parabola through three costs, used before, is
+ * biased toward whole pixels: 0.59 px for a true 0.7, an error that adds up
+ * frame after frame in a slow pan. Returns 0 when the system is ill-posed. */
+static int lucas_kanade(const struct level *prev, const struct level *cur, int bx, int by,
+                        const uint8_t *inliers, double *u, double *v) {
+    int w = cur->w, h = cur->h, ps = prev->stride;
+    int x0 = 1 + (bx < 0 ? -bx : 0), x1 = w - 1 - (bx > 0 ? bx : 0);
+    int y0 = 1 + (by < 0 ? -by : 0), y1 = h - 1 - (by > 0 ? by : 0);
+    if (x1 - x0 < 8 || y1 - y0 < 8) return 0;
+    long long area = (long long)(x1 - x0) * (y1 - y0);
+    int step = 1;
+    while (area / ((long long)step * step) > SAMPLES_MAX)
+        step++;
+    double su = 0, sv = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        double gxx = 0, gxy = 0, gyy = 0, gxe = 0, gye = 0;
+        long n = 0;
+        for (int y = y0; y < y1; y += step) {
+            const uint8_t *c = cur->luma + (size_t)y * cur->stride;
+            const uint8_t *cm = cur->mask + (size_t)y * w;
+            const uint8_t *p = prev->luma + (size_t)(y + by) * ps + bx;
+            const uint8_t *pm = prev->mask + (size_t)(y + by) * w + bx;
+            const uint8_t *row_inliers = inliers + (y * GRID_Y / h) * GRID_X;
+            for (int x = x0; x < x1; x += step) {
+                if (cm[x] | pm[x] | pm[x - 1] | pm[x + 1] | pm[x - w] | pm[x + w]) continue;
+                if (!row_inliers[cur->grid_col[x]]) continue;
+                int e = c[x] - p[x];
+                if (e > TRUNCATE || e < -TRUNCATE) continue;
+                double gx = (p[x + 1] - p[x - 1]) * 0.5, gy = (p[x + ps] - p[x - ps]) * 0.5;
+                if (pass > 0 && fabs(e - su * gx - sv * gy) > LK_RESIDUAL) continue;
+                gxx += gx * gx;
+                gxy += gx * gy;
+                gyy += gy * gy;
+                gxe += gx * e;
+                gye += gy * e;
+                n++;
+            }
+        }
+        double det = gxx * gyy - gxy * gxy;
+        if (n < 64 || !(det > 1e-6 * (gxx + gyy) * (gxx + gyy))) return 0;
+        su = (gyy * gxe - gxy * gye) / det;
+        sv = (gxx * gye - gxy * gxe) / det;
+    }
+    if (!(fabs(su) <= 0.75 && fabs(sv) <= 0.75)) return 0; /* not near this whole pixel */
+    *u = su;
+    *v = sv;
+    return 1;
+}
+
 int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyramid *cur,
                     double prior_dx, double prior_dy, double *dx, double *dy,
                     struct motion_field *field) {
@@ -240,11 +294,14 @@ int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyram
     }
     const struct level *p0 = &prev->levels[0], *c0 = &cur->levels[0];
     double still = cost(p0, c0, 0, 0, in);
-    double fx = parabola(cost(p0, c0, bx - 1, by, in), best, cost(p0, c0, bx + 1, by, in));
-    double fy = parabola(cost(p0, c0, bx, by - 1, in), best, cost(p0, c0, bx, by + 1, in));
+    double fx, fy;
+    if (!lucas_kanade(p0, c0, bx, by, in, &fx, &fy)) {
+        fx = parabola(cost(p0, c0, bx - 1, by, in), best, cost(p0, c0, bx + 1, by, in));
+        fy = parabola(cost(p0, c0, bx, by - 1, in), best, cost(p0, c0, bx, by + 1, in));
+    }
     *dx = bx + fx;
     *dy = by + fy;
-    /* Noise alone moves the parabola's vertex by a few hundredths: a still
+    /* Noise alone moves the sub-pixel estimate by a few hundredths: a still
      * camera must stay exactly still, or the error adds up over seconds. */
     int weak = (bx || by) && isfinite(still) && best > 0.95 * still;
     if (field) {
