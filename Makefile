@@ -10,7 +10,9 @@ BASE     := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Iinclude
             $(shell pkg-config --cflags $(PKGS)) $(WARN)
 LIBS     := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 
-REL_FLAGS  := -O2 -g
+# -O3: the engine's per-pixel loops vectorize at -O3 and not at -O2 (about a
+# fifth less engine CPU at 1080p; outputs are bit-identical, as no -ffast-math).
+REL_FLAGS  := -O3 -g
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined
 
