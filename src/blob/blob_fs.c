@@ -62,7 +62,11 @@ static void fs_close(struct blob *blob) {
 static int open_temp(const char *final, char *temp, size_t temp_size, struct vsr_error *error) {
     if (make_parents(final) != 0)
         return fail_errno(error, VSR_E_OUTPUT, "creating folders for", final);
-    snprintf(temp, temp_size, "%s.part-XXXXXX", final);
+    int n = snprintf(temp, temp_size, "%s.part-XXXXXX", final);
+    if (n < 0 || (size_t)n >= temp_size) {
+        errno = ENAMETOOLONG;
+        return fail_errno(error, VSR_E_OUTPUT, "creating a temporary file for", final);
+    }
     int fd = mkstemp(temp);
     if (fd < 0) return fail_errno(error, VSR_E_OUTPUT, "creating", temp);
     return fd;
