@@ -22,8 +22,19 @@ struct level {
     uint8_t *grid_col;   /* w entries: the voting block column of each x */
 };
 
+/* The top level again, with a border of VOTE_PAD pixels each side that its
+ * mask ignores: block_costs reads every horizontal shift of a sample at once,
+ * without a bounds check per shift. */
+enum { VOTE_LANES = 16, VOTE_PAD = VOTE_LANES };
+
+struct vote_plane {
+    uint8_t *luma, *mask; /* (w + 2 * VOTE_PAD) x h, pixel (0, 0) at VOTE_PAD */
+    int stride;
+};
+
 struct motion_pyramid {
     struct level levels[MOTION_LEVELS];
+    struct vote_plane vote;
 };
 
 struct motion_pyramid *motion_pyramid_new(int width, int height) {
@@ -43,6 +54,17 @@ struct motion_pyramid *motion_pyramid_new(int width, int height) {
         }
         for (int x = 0; x < w; x++)
             p->levels[l].grid_col[x] = (uint8_t)(x * GRID_X / w);
+        if (l == MOTION_LEVELS - 1) {
+            struct vote_plane *v = &p->vote;
+            v->stride = w + 2 * VOTE_PAD;
+            v->luma = calloc((size_t)v->stride * h, 1);
+            v->mask = malloc((size_t)v->stride * h);
+            if (!v->luma || !v->mask) {
+                motion_pyramid_free(p);
+                return NULL;
+            }
+            memset(v->mask, 1, (size_t)v->stride * h); /* the border stays ignored */
+        }
         w = w / 2 > 1 ? w / 2 : 1;
         h = h / 2 > 1 ? h / 2 : 1;
     }
@@ -56,6 +78,8 @@ void motion_pyramid_free(struct motion_pyramid *p) {
         free(p->levels[l].mask);
         free(p->levels[l].grid_col);
     }
+    free(p->vote.luma);
+    free(p->vote.mask);
     free(p);
 }
 
@@ -93,75 +117,119 @@ void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int str
         memset(l0->mask, 0, (size_t)l0->w * l0->h);
     for (int l = 1; l < MOTION_LEVELS; l++)
         halve(&p->levels[l - 1], &p->levels[l]);
-}
-
-/* The truncated squared differences of one row's samples, without branches
- * so that the loop vectorizes (cost_in calls it with constant steps). */
-static inline __attribute__((always_inline)) long long row_cost(const uint8_t *c, const uint8_t *p,
-                                                                const uint8_t *cm,
-                                                                const uint8_t *pm, int x0, int x1,
-                                                                int step, long long *count) {
-    int sum = 0, n = 0;
-    for (int x = x0; x < x1; x += step) {
-        int valid = !(cm[x] | pm[x]);
-        int d = c[x] - p[x];
-        d = d < 0 ? -d : d;
-        d = d > TRUNCATE ? TRUNCATE : d;
-        sum += valid ? d * d : 0;
-        n += valid;
+    const struct level *top = &p->levels[MOTION_LEVELS - 1];
+    for (int y = 0; y < top->h; y++) {
+        memcpy(p->vote.luma + (size_t)y * p->vote.stride + VOTE_PAD,
+               top->luma + (size_t)y * top->stride, (size_t)top->w);
+        memcpy(p->vote.mask + (size_t)y * p->vote.stride + VOTE_PAD, top->mask + (size_t)y * top->w,
+               (size_t)top->w);
     }
-    *count += n;
-    return sum;
 }
 
 /* Mean truncated squared difference between cur and prev shifted by (dx, dy),
- * over pixels unmasked in both, looking at no more than SAMPLES pixels of the
- * box; HUGE_VAL when too few overlap. */
-static double cost_in(const struct level *prev, const struct level *cur, int dx, int dy, int bx0,
-                      int by0, int bx1, int by1, const uint8_t *inliers, long samples) {
+ * over pixels unmasked in both and in an inlier block, looking at no more than
+ * SAMPLES_MAX pixels; HUGE_VAL when too few overlap. */
+static double cost(const struct level *prev, const struct level *cur, int dx, int dy,
+                   const uint8_t *inliers) {
     int w = cur->w, h = cur->h;
     int x0 = dx < 0 ? -dx : 0, x1 = dx > 0 ? w - dx : w;
     int y0 = dy < 0 ? -dy : 0, y1 = dy > 0 ? h - dy : h;
-    if (x1 - x0 < w / 2 || y1 - y0 < h / 2) return HUGE_VAL;
-    if (x0 < bx0) x0 = bx0;
-    if (y0 < by0) y0 = by0;
-    if (x1 > bx1) x1 = bx1;
-    if (y1 > by1) y1 = by1;
-    if (x1 - x0 < 2 || y1 - y0 < 2) return HUGE_VAL;
+    if (x1 - x0 < w / 2 || y1 - y0 < h / 2 || x1 - x0 < 2 || y1 - y0 < 2) return HUGE_VAL;
     long long area = (long long)(x1 - x0) * (y1 - y0);
     int step = 1;
-    while (area / ((long long)step * step) > samples)
+    while (area / ((long long)step * step) > SAMPLES_MAX)
         step++;
     long long sum = 0, n = 0;
     for (int y = y0; y < y1; y += step) {
         const uint8_t *c = cur->luma + (size_t)y * cur->stride, *cm = cur->mask + (size_t)y * w;
         const uint8_t *p = prev->luma + (size_t)(y + dy) * prev->stride + dx;
         const uint8_t *pm = prev->mask + (size_t)(y + dy) * w + dx;
-        if (inliers) {
-            const uint8_t *row_inliers = inliers + (y * GRID_Y / h) * GRID_X;
-            for (int x = x0; x < x1; x += step) {
-                if (cm[x] | pm[x]) continue;
-                if (!row_inliers[cur->grid_col[x]]) continue;
-                int d = c[x] - p[x];
-                if (d < 0) d = -d;
-                if (d > TRUNCATE) d = TRUNCATE;
-                sum += d * d;
-                n++;
-            }
-        } else if (step == 1) {
-            sum += row_cost(c, p, cm, pm, x0, x1, 1, &n);
-        } else if (step == 2) {
-            sum += row_cost(c, p, cm, pm, x0, x1, 2, &n);
-        } else {
-            sum += row_cost(c, p, cm, pm, x0, x1, step, &n);
+        const uint8_t *row_inliers = inliers + (y * GRID_Y / h) * GRID_X;
+        for (int x = x0; x < x1; x += step) {
+            if (cm[x] | pm[x]) continue;
+            if (!row_inliers[cur->grid_col[x]]) continue;
+            int d = c[x] - p[x];
+            if (d < 0) d = -d;
+            if (d > TRUNCATE) d = TRUNCATE;
+            sum += d * d;
+            n++;
         }
     }
     return n * 16 < area / ((long long)step * step) ? HUGE_VAL : (double)sum / (double)n;
 }
 
-static double cost(const struct level *prev, const struct level *cur, int dx, int dy,
-                   const uint8_t *inliers) {
-    return cost_in(prev, cur, dx, dy, 0, 0, cur->w, cur->h, inliers, SAMPLES_MAX);
+/* Lanes of the vote: one per horizontal shift (GCC and Clang lower these
+ * vectors to SSE2 or NEON, or to plain code where there is neither). */
+typedef uint8_t vote_u8 __attribute__((vector_size(8)));
+typedef int16_t vote_i16 __attribute__((vector_size(16)));
+typedef int32_t vote_i32 __attribute__((vector_size(16)));
+
+/* The cost of every shift within COARSE_RADIUS for the block [x0, x1) x
+ * [y0, y1) of the top level, into COSTS (SIDE x SIDE, row-major by dy): the
+ * mean truncated squared difference over a fixed grid of at most
+ * BLOCK_SAMPLES of the block's pixels, unmasked in cur and, once shifted,
+ * inside prev and unmasked there; HUGE_VAL when too few are. Each sample is
+ * compared with the row of its horizontal shifts at once, in lanes: a block
+ * row holds too few samples (15 at 1080p) to vectorize the other way. */
+static void block_costs(const struct motion_pyramid *prev, const struct motion_pyramid *cur, int x0,
+                        int y0, int x1, int y1, double *costs) {
+    enum { R = COARSE_RADIUS, SIDE = 2 * COARSE_RADIUS + 1 };
+    const struct level *top = &cur->levels[MOTION_LEVELS - 1];
+    const struct vote_plane *c = &cur->vote, *p = &prev->vote;
+    int w = top->w, h = top->h;
+    long long area = (long long)(x1 - x0) * (y1 - y0);
+    int step = 1;
+    while (area / ((long long)step * step) > BLOCK_SAMPLES)
+        step++;
+    /* Two halves of 8 lanes, each a 16-byte vector: d*d <= TRUNCATE^2 fits
+     * 16 bits, and so does a count of samples; sums need 32. */
+    vote_i32 sum[SIDE][4];
+    vote_i16 count[SIDE][2];
+    memset(sum, 0, sizeof sum);
+    memset(count, 0, sizeof count);
+    for (int y = y0; y < y1; y += step) {
+        const uint8_t *cl = c->luma + (size_t)y * c->stride + VOTE_PAD;
+        const uint8_t *cm = c->mask + (size_t)y * c->stride + VOTE_PAD;
+        for (int x = x0; x < x1; x += step) {
+            if (cm[x]) continue;
+            vote_i16 v = {0};
+            v += cl[x];
+            for (int j = 0; j < SIDE; j++) {
+                int py = y + j - R;
+                if (py < 0 || py >= h) continue;
+                /* Lanes 0..2R are the shifts -R..R; the rest are not used. */
+                const uint8_t *pl = p->luma + (size_t)py * p->stride + VOTE_PAD + x - R;
+                const uint8_t *pm = p->mask + (size_t)py * p->stride + VOTE_PAD + x - R;
+                for (int half = 0; half < 2; half++) {
+                    vote_u8 l8, m8;
+                    memcpy(&l8, pl + 8 * half, sizeof l8);
+                    memcpy(&m8, pm + 8 * half, sizeof m8);
+                    vote_i16 d = __builtin_convertvector(l8, vote_i16) - v;
+                    vote_i16 sign = d >> 15;
+                    d = (d ^ sign) - sign;
+                    vote_i16 over = d > TRUNCATE;
+                    d = (d & ~over) | (TRUNCATE & over);
+                    vote_i16 known = __builtin_convertvector(m8, vote_i16) == 0;
+                    vote_i16 squares = d * d & known;
+                    vote_i32 lo = {squares[0], squares[1], squares[2], squares[3]};
+                    vote_i32 hi = {squares[4], squares[5], squares[6], squares[7]};
+                    sum[j][2 * half] += lo;
+                    sum[j][2 * half + 1] += hi;
+                    count[j][half] -= known; /* known is -1 where true */
+                }
+            }
+        }
+    }
+    long long grid = area / ((long long)step * step);
+    for (int j = 0; j < SIDE; j++)
+        for (int k = 0; k < SIDE; k++) {
+            int dx = k - R, dy = j - R;
+            /* As cost: a shift that leaves less than half the frame is out. */
+            int out = w - abs(dx) < w / 2 || h - abs(dy) < h / 2;
+            long long n = count[j][k / 8][k % 8];
+            costs[j * SIDE + k] =
+                out || n * 16 < grid ? HUGE_VAL : (double)sum[j][k / 4][k % 4] / (double)n;
+        }
 }
 
 /* The coarse displacement most blocks of the frame agree with. A block
@@ -170,26 +238,24 @@ static double cost(const struct level *prev, const struct level *cur, int dx, in
  * only with their true motion. A car that fills a few blocks cannot outvote
  * the background, unlike a single whole-frame cost. INLIERS gets the blocks
  * that agree with the winner. */
-static void vote_coarse(const struct level *prev, const struct level *cur, int prior_x, int prior_y,
-                        int *bx, int *by, uint8_t inliers[GRID_Y][GRID_X],
-                        int block_best[GRID_Y][GRID_X]) {
+static void vote_coarse(const struct motion_pyramid *prev_pyramid,
+                        const struct motion_pyramid *cur_pyramid, int prior_x, int prior_y, int *bx,
+                        int *by, uint8_t inliers[GRID_Y][GRID_X], int block_best[GRID_Y][GRID_X]) {
     enum { SIDE = 2 * COARSE_RADIUS + 1 };
     static const double margin = 12; /* noise between two frames, in cost units */
     double costs[GRID_Y][GRID_X][SIDE * SIDE];
     double best_of[GRID_Y][GRID_X];
     int support[SIDE * SIDE] = {0};
     int textured = 0;
+    const struct level *cur = &cur_pyramid->levels[MOTION_LEVELS - 1];
     for (int gy = 0; gy < GRID_Y; gy++)
         for (int gx = 0; gx < GRID_X; gx++) {
             int x0 = cur->w * gx / GRID_X, x1 = cur->w * (gx + 1) / GRID_X;
             int y0 = cur->h * gy / GRID_Y, y1 = cur->h * (gy + 1) / GRID_Y;
             double best = HUGE_VAL;
-            for (int i = 0; i < SIDE * SIDE; i++) {
-                double c = cost_in(prev, cur, i % SIDE - COARSE_RADIUS, i / SIDE - COARSE_RADIUS,
-                                   x0, y0, x1, y1, NULL, BLOCK_SAMPLES);
-                costs[gy][gx][i] = c;
-                if (c < best) best = c;
-            }
+            block_costs(prev_pyramid, cur_pyramid, x0, y0, x1, y1, costs[gy][gx]);
+            for (int i = 0; i < SIDE * SIDE; i++)
+                if (costs[gy][gx][i] < best) best = costs[gy][gx][i];
             best_of[gy][gx] = best;
             block_best[gy][gx] = -1;
             if (!isfinite(best)) continue;
@@ -290,8 +356,8 @@ int motion_estimate(const struct motion_pyramid *prev, const struct motion_pyram
     uint8_t inliers[GRID_Y][GRID_X];
     int block_best[GRID_Y][GRID_X];
     int scale = 1 << top;
-    vote_coarse(&prev->levels[top], &cur->levels[top], (int)lround(prior_dx / scale),
-                (int)lround(prior_dy / scale), &bx, &by, inliers, block_best);
+    vote_coarse(prev, cur, (int)lround(prior_dx / scale), (int)lround(prior_dy / scale), &bx, &by,
+                inliers, block_best);
     if (field) {
         enum { SIDE = 2 * COARSE_RADIUS + 1 };
         for (int gy = 0; gy < GRID_Y; gy++)
