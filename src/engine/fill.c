@@ -390,6 +390,29 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     int ss = s->slot->frame->linesize[0];
     int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
     int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
+    if (s->dx == (int)s->dx && s->dy == (int)s->dy) {
+        /* A whole-pixel shift (a still camera): one tap, no interpolation;
+         * the same pixels and values as the general loop below. */
+        int ix = (int)s->dx, iy = (int)s->dy;
+        for (int y = ty; y < y1; y++) {
+            int sy = y + iy;
+            if (sy < 0 || sy > f->height - 2) continue;
+            const uint8_t *src = sp + (size_t)sy * ss;
+            const uint8_t *masked = s->use_filled ? NULL : slot_mask_row(f, s->slot, sy);
+            const uint8_t *want = f->cur_mask + (size_t)y * f->width;
+            uint16_t *source_of = f->source_of + (size_t)y * f->width;
+            uint8_t *dst = cp + (size_t)y * cs;
+            for (int x = tx; x < x1; x++) {
+                int sx = x + ix;
+                if (!want[x] || source_of[x] || sx < 0 || sx > f->width - 2) continue;
+                if (masked && masked[sx]) continue;
+                dst[x] = clamp8(src[sx] + s->offset);
+                source_of[x] = (uint16_t)id;
+                remaining--;
+            }
+        }
+        return remaining;
+    }
     for (int y = ty; y < y1; y++)
         for (int x = tx; x < x1; x++) {
             size_t i = (size_t)y * f->width + x;
