@@ -330,14 +330,40 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     int cs = cur->frame->linesize[0], ss = src->frame->linesize[0];
     int diffs[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     long sum = 0, n = 0;
-    for (int y = b.y0; y < b.y1; y += step)
+    /* source_known and sample, pixel by pixel, with what is the same along
+     * a row worked out once per row: the same pixels and values. */
+    for (int y = b.y0; y < b.y1; y += step) {
+        double sy = y + dy;
+        if (sy < 0 || sy > f->height - 2) continue;
+        int y0 = (int)sy;
+        double fy = sy - y0;
+        const uint8_t *m0 = NULL, *m1 = NULL; /* the source's mask, where it has one */
+        if (!use_filled && y0 + 1 >= src->mask_y0 && y0 < src->mask_y1) {
+            m0 = slot_mask_row(f, src, y0);
+            m1 = slot_mask_row(f, src, y0 + 1);
+        }
+        const uint8_t *held = f->cur_mask + (size_t)y * f->width, *c = cp + (size_t)y * cs;
+        const uint8_t *s0 = sp + (size_t)y0 * ss, *s1 = s0 + ss;
         for (int x = b.x0; x < b.x1; x += step) {
-            if (f->cur_mask[(size_t)y * f->width + x]) continue;
-            if (!source_known(f, src, use_filled, x, y, dx, dy)) continue;
-            int d = cp[(size_t)y * cs + x] - sample(sp, ss, x + dx, y + dy);
+            if (held[x]) continue;
+            double sx = x + dx;
+            if (sx < 0 || sx > f->width - 2) continue;
+            int x0 = (int)sx;
+            double fx = sx - x0;
+            int whole = fx == 0 && fy == 0, v;
+            if (m0 && (whole ? m0[x0] : m0[x0] | m0[x0 + 1] | m1[x0] | m1[x0 + 1])) continue;
+            if (whole) {
+                v = s0[x0];
+            } else {
+                double top = s0[x0] + fx * (s0[x0 + 1] - s0[x0]);
+                double bottom = s1[x0] + fx * (s1[x0 + 1] - s1[x0]);
+                v = (int)(top + fy * (bottom - top) + 0.5);
+            }
+            int d = c[x] - v;
             diffs[n++] = d;
             sum += d;
         }
+    }
     if (n < 24) return r;
     double mean = (double)sum / (double)n, dev = 0;
     for (long i = 0; i < n; i++)
