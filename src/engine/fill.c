@@ -86,7 +86,14 @@ struct filler {
     uint16_t *source_of; /* width*height: 0 not masked, 1.. source id, SPATIAL */
     struct source *sources;
     size_t source_count, source_capacity;
-    uint8_t *holes;       /* spatial fill work plane */
+    uint8_t *holes; /* spatial fill work plane */
+    /* The tile being filled, as every candidate source is compared with it:
+     * its ring's unmasked luma pixels, every scale-th, row by row. They stay
+     * as they are while the frame is filled (only masked pixels are). */
+    int ring_tx, ring_ty, ring_rows;
+    int ring_row_y[TILE + 2 * RING + 1], ring_row_end[TILE + 2 * RING + 1];
+    int16_t ring_x[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
+    uint8_t ring_v[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
     uint8_t *zero_row;    /* width: the mask outside a slot's band */
     int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
@@ -320,19 +327,43 @@ static double chroma_mismatch(const struct filler *f, const struct slot *cur,
     return n ? (double)sum / (double)n : 0;
 }
 
+/* Gathers the ring of tile (tx, ty) of CUR (see struct filler). */
+static void ring_of(struct filler *f, const struct slot *cur, int tx, int ty) {
+    struct box b = ring_box(f, tx, ty);
+    const uint8_t *cp = cur->frame->data[0];
+    int cs = cur->frame->linesize[0], n = 0;
+    f->ring_tx = tx;
+    f->ring_ty = ty;
+    f->ring_rows = 0;
+    for (int y = b.y0; y < b.y1; y += f->scale) {
+        const uint8_t *held = f->cur_mask + (size_t)y * f->width, *c = cp + (size_t)y * cs;
+        for (int x = b.x0; x < b.x1; x += f->scale)
+            if (!held[x]) {
+                f->ring_x[n] = (int16_t)x;
+                f->ring_v[n++] = c[x];
+            }
+        f->ring_row_y[f->ring_rows] = y;
+        f->ring_row_end[f->ring_rows++] = n;
+    }
+}
+
 static struct match tile_match(const struct filler *f, const struct slot *cur,
                                const struct slot *src, int use_filled, int tx, int ty, double dx,
                                double dy) {
     struct match r = {-1, 0, 0};
-    int step = f->scale;
-    struct box b = ring_box(f, tx, ty);
-    const uint8_t *cp = cur->frame->data[0], *sp = src->frame->data[0];
-    int cs = cur->frame->linesize[0], ss = src->frame->linesize[0];
+    (void)cur; /* its ring is in f (see ring_of) */
+    if (f->ring_tx != tx || f->ring_ty != ty) return r;
+    const uint8_t *sp = src->frame->data[0];
+    int ss = src->frame->linesize[0];
     int diffs[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     long sum = 0, n = 0;
-    /* source_known and sample, pixel by pixel, with what is the same along
-     * a row worked out once per row: the same pixels and values. */
-    for (int y = b.y0; y < b.y1; y += step) {
+    /* source_known and sample, pixel by pixel, over the tile's ring, with what
+     * is the same along a row worked out once per row: the same pixels and
+     * values as looking each up. */
+    int shift = fabs(dx) < f->width && fabs(dy) < f->height && dx == (int)dx && dy == (int)dy;
+    int ix = shift ? (int)dx : 0; /* whole pixels */
+    for (int row = 0, i = 0; row < f->ring_rows; i = f->ring_row_end[row++]) {
+        int y = f->ring_row_y[row], end = f->ring_row_end[row];
         double sy = y + dy;
         if (sy < 0 || sy > f->height - 2) continue;
         int y0 = (int)sy;
@@ -342,11 +373,19 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
             m0 = slot_mask_row(f, src, y0);
             m1 = slot_mask_row(f, src, y0 + 1);
         }
-        const uint8_t *held = f->cur_mask + (size_t)y * f->width, *c = cp + (size_t)y * cs;
         const uint8_t *s0 = sp + (size_t)y0 * ss, *s1 = s0 + ss;
-        for (int x = b.x0; x < b.x1; x += step) {
-            if (held[x]) continue;
-            double sx = x + dx;
+        if (shift) { /* a still camera: one tap */
+            for (; i < end; i++) {
+                int x0 = f->ring_x[i] + ix;
+                if (x0 < 0 || x0 > f->width - 2 || (m0 && m0[x0])) continue;
+                int d = f->ring_v[i] - s0[x0];
+                diffs[n++] = d;
+                sum += d;
+            }
+            continue;
+        }
+        for (; i < end; i++) {
+            double sx = f->ring_x[i] + dx;
             if (sx < 0 || sx > f->width - 2) continue;
             int x0 = (int)sx;
             double fx = sx - x0;
@@ -359,7 +398,7 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
                 double bottom = s1[x0] + fx * (s1[x0 + 1] - s1[x0]);
                 v = (int)(top + fy * (bottom - top) + 0.5);
             }
-            int d = c[x] - v;
+            int d = f->ring_v[i] - v;
             diffs[n++] = d;
             sum += d;
         }
@@ -416,7 +455,8 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     int ss = s->slot->frame->linesize[0];
     int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
     int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
-    if (s->dx == (int)s->dx && s->dy == (int)s->dy) {
+    if (fabs(s->dx) < f->width && fabs(s->dy) < f->height && s->dx == (int)s->dx &&
+        s->dy == (int)s->dy) {
         /* A whole-pixel shift (a still camera): one tap, no interpolation;
          * the same pixels and values as the general loop below. */
         int ix = (int)s->dx, iy = (int)s->dy;
@@ -548,6 +588,7 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
 }
 
 static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
+    ring_of(f, cur, tx, ty);
     /* Local motion per frame found so far in each direction (past, future). */
     double vx[2] = {0, 0}, vy[2] = {0, 0};
     int have_v[2] = {0, 0};
