@@ -259,6 +259,51 @@ static inline int source_known(const struct filler *f, const struct slot *src, i
              slot_masked(f, src, x0, y0 + 1) | slot_masked(f, src, x0 + 1, y0 + 1));
 }
 
+/* One row of a source under a displacement, for reading it pixel by pixel
+ * as source_known and sample do, with what the row shares worked out once. */
+struct source_row {
+    const uint8_t *s0, *s1; /* luma rows y0 and y0 + 1 */
+    const uint8_t *m0, *m1; /* mask rows y0 and y0 + 1; NULL where none counts */
+    double fy;
+};
+
+/* Sets R for row Y displaced by DY; 0 when that row is outside SRC. */
+static inline int source_row(const struct filler *f, const struct slot *src, int use_filled, int y,
+                             double dy, struct source_row *r) {
+    double sy = y + dy;
+    if (sy < 0 || sy > f->height - 2) return 0;
+    int y0 = (int)sy;
+    r->fy = sy - y0;
+    r->s0 = src->frame->data[0] + (size_t)y0 * src->frame->linesize[0];
+    r->s1 = r->s0 + src->frame->linesize[0];
+    r->m0 = r->m1 = NULL;
+    if (!use_filled && y0 + 1 >= src->mask_y0 && y0 < src->mask_y1) {
+        r->m0 = slot_mask_row(f, src, y0);
+        r->m1 = slot_mask_row(f, src, y0 + 1);
+    }
+    return 1;
+}
+
+/* The value at column SX of row R into *V, as sample() gives it; 0 when it
+ * is not known there (as source_known). */
+static inline int source_read(const struct filler *f, const struct source_row *r, double sx,
+                              int *v) {
+    if (sx < 0 || sx > f->width - 2) return 0;
+    int x0 = (int)sx;
+    double fx = sx - x0;
+    if (fx == 0 && r->fy == 0) {
+        if (r->m0 && r->m0[x0]) return 0;
+        *v = r->s0[x0];
+        return 1;
+    }
+    if (r->m0 && (r->m0[x0] | r->m0[x0 + 1] | r->m1[x0] | r->m1[x0 + 1])) return 0;
+    const uint8_t *s0 = r->s0, *s1 = r->s1;
+    double top = s0[x0] + fx * (s0[x0 + 1] - s0[x0]);
+    double bottom = s1[x0] + fx * (s1[x0 + 1] - s1[x0]);
+    *v = (int)(top + r->fy * (bottom - top) + 0.5);
+    return 1;
+}
+
 /* How well SRC, displaced by (dx, dy), fits frame CUR around tile (tx, ty):
  * the mean |difference| over the known luma pixels there once the mean
  * difference (exposure drift, a cloud) is taken out, and that mean, which the
@@ -353,8 +398,6 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     struct match r = {-1, 0, 0};
     (void)cur; /* its ring is in f (see ring_of) */
     if (f->ring_tx != tx || f->ring_ty != ty) return r;
-    const uint8_t *sp = src->frame->data[0];
-    int ss = src->frame->linesize[0];
     int diffs[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     long sum = 0, n = 0;
     /* source_known and sample, pixel by pixel, over the tile's ring, with what
@@ -363,41 +406,22 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     int shift = fabs(dx) < f->width && fabs(dy) < f->height && dx == (int)dx && dy == (int)dy;
     int ix = shift ? (int)dx : 0; /* whole pixels */
     for (int row = 0, i = 0; row < f->ring_rows; i = f->ring_row_end[row++]) {
-        int y = f->ring_row_y[row], end = f->ring_row_end[row];
-        double sy = y + dy;
-        if (sy < 0 || sy > f->height - 2) continue;
-        int y0 = (int)sy;
-        double fy = sy - y0;
-        const uint8_t *m0 = NULL, *m1 = NULL; /* the source's mask, where it has one */
-        if (!use_filled && y0 + 1 >= src->mask_y0 && y0 < src->mask_y1) {
-            m0 = slot_mask_row(f, src, y0);
-            m1 = slot_mask_row(f, src, y0 + 1);
-        }
-        const uint8_t *s0 = sp + (size_t)y0 * ss, *s1 = s0 + ss;
+        int end = f->ring_row_end[row];
+        struct source_row sr;
+        if (!source_row(f, src, use_filled, f->ring_row_y[row], dy, &sr)) continue;
         if (shift) { /* a still camera: one tap */
             for (; i < end; i++) {
                 int x0 = f->ring_x[i] + ix;
-                if (x0 < 0 || x0 > f->width - 2 || (m0 && m0[x0])) continue;
-                int d = f->ring_v[i] - s0[x0];
+                if (x0 < 0 || x0 > f->width - 2 || (sr.m0 && sr.m0[x0])) continue;
+                int d = f->ring_v[i] - sr.s0[x0];
                 diffs[n++] = d;
                 sum += d;
             }
             continue;
         }
         for (; i < end; i++) {
-            double sx = f->ring_x[i] + dx;
-            if (sx < 0 || sx > f->width - 2) continue;
-            int x0 = (int)sx;
-            double fx = sx - x0;
-            int whole = fx == 0 && fy == 0, v;
-            if (m0 && (whole ? m0[x0] : m0[x0] | m0[x0 + 1] | m1[x0] | m1[x0 + 1])) continue;
-            if (whole) {
-                v = s0[x0];
-            } else {
-                double top = s0[x0] + fx * (s0[x0 + 1] - s0[x0]);
-                double bottom = s1[x0] + fx * (s1[x0 + 1] - s1[x0]);
-                v = (int)(top + fy * (bottom - top) + 0.5);
-            }
+            int v;
+            if (!source_read(f, &sr, f->ring_x[i] + dx, &v)) continue;
             int d = f->ring_v[i] - v;
             diffs[n++] = d;
             sum += d;
@@ -479,15 +503,19 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
         }
         return remaining;
     }
-    for (int y = ty; y < y1; y++)
+    for (int y = ty; y < y1; y++) {
+        struct source_row sr;
+        if (!source_row(f, s->slot, s->use_filled, y, s->dy, &sr)) continue;
+        const uint8_t *want = f->cur_mask + (size_t)y * f->width;
+        uint16_t *source_of = f->source_of + (size_t)y * f->width;
         for (int x = tx; x < x1; x++) {
-            size_t i = (size_t)y * f->width + x;
-            if (!f->cur_mask[i] || f->source_of[i]) continue;
-            if (!source_known(f, s->slot, s->use_filled, x, y, s->dx, s->dy)) continue;
-            cp[(size_t)y * cs + x] = clamp8(sample(sp, ss, x + s->dx, y + s->dy) + s->offset);
-            f->source_of[i] = (uint16_t)id;
+            int v;
+            if (!want[x] || source_of[x] || !source_read(f, &sr, x + s->dx, &v)) continue;
+            cp[(size_t)y * cs + x] = clamp8(v + s->offset);
+            source_of[x] = (uint16_t)id;
             remaining--;
         }
+    }
     return remaining;
 }
 
