@@ -332,8 +332,8 @@ static void check_motion(double sx, double sy, int with_text) {
             frames_draw_text(a, 60, 140, 18, 9, 3, mask);
             frames_draw_text(b, 60, 140, 18, 9, 3, mask);
         }
-        motion_pyramid_build(prev, a->data[0], a->linesize[0], with_text ? mask : NULL);
-        motion_pyramid_build(cur, b->data[0], b->linesize[0], with_text ? mask : NULL);
+        motion_pyramid_build(prev, a->data[0], a->linesize[0], with_text ? mask : NULL, 0, H);
+        motion_pyramid_build(cur, b->data[0], b->linesize[0], with_text ? mask : NULL, 0, H);
         double dx = 99, dy = 99;
         struct motion_field field;
         int moved = motion_estimate(prev, cur, 0, 0, &dx, &dy, &field);

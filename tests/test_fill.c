@@ -140,7 +140,7 @@ static void fill_scene(const struct fill_scene *s, struct fill_errors *e) {
         CHECK(frame != NULL);
         if (!frame) break;
         frame->pts = pushed;
-        CHECK_INT(0, filler_push(f, frame, mask));
+        CHECK_INT(0, filler_push(f, frame, mask, 0, H));
         pushed++;
     }
     e->frames_out = popped;

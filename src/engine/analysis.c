@@ -2,8 +2,9 @@
  *
  * A ring of QUEUE_MASKS full-size masks sits between the two threads: the
  * analysis thread writes the next mask into a free slot, the pipeline copies
- * it out. The end of the video, or a failure, is passed along in order, after
- * the masks before it. */
+ * it out. Only the rows a mask's subtitles cover are written and copied: the
+ * rest of every mask stays zero. The end of the video, or a failure, is passed along in order,
+ * after the masks before it. */
 #include "engine/analysis.h"
 
 #include <pthread.h>
@@ -19,7 +20,9 @@ struct analysis {
     struct detector *detector;
     const atomic_int *cancel;
     size_t mask_size;
+    size_t width;
     uint8_t *masks[QUEUE_MASKS];
+    struct mask_rows rows[QUEUE_MASKS]; /* of each slot's mask */
     pthread_t thread;
     int started;
 
@@ -45,10 +48,11 @@ static int stopping(struct analysis *a) {
 
 /* Writes the mask of frame INDEX into MASK, feeding the detector from the
  * reader until it can tell. Returns 1, 0 past the last frame, or a failure. */
-static int produce(struct analysis *a, int64_t index, uint8_t *mask, struct vsr_error *error) {
+static int produce(struct analysis *a, int64_t index, uint8_t *mask, struct mask_rows *rows,
+                   struct vsr_error *error) {
     for (;;) {
         if (a->reader_done && index >= a->frames_pushed) return 0;
-        int ret = detector_mask(a->detector, index, mask);
+        int ret = detector_mask_rows(a->detector, index, mask, &rows->y0, &rows->y1);
         if (ret == 1) return 1;
         if (ret < 0)
             return error_set(error, ret, "subtitle detection failed on frame %lld",
@@ -84,7 +88,13 @@ static void *run(void *arg) {
         if (stop) break;
 
         struct vsr_error error = {0, ""};
-        int ret = produce(a, index, a->masks[slot], &error);
+        /* The slot's last mask goes; its rows outside the new band stay zero. */
+        struct mask_rows *rows = &a->rows[slot];
+        if (rows->y1 > rows->y0)
+            memset(a->masks[slot] + (size_t)rows->y0 * a->width, 0,
+                   (size_t)(rows->y1 - rows->y0) * a->width);
+        rows->y0 = rows->y1 = 0;
+        int ret = produce(a, index, a->masks[slot], rows, &error);
 
         pthread_mutex_lock(&a->lock);
         if (ret == 1) {
@@ -110,10 +120,11 @@ int analysis_start(struct analysis **out, struct media_reader *reader, struct de
     a->detector = detector;
     a->cancel = cancel;
     a->mask_size = (size_t)width * (size_t)height;
+    a->width = (size_t)width;
     pthread_mutex_init(&a->lock, NULL);
     pthread_cond_init(&a->changed, NULL);
     for (int i = 0; i < QUEUE_MASKS; i++)
-        if (!(a->masks[i] = malloc(a->mask_size))) {
+        if (!(a->masks[i] = calloc(a->mask_size, 1))) {
             analysis_stop(a);
             return error_set(error, VSR_E_NOMEM, "out of memory");
         }
@@ -126,7 +137,8 @@ int analysis_start(struct analysis **out, struct media_reader *reader, struct de
     return 0;
 }
 
-int analysis_next(struct analysis *a, uint8_t *mask, struct vsr_error *error) {
+int analysis_next(struct analysis *a, uint8_t *mask, struct mask_rows *rows,
+                  struct vsr_error *error) {
     pthread_mutex_lock(&a->lock);
     while (a->count == 0 && !a->ended)
         pthread_cond_wait(&a->changed, &a->lock);
@@ -139,7 +151,12 @@ int analysis_next(struct analysis *a, uint8_t *mask, struct vsr_error *error) {
     int slot = a->head;
     pthread_mutex_unlock(&a->lock);
     /* The slot stays ours until count drops: the thread writes only free slots. */
-    memcpy(mask, a->masks[slot], a->mask_size);
+    if (rows->y1 > rows->y0)
+        memset(mask + (size_t)rows->y0 * a->width, 0, (size_t)(rows->y1 - rows->y0) * a->width);
+    *rows = a->rows[slot];
+    if (rows->y1 > rows->y0)
+        memcpy(mask + (size_t)rows->y0 * a->width, a->masks[slot] + (size_t)rows->y0 * a->width,
+               (size_t)(rows->y1 - rows->y0) * a->width);
     pthread_mutex_lock(&a->lock);
     a->head = (a->head + 1) % QUEUE_MASKS;
     a->count--;

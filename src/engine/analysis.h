@@ -25,10 +25,17 @@ struct analysis;
 int analysis_start(struct analysis **out, struct media_reader *reader, struct detector *detector,
                    int width, int height, const atomic_int *cancel, struct vsr_error *error);
 
-/* Waits for the mask of the next frame and copies it into MASK. Returns 1,
- * 0 when reader A has no more frames, or a negative vsr_status with ERROR
- * set (a truncated input, say). */
-int analysis_next(struct analysis *analysis, uint8_t *mask, struct vsr_error *error);
+/* Rows [y0, y1) of a mask that may be non-zero; the rest are zero. */
+struct mask_rows {
+    int y0, y1;
+};
+
+/* Waits for the mask of the next frame and puts it into MASK, whose rows
+ * outside *ROWS must be zero; *ROWS becomes the new mask's (only the rows
+ * of a subtitle band are copied). Returns 1, 0 when reader A has no more
+ * frames, or a negative vsr_status with ERROR set (a truncated input, say). */
+int analysis_next(struct analysis *analysis, uint8_t *mask, struct mask_rows *rows,
+                  struct vsr_error *error);
 
 /* Stops the thread, waits for it and frees everything. NULL is a no-op. */
 void analysis_stop(struct analysis *analysis);

@@ -800,14 +800,20 @@ static int start_undecided(const struct detector *d, int64_t index) {
     return 0;
 }
 
-int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {
+/* The full-size rows [*y0, *y1) event E paints. */
+static void event_rows(const struct detector *d, const struct event *e, int *y0, int *y1) {
+    *y0 = e->y0 * d->scale;
+    int last = e->y0 + e->h - 1;
+    *y1 = last == d->height - 1 ? d->full_height : (last + 1) * d->scale;
+}
+
+int detector_mask_rows(struct detector *d, int64_t index, uint8_t *mask, int *y0, int *y1) {
+    *y0 = *y1 = 0;
     /* Every event covering INDEX has ended, and been closed, by now. */
     if (!d->finished && (d->frames_in < index + d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2 ||
                          start_undecided(d, index)))
         return 0;
-    size_t full = (size_t)d->full_width * d->full_height;
-    memset(mask, 0, full);
-    int painted = 0;
+    int band0 = d->full_height, band1 = 0;
     struct event **link = &d->events;
     while (*link) {
         struct event *e = *link;
@@ -819,13 +825,31 @@ int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {
             continue;
         }
         if (e->start <= index) {
-            paint_event(d, e, mask);
-            painted = 1;
+            int r0, r1;
+            event_rows(d, e, &r0, &r1);
+            if (r0 < band0) band0 = r0;
+            if (r1 > band1) band1 = r1;
         }
         link = &e->next;
     }
-    if (painted && d->full_allowed)
-        for (size_t i = 0; i < full; i++)
+    if (band1 <= band0) return 1;
+    int fw = d->full_width;
+    memset(mask + (size_t)band0 * fw, 0, (size_t)(band1 - band0) * fw);
+    for (const struct event *e = d->events; e; e = e->next)
+        if (e->start <= index) paint_event(d, e, mask);
+    if (d->full_allowed)
+        for (size_t i = (size_t)band0 * fw; i < (size_t)band1 * fw; i++)
             if (!d->full_allowed[i]) mask[i] = 0;
+    *y0 = band0;
+    *y1 = band1;
+    return 1;
+}
+
+int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {
+    int y0, y1, ret = detector_mask_rows(d, index, mask, &y0, &y1);
+    if (ret != 1) return ret;
+    size_t fw = (size_t)d->full_width;
+    memset(mask, 0, (size_t)y0 * fw);
+    memset(mask + (size_t)y1 * fw, 0, (size_t)(d->full_height - y1) * fw);
     return 1;
 }

@@ -40,4 +40,9 @@ void detector_finish(struct detector *detector);
  * negative vsr_status. Masks must be asked for in increasing INDEX order. */
 int detector_mask(struct detector *detector, int64_t index, uint8_t *mask);
 
+/* As detector_mask, but writes only rows [*Y0, *Y1) of MASK, the rows the
+ * subtitles of frame INDEX cover (an empty band when none): the caller keeps
+ * the other rows zero. */
+int detector_mask_rows(struct detector *detector, int64_t index, uint8_t *mask, int *y0, int *y1);
+
 #endif

@@ -176,7 +176,7 @@ static inline int slot_masked(const struct filler *f, const struct slot *s, int 
     return slot_mask_row(f, s, y)[x] != 0;
 }
 
-int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
+int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask, int mask_y0, int mask_y1) {
     /* The slot about to be reused must be beyond the past window: callers pop
      * every ready frame before pushing the next. */
     if (f->pushed - f->next_fill > f->future) {
@@ -186,7 +186,9 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
     struct slot *s = slot_at(f, f->pushed);
     av_frame_free(&s->frame);
     int w = f->width, y0 = f->height, y1 = 0;
-    for (int y = 0; y < f->height; y++)
+    if (mask_y0 < 0) mask_y0 = 0;
+    if (mask_y1 > f->height) mask_y1 = f->height;
+    for (int y = mask_y0; y < mask_y1; y++)
         if (!is_zero(mask + (size_t)y * w, w)) {
             if (y < y0) y0 = y;
             y1 = y + 1;
@@ -214,7 +216,7 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask) {
     s->frame = frame;
     s->index = f->pushed;
     struct motion_pyramid *cur = f->pyramids[f->pushed & 1], *prev = f->pyramids[!(f->pushed & 1)];
-    motion_pyramid_build(cur, frame->data[0], frame->linesize[0], mask);
+    motion_pyramid_build(cur, frame->data[0], frame->linesize[0], mask, y0, y1);
     if (f->pushed > 0) {
         double dx, dy;
         motion_estimate(prev, cur, f->last_dx, f->last_dy, &dx, &dy, &s->field);

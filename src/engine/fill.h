@@ -22,8 +22,10 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
 void filler_free(struct filler *filler); /* NULL is a no-op; frees frames still held */
 
 /* Takes FRAME (YUV420P; the filler owns it from now on) and its MASK
- * (width*height bytes, 255 = to fill; copied). Returns 0 or a vsr_status. */
-int filler_push(struct filler *filler, AVFrame *frame, const uint8_t *mask);
+ * (width*height bytes, 255 = to fill; copied), which is zero outside rows
+ * [MASK_Y0, MASK_Y1): only those are read. Returns 0 or a vsr_status. */
+int filler_push(struct filler *filler, AVFrame *frame, const uint8_t *mask, int mask_y0,
+                int mask_y1);
 
 /* Says that no frame will follow. */
 void filler_finish(struct filler *filler);

@@ -15,11 +15,12 @@ enum { GRID_X = MOTION_GRID_X, GRID_Y = MOTION_GRID_Y };
 
 struct level {
     int w, h;
-    const uint8_t *luma; /* level 0: the caller's frame, which must outlive the use */
-    uint8_t *own;        /* levels above 0: luma, owned */
-    int stride;          /* of luma */
-    uint8_t *mask;       /* non-zero = ignore */
-    uint8_t *grid_col;   /* w entries: the voting block column of each x */
+    const uint8_t *luma;  /* level 0: the caller's frame, which must outlive the use */
+    uint8_t *own;         /* levels above 0: luma, owned */
+    int stride;           /* of luma */
+    uint8_t *mask;        /* non-zero = ignore */
+    int band_y0, band_y1; /* rows of mask that may be non-zero */
+    uint8_t *grid_col;    /* w entries: the voting block column of each x */
 };
 
 /* The top level again, with a border of VOTE_PAD pixels each side that its
@@ -46,7 +47,7 @@ struct motion_pyramid *motion_pyramid_new(int width, int height) {
         p->levels[l].h = h;
         p->levels[l].stride = w;
         if (l > 0) p->levels[l].luma = p->levels[l].own = malloc((size_t)w * h);
-        p->levels[l].mask = malloc((size_t)w * h);
+        p->levels[l].mask = calloc((size_t)w * h, 1);
         p->levels[l].grid_col = malloc((size_t)w);
         if ((l > 0 && !p->levels[l].own) || !p->levels[l].mask || !p->levels[l].grid_col) {
             motion_pyramid_free(p);
@@ -64,6 +65,8 @@ struct motion_pyramid *motion_pyramid_new(int width, int height) {
                 return NULL;
             }
             memset(v->mask, 1, (size_t)v->stride * h); /* the border stays ignored */
+            for (int y = 0; y < h; y++)
+                memset(v->mask + (size_t)y * v->stride + VOTE_PAD, 0, (size_t)w);
         }
         w = w / 2 > 1 ? w / 2 : 1;
         h = h / 2 > 1 ? h / 2 : 1;
@@ -83,46 +86,70 @@ void motion_pyramid_free(struct motion_pyramid *p) {
     free(p);
 }
 
-/* Halves A into B: 2x2 means of luma, 2x2 unions of the mask. The last
- * column and row repeat when A's size is odd. */
+/* Zeroes rows [y0, y1) of a W-wide plane. */
+static void clear_rows(uint8_t *plane, size_t w, int y0, int y1) {
+    if (y1 > y0) memset(plane + (size_t)y0 * w, 0, (size_t)(y1 - y0) * w);
+}
+
+/* Halves A into B: 2x2 means of luma, 2x2 unions of the mask (over the rows
+ * A's mask band reaches; the rest stays zero). The last column and row
+ * repeat when A's size is odd. */
 static void halve(const struct level *a, struct level *b) {
+    int b0 = a->band_y0 / 2, b1 = (a->band_y1 + 1) / 2;
+    if (b1 > b->h) b1 = b->h;
+    if (a->band_y1 <= a->band_y0) b0 = b1 = 0;
+    clear_rows(b->mask, (size_t)b->w, b->band_y0, b->band_y1);
+    b->band_y0 = b0;
+    b->band_y1 = b1;
     uint8_t *out = b->own;
+    int inner = a->w / 2 < b->w ? a->w / 2 : b->w; /* columns with both taps inside */
     for (int y = 0; y < b->h; y++) {
         int y0 = 2 * y < a->h ? 2 * y : a->h - 1, y1 = 2 * y + 1 < a->h ? 2 * y + 1 : y0;
         const uint8_t *l0 = a->luma + (size_t)y0 * a->stride,
                       *l1 = a->luma + (size_t)y1 * a->stride;
-        const uint8_t *m0 = a->mask + (size_t)y0 * a->w, *m1 = a->mask + (size_t)y1 * a->w;
-        uint8_t *lo = out + (size_t)y * b->w, *mo = b->mask + (size_t)y * b->w;
-        int inner = a->w / 2 < b->w ? a->w / 2 : b->w; /* columns with both taps inside */
-        for (int x = 0; x < inner; x++) {
+        uint8_t *lo = out + (size_t)y * b->w;
+        for (int x = 0; x < inner; x++)
             lo[x] = (uint8_t)((l0[2 * x] + l0[2 * x + 1] + l1[2 * x] + l1[2 * x + 1] + 2) >> 2);
-            mo[x] = m0[2 * x] | m0[2 * x + 1] | m1[2 * x] | m1[2 * x + 1];
-        }
         for (int x = inner; x < b->w; x++) {
             int x0 = 2 * x < a->w ? 2 * x : a->w - 1;
             lo[x] = (uint8_t)((l0[x0] + l1[x0] + 1) >> 1);
+        }
+        if (y < b0 || y >= b1) continue;
+        const uint8_t *m0 = a->mask + (size_t)y0 * a->w, *m1 = a->mask + (size_t)y1 * a->w;
+        uint8_t *mo = b->mask + (size_t)y * b->w;
+        for (int x = 0; x < inner; x++)
+            mo[x] = m0[2 * x] | m0[2 * x + 1] | m1[2 * x] | m1[2 * x + 1];
+        for (int x = inner; x < b->w; x++) {
+            int x0 = 2 * x < a->w ? 2 * x : a->w - 1;
             mo[x] = m0[x0] | m1[x0];
         }
     }
 }
 
 void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int stride,
-                          const uint8_t *mask) {
+                          const uint8_t *mask, int mask_y0, int mask_y1) {
     struct level *l0 = &p->levels[0];
     l0->luma = luma;
     l0->stride = stride;
-    if (mask)
-        memcpy(l0->mask, mask, (size_t)l0->w * l0->h);
-    else
-        memset(l0->mask, 0, (size_t)l0->w * l0->h);
+    if (!mask || mask_y0 < 0 || mask_y1 > l0->h || mask_y1 <= mask_y0) mask_y0 = mask_y1 = 0;
+    clear_rows(l0->mask, (size_t)l0->w, l0->band_y0, l0->band_y1);
+    if (mask_y1 > mask_y0)
+        memcpy(l0->mask + (size_t)mask_y0 * l0->w, mask + (size_t)mask_y0 * l0->w,
+               (size_t)(mask_y1 - mask_y0) * l0->w);
+    l0->band_y0 = mask_y0;
+    l0->band_y1 = mask_y1;
+    struct level *top = &p->levels[MOTION_LEVELS - 1];
+    int old0 = top->band_y0, old1 = top->band_y1;
     for (int l = 1; l < MOTION_LEVELS; l++)
         halve(&p->levels[l - 1], &p->levels[l]);
-    const struct level *top = &p->levels[MOTION_LEVELS - 1];
     for (int y = 0; y < top->h; y++) {
-        memcpy(p->vote.luma + (size_t)y * p->vote.stride + VOTE_PAD,
-               top->luma + (size_t)y * top->stride, (size_t)top->w);
-        memcpy(p->vote.mask + (size_t)y * p->vote.stride + VOTE_PAD, top->mask + (size_t)y * top->w,
-               (size_t)top->w);
+        size_t at = (size_t)y * p->vote.stride + VOTE_PAD;
+        memcpy(p->vote.luma + at, top->luma + (size_t)y * top->stride, (size_t)top->w);
+        int was = y >= old0 && y < old1, is = y >= top->band_y0 && y < top->band_y1;
+        if (is)
+            memcpy(p->vote.mask + at, top->mask + (size_t)y * top->w, (size_t)top->w);
+        else if (was)
+            memset(p->vote.mask + at, 0, (size_t)top->w);
     }
 }
 

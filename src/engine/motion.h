@@ -30,10 +30,11 @@ struct motion_pyramid *motion_pyramid_new(int width, int height);
 void motion_pyramid_free(struct motion_pyramid *pyramid); /* NULL is a no-op */
 
 /* Builds the pyramid of LUMA (with STRIDE); MASK (width*height bytes, non-zero
- * = ignore) may be NULL. LUMA is not copied: it must stay unchanged while the
- * pyramid is used. */
+ * = ignore) may be NULL, and is zero outside rows [MASK_Y0, MASK_Y1): only
+ * those rows are read (a subtitle covers a band of the frame). LUMA is not
+ * copied: it must stay unchanged while the pyramid is used. */
 void motion_pyramid_build(struct motion_pyramid *pyramid, const uint8_t *luma, int stride,
-                          const uint8_t *mask);
+                          const uint8_t *mask, int mask_y0, int mask_y1);
 
 /* Finds (dx, dy) such that cur(x, y) matches prev(x + dx, y + dy). PRIOR is
  * the motion found for the frame before (0, 0 at first): the camera is taken

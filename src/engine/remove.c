@@ -38,8 +38,9 @@ struct pipeline {
     struct filler *filler;
     struct media_writer *writer;
     struct media_writer *mask_writer;
-    AVFrame *mask_frame; /* GRAY8, for mask_writer */
-    uint8_t *mask;       /* width*height, of the frame going into the filler */
+    AVFrame *mask_frame;        /* GRAY8, for mask_writer */
+    uint8_t *mask;              /* width*height, of the frame going into the filler */
+    struct mask_rows mask_rows; /* rows of mask that may be non-zero */
     uint8_t *filled_mask;
     const struct media_info *info;
     int64_t frames_in;   /* frames given to the filler */
@@ -144,7 +145,7 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
                              r->x, r->y, r->w, r->h, width, height);
     }
     size_t pixels = (size_t)width * (size_t)height;
-    p->mask = malloc(pixels);
+    p->mask = calloc(pixels, 1);
     p->filled_mask = malloc(pixels);
     p->detector = detector_new(width, height, fps, o->regions, o->region_count);
     p->filler = filler_new(width, height, fps, FILL_MEMORY_BUDGET);
@@ -192,12 +193,13 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
         int ret = media_reader_next(p->source, &frame, error);
         if (ret < 0) return ret;
         if (ret == 0) break;
-        ret = analysis_next(p->analysis_thread, p->mask, error);
+        ret = analysis_next(p->analysis_thread, p->mask, &p->mask_rows, error);
         if (ret == 0)
             ret = error_set(error, VSR_E_INTERNAL,
                             "the two decoding passes of the input disagree on its length");
         if (ret == 1) {
-            ret = filler_push(p->filler, frame, p->mask); /* takes the frame */
+            ret = filler_push(p->filler, frame, p->mask, p->mask_rows.y0,
+                              p->mask_rows.y1); /* takes the frame */
             frame = NULL;
             if (ret < 0) ret = error_set(error, ret, "filling the subtitle area failed");
         }
@@ -209,7 +211,7 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
     }
     /* Reader A must end where B did: a file whose decoders disagree is not
      * one we can trust (and A may still hold a truncation to report). */
-    int ret = analysis_next(p->analysis_thread, p->mask, error);
+    int ret = analysis_next(p->analysis_thread, p->mask, &p->mask_rows, error);
     if (ret < 0) return ret;
     if (ret == 1)
         return error_set(error, VSR_E_INTERNAL,
