@@ -92,7 +92,7 @@ struct filler {
      * as they are while the frame is filled (only masked pixels are). */
     int ring_tx, ring_ty, ring_rows;
     int ring_row_y[TILE + 2 * RING + 1], ring_row_end[TILE + 2 * RING + 1];
-    int16_t ring_x[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
+    int ring_x[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     uint8_t ring_v[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
     uint8_t *zero_row;    /* width: the mask outside a slot's band */
@@ -386,7 +386,7 @@ static void ring_of(struct filler *f, const struct slot *cur, int tx, int ty) {
         const uint8_t *held = f->cur_mask + (size_t)y * f->width, *c = cp + (size_t)y * cs;
         for (int x = b.x0; x < b.x1; x += f->scale)
             if (!held[x]) {
-                f->ring_x[n] = (int16_t)x;
+                f->ring_x[n] = x;
                 f->ring_v[n++] = c[x];
             }
         f->ring_row_y[f->ring_rows] = y;
