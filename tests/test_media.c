@@ -15,6 +15,7 @@
 #include <libavutil/pixfmt.h>
 #include <openssl/evp.h>
 
+#include "media/frame_pool.h"
 #include "media/media.h"
 #include "test.h"
 #include "test_media.h"
@@ -625,6 +626,46 @@ static void frame_md5(const AVFrame *frame, char hex[33]) {
     EVP_MD_CTX_free(md);
     for (int i = 0; i < 16; i++)
         snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* Picture memory comes from slabs that are unmapped when the last frame
+ * carved from them is freed, even after the reader (and its pool) went
+ * first; frames held past the reader stay readable. */
+TEST(media_frame_pool_unmaps_when_done) {
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    char path[600];
+    if (media_test_clip(dir, "pool.mp4", "-vf scale=640:360 -c:v libx264 -preset ultrafast -bf 3",
+                        path, sizeof path) != 0) {
+        CHECK(!"could not make the clip");
+        media_test_remove_dir(dir);
+        return;
+    }
+    long before = frame_pool_live_slabs();
+    struct media_reader *reader = NULL;
+    struct vsr_error error = {0};
+    CHECK_INT(0, media_reader_open(&reader, path, 2, 0, &error)); /* frame threads */
+    enum { HELD = 12 };
+    AVFrame *held[HELD] = {0};
+    int frames = 0;
+    AVFrame *frame = NULL;
+    while (reader && media_reader_next(reader, &frame, &error) == 1) {
+        av_frame_free(&held[frames % HELD]);
+        held[frames++ % HELD] = frame;
+    }
+    CHECK_INT(25, frames);
+    CHECK(frame_pool_live_slabs() > before);
+    media_reader_free(reader);
+    CHECK(frame_pool_live_slabs() > before); /* the held frames keep theirs */
+    long sum = 0;
+    for (int i = 0; i < HELD; i++)
+        if (held[i])
+            sum += held[i]->data[0][0] + held[i]->data[0][held[i]->linesize[0] * 359 + 639];
+    CHECK(sum >= 0);
+    for (int i = 0; i < HELD; i++)
+        av_frame_free(&held[i]);
+    CHECK_INT(before, frame_pool_live_slabs());
+    media_test_remove_dir(dir);
 }
 
 /* The decoders' own frame pool (frame_pool.c) lays pictures out as

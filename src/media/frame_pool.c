@@ -47,10 +47,17 @@ struct frame_pool {
     size_t size;      /* bytes, aligned start to end */
 };
 
+static atomic_long live_slabs;
+
+long frame_pool_live_slabs(void) {
+    return atomic_load(&live_slabs);
+}
+
 static void slab_release(struct slab *slab) {
     if (atomic_fetch_sub(&slab->refs, 1) != 1) return;
     munmap(slab->base, slab->length);
     free(slab);
+    atomic_fetch_sub(&live_slabs, 1);
 }
 
 /* A zeroed mapping of at least BYTES, aligned to HUGE_PAGE. */
@@ -74,6 +81,7 @@ static struct slab *slab_new(size_t bytes) {
     slab->base = base;
     slab->length = length;
     atomic_init(&slab->refs, 1);
+    atomic_fetch_add(&live_slabs, 1);
     return slab;
 }
 

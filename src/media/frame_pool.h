@@ -17,4 +17,9 @@ struct frame_pool *frame_pool_attach(AVCodecContext *decoder);
 /* After avcodec_free_context: frames still held keep their buffers. */
 void frame_pool_free(struct frame_pool *pool); /* NULL is a no-op */
 
+/* Slabs of picture memory mapped now, by every pool of the process: the
+ * tests check that the last frame freed unmaps them (AddressSanitizer does
+ * not see mappings leak). */
+long frame_pool_live_slabs(void);
+
 #endif
