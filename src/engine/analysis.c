@@ -3,8 +3,8 @@
  * A ring of QUEUE_MASKS full-size masks sits between the two threads: the
  * analysis thread writes the next mask into a free slot, the pipeline copies
  * it out. Only the rows a mask's subtitles cover are written and copied: the
- * rest of every mask stays zero. The end of the video, or a failure, is passed along in order,
- * after the masks before it. */
+ * rest of every mask stays zero. The end of the video, or a failure, is
+ * passed along in order, after the masks before it. */
 #include "engine/analysis.h"
 
 #include <pthread.h>
@@ -38,6 +38,13 @@ struct analysis {
     int64_t frames_pushed;
     int reader_done;
 };
+
+/* Zeroes the rows of MASK that ROWS says may be set, and says none are. */
+static void clear_rows(uint8_t *mask, size_t width, struct mask_rows *rows) {
+    if (rows->y1 > rows->y0)
+        memset(mask + (size_t)rows->y0 * width, 0, (size_t)(rows->y1 - rows->y0) * width);
+    rows->y0 = rows->y1 = 0;
+}
 
 static int stopping(struct analysis *a) {
     pthread_mutex_lock(&a->lock);
@@ -89,12 +96,8 @@ static void *run(void *arg) {
 
         struct vsr_error error = {0, ""};
         /* The slot's last mask goes; its rows outside the new band stay zero. */
-        struct mask_rows *rows = &a->rows[slot];
-        if (rows->y1 > rows->y0)
-            memset(a->masks[slot] + (size_t)rows->y0 * a->width, 0,
-                   (size_t)(rows->y1 - rows->y0) * a->width);
-        rows->y0 = rows->y1 = 0;
-        int ret = produce(a, index, a->masks[slot], rows, &error);
+        clear_rows(a->masks[slot], a->width, &a->rows[slot]);
+        int ret = produce(a, index, a->masks[slot], &a->rows[slot], &error);
 
         pthread_mutex_lock(&a->lock);
         if (ret == 1) {
@@ -151,8 +154,7 @@ int analysis_next(struct analysis *a, uint8_t *mask, struct mask_rows *rows,
     int slot = a->head;
     pthread_mutex_unlock(&a->lock);
     /* The slot stays ours until count drops: the thread writes only free slots. */
-    if (rows->y1 > rows->y0)
-        memset(mask + (size_t)rows->y0 * a->width, 0, (size_t)(rows->y1 - rows->y0) * a->width);
+    clear_rows(mask, a->width, rows);
     *rows = a->rows[slot];
     if (rows->y1 > rows->y0)
         memcpy(mask + (size_t)rows->y0 * a->width, a->masks[slot] + (size_t)rows->y0 * a->width,

@@ -306,6 +306,14 @@ static inline int source_read(const struct filler *f, const struct source_row *r
     return 1;
 }
 
+/* Whether (dx, dy) is a whole-pixel shift (a still camera), which reads one
+ * tap per pixel; its horizontal part into *IX. */
+static inline int whole_shift(const struct filler *f, double dx, double dy, int *ix) {
+    int whole = fabs(dx) < f->width && fabs(dy) < f->height && dx == (int)dx && dy == (int)dy;
+    *ix = whole ? (int)dx : 0;
+    return whole;
+}
+
 /* How well SRC, displaced by (dx, dy), fits frame CUR around tile (tx, ty):
  * the mean |difference| over the known luma pixels there once the mean
  * difference (exposure drift, a cloud) is taken out, and that mean, which the
@@ -405,8 +413,7 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     /* source_known and sample, pixel by pixel, over the tile's ring, with what
      * is the same along a row worked out once per row: the same pixels and
      * values as looking each up. */
-    int shift = fabs(dx) < f->width && fabs(dy) < f->height && dx == (int)dx && dy == (int)dy;
-    int ix = shift ? (int)dx : 0; /* whole pixels */
+    int ix, shift = whole_shift(f, dx, dy, &ix);
     for (int row = 0, i = 0; row < f->ring_rows; i = f->ring_row_end[row++]) {
         int end = f->ring_row_end[row];
         struct source_row sr;
@@ -477,43 +484,26 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     const struct source *s = &f->sources[id - 1];
     uint8_t *cp = cur->frame->data[0];
     int cs = cur->frame->linesize[0];
-    const uint8_t *sp = s->slot->frame->data[0];
-    int ss = s->slot->frame->linesize[0];
     int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
     int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
-    if (fabs(s->dx) < f->width && fabs(s->dy) < f->height && s->dx == (int)s->dx &&
-        s->dy == (int)s->dy) {
-        /* A whole-pixel shift (a still camera): one tap, no interpolation;
-         * the same pixels and values as the general loop below. */
-        int ix = (int)s->dx, iy = (int)s->dy;
-        for (int y = ty; y < y1; y++) {
-            int sy = y + iy;
-            if (sy < 0 || sy > f->height - 2) continue;
-            const uint8_t *src = sp + (size_t)sy * ss;
-            const uint8_t *masked = s->use_filled ? NULL : slot_mask_row(f, s->slot, sy);
-            const uint8_t *want = f->cur_mask + (size_t)y * f->width;
-            uint16_t *source_of = f->source_of + (size_t)y * f->width;
-            uint8_t *dst = cp + (size_t)y * cs;
-            for (int x = tx; x < x1; x++) {
-                int sx = x + ix;
-                if (!want[x] || source_of[x] || sx < 0 || sx > f->width - 2) continue;
-                if (masked && masked[sx]) continue;
-                dst[x] = clamp8(src[sx] + s->offset);
-                source_of[x] = (uint16_t)id;
-                remaining--;
-            }
-        }
-        return remaining;
-    }
+    int ix, shift = whole_shift(f, s->dx, s->dy, &ix);
     for (int y = ty; y < y1; y++) {
         struct source_row sr;
         if (!source_row(f, s->slot, s->use_filled, y, s->dy, &sr)) continue;
         const uint8_t *want = f->cur_mask + (size_t)y * f->width;
         uint16_t *source_of = f->source_of + (size_t)y * f->width;
+        uint8_t *dst = cp + (size_t)y * cs;
         for (int x = tx; x < x1; x++) {
+            if (!want[x] || source_of[x]) continue;
             int v;
-            if (!want[x] || source_of[x] || !source_read(f, &sr, x + s->dx, &v)) continue;
-            cp[(size_t)y * cs + x] = clamp8(v + s->offset);
+            if (shift) { /* one tap, as source_read reads a whole pixel */
+                int sx = x + ix;
+                if (sx < 0 || sx > f->width - 2 || (sr.m0 && sr.m0[sx])) continue;
+                v = sr.s0[sx];
+            } else if (!source_read(f, &sr, x + s->dx, &v)) {
+                continue;
+            }
+            dst[x] = clamp8(v + s->offset);
             source_of[x] = (uint16_t)id;
             remaining--;
         }
