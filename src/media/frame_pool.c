@@ -17,6 +17,7 @@
  * waste a quarter of the memory at 1080p. */
 #include "media/frame_pool.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -39,6 +40,7 @@ struct slab {
 };
 
 struct frame_pool {
+    pthread_mutex_t lock; /* get_buffer runs on the decoder's frame threads */
     AVBufferPool *pool;
     struct slab *open;         /* carving from; NULL before the first buffer */
     int format, width, height; /* what the pool's buffers are laid out for */
@@ -90,9 +92,9 @@ static void free_block(void *opaque, uint8_t *data) {
     slab_release(opaque);
 }
 
-/* Called under the pool's lock, and only from get_buffer, which libavcodec
- * serializes across frame threads: FP's open slab needs no lock of its own.
- * Slabs are released from any thread, hence their atomic count. */
+/* Called under the pool's lock, and only from get_buffer, under FP's lock:
+ * FP's open slab needs no lock of its own. Slabs are released from any
+ * thread, hence their atomic count. */
 static AVBufferRef *alloc_for_pool(void *opaque, size_t size) {
     struct frame_pool *fp = opaque;
     size_t need = (size + ALIGN - 1) / ALIGN * ALIGN;
@@ -154,14 +156,21 @@ static int planar_in_memory(const AVCodecContext *decoder, const AVFrame *frame)
            !decoder->hw_frames_ctx && (decoder->codec->capabilities & AV_CODEC_CAP_DR1);
 }
 
+/* Called by the decoder's frame threads, each with its own codec context,
+ * all sharing FP (the opaque pointer is copied to every thread). */
 static int get_buffer(AVCodecContext *decoder, AVFrame *frame, int flags) {
     struct frame_pool *fp = decoder->opaque;
     if (!planar_in_memory(decoder, frame) || frame->width <= 0 || frame->height <= 0)
         return avcodec_default_get_buffer2(decoder, frame, flags);
+    pthread_mutex_lock(&fp->lock);
     if (!fp->pool || fp->format != frame->format || fp->width != frame->width ||
         fp->height != frame->height)
-        if (layout(fp, decoder, frame) < 0) return AVERROR(ENOMEM);
+        if (layout(fp, decoder, frame) < 0) {
+            pthread_mutex_unlock(&fp->lock);
+            return AVERROR(ENOMEM);
+        }
     frame->buf[0] = av_buffer_pool_get(fp->pool);
+    pthread_mutex_unlock(&fp->lock);
     if (!frame->buf[0]) return AVERROR(ENOMEM);
     for (int i = 0; i < 4; i++) {
         frame->linesize[i] = fp->linesize[i];
@@ -174,8 +183,19 @@ static int get_buffer(AVCodecContext *decoder, AVFrame *frame, int flags) {
 struct frame_pool *frame_pool_attach(AVCodecContext *decoder) {
     struct frame_pool *fp = calloc(1, sizeof *fp);
     if (!fp) return NULL;
+    pthread_mutex_init(&fp->lock, NULL);
     decoder->opaque = fp;
     decoder->get_buffer2 = get_buffer;
+#if LIBAVCODEC_VERSION_MAJOR < 60
+    /* Without this, libavcodec 59 hands every get_buffer of a frame thread
+     * to the thread that called the decoder and waits until that thread
+     * comes back into libavcodec: frame threads then decode one after the
+     * other while the caller works. libavcodec 60 assumes it. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    decoder->thread_safe_callbacks = 1;
+#pragma GCC diagnostic pop
+#endif
     return fp;
 }
 
@@ -183,5 +203,6 @@ void frame_pool_free(struct frame_pool *fp) {
     if (!fp) return;
     av_buffer_pool_uninit(&fp->pool); /* frames still out keep their buffers */
     if (fp->open) slab_release(fp->open);
+    pthread_mutex_destroy(&fp->lock);
     free(fp);
 }
