@@ -16,7 +16,7 @@
 #define QUEUE_MASKS 4 /* enough to ride out a slow frame on either side */
 
 struct analysis {
-    struct media_reader *reader;
+    struct luma_feed *feed;
     struct detector *detector;
     const atomic_int *cancel;
     size_t mask_size;
@@ -69,16 +69,15 @@ static int produce(struct analysis *a, int64_t index, uint8_t *mask, struct mask
                              "the detector wants frames past the end of the video (frame %lld)",
                              (long long)index);
         if (stopping(a)) return error_set(error, VSR_E_CANCELED, "canceled");
-        AVFrame *frame = NULL;
-        ret = media_reader_next(a->reader, &frame, error);
+        const uint8_t *plane = NULL;
+        ret = luma_feed_next(a->feed, &plane, error);
         if (ret < 0) return ret;
         if (ret == 0) {
             detector_finish(a->detector);
             a->reader_done = 1;
             continue;
         }
-        ret = detector_push(a->detector, frame);
-        av_frame_free(&frame);
+        ret = detector_push_plane(a->detector, plane);
         if (ret < 0) return error_set(error, ret, "subtitle detection failed");
         a->frames_pushed++;
     }
@@ -114,12 +113,15 @@ static void *run(void *arg) {
     return NULL;
 }
 
-int analysis_start(struct analysis **out, struct media_reader *reader, struct detector *detector,
+int analysis_start(struct analysis **out, struct luma_feed *feed, struct detector *detector,
                    int width, int height, const atomic_int *cancel, struct vsr_error *error) {
     *out = NULL;
     struct analysis *a = calloc(1, sizeof *a);
-    if (!a) return error_set(error, VSR_E_NOMEM, "out of memory");
-    a->reader = reader;
+    if (!a) {
+        luma_feed_stop(feed);
+        return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
+    a->feed = feed;
     a->detector = detector;
     a->cancel = cancel;
     a->mask_size = (size_t)width * (size_t)height;
@@ -176,6 +178,7 @@ void analysis_stop(struct analysis *a) {
         pthread_mutex_unlock(&a->lock);
         pthread_join(a->thread, NULL);
     }
+    luma_feed_stop(a->feed);
     for (int i = 0; i < QUEUE_MASKS; i++)
         free(a->masks[i]);
     pthread_mutex_destroy(&a->lock);

@@ -1,6 +1,6 @@
 /* analysis.h: the detection pass in a thread of its own.
  *
- * Reader A decodes ahead and feeds the detector; the masks come out in frame
+ * Reader A (luma_feed.h) decodes ahead and feeds the detector; the masks come out in frame
  * order through a short queue. Running this beside the fill and the encoder,
  * rather than between them, keeps the second core busy: the detector must
  * run seconds ahead anyway, so nothing waits on it but the queue.
@@ -14,15 +14,16 @@
 #include <stdint.h>
 
 #include "engine/detect.h"
-#include "media/media.h"
+#include "engine/luma_feed.h"
 #include "vsr.h"
 
 struct analysis;
 
-/* Starts the thread. READER and DETECTOR are borrowed: they must outlive
- * analysis_stop, and nothing else may use them meanwhile. Masks are
- * WIDTH*HEIGHT bytes. CANCEL (may be NULL) stops the thread early. */
-int analysis_start(struct analysis **out, struct media_reader *reader, struct detector *detector,
+/* Starts the thread. FEED is taken (even on failure: analysis_stop stops
+ * it); DETECTOR is borrowed: it must outlive analysis_stop, and nothing else
+ * may use it meanwhile. Masks are WIDTH*HEIGHT bytes. CANCEL (may be NULL)
+ * stops the thread early. */
+int analysis_start(struct analysis **out, struct luma_feed *feed, struct detector *detector,
                    int width, int height, const atomic_int *cancel, struct vsr_error *error);
 
 /* Rows [y0, y1) of a mask that may be non-zero; the rest are zero. */

@@ -69,8 +69,8 @@ struct detector {
     int width, height;           /* of the analysis plane */
     int full_width, full_height; /* of the video */
     int scale;                   /* full = analysis * scale (box-averaged) */
-    uint8_t *small;              /* the analysis plane, when scale > 1 */
-    uint16_t *row_sums;          /* width * scale column sums, for shrink */
+    uint8_t *small;              /* the analysis plane, for detector_push */
+    uint16_t *row_sums;          /* width * scale column sums, for detector_shrink */
     uint8_t *full_allowed;       /* full-size region plane, when regions are given */
     int64_t frames_in;           /* frames pushed so far */
     int finished;
@@ -146,8 +146,8 @@ struct detector *detector_new(int width, int height, double fps, const struct vs
     d->buckets = calloc(d->bucket_count, sizeof *d->buckets);
     d->scratch_a = malloc(n);
     d->scratch_b = malloc(n);
-    if (scale > 1 && (!(d->small = malloc(n)) ||
-                      !(d->row_sums = malloc((size_t)width * scale * sizeof *d->row_sums)))) {
+    if (!(d->small = malloc(n)) ||
+        !(d->row_sums = malloc((size_t)width * scale * sizeof *d->row_sums))) {
         detector_free(d);
         return NULL;
     }
@@ -637,9 +637,9 @@ static int close_pending(struct detector *d, int64_t now, int flush) {
  * each: rows are summed first (a loop the compiler vectorizes), then groups
  * of S columns. Inlined with S a constant for the common scales, so that the
  * division becomes a multiplication. */
-static inline void shrink_by(struct detector *d, const AVFrame *frame, int s) {
+static inline void shrink_by(const struct detector *d, const AVFrame *frame, uint8_t *plane,
+                             uint16_t *sums, int s) {
     int w = d->width, area = s * s;
-    uint16_t *sums = d->row_sums;
     for (int y = 0; y < d->height; y++) {
         const uint8_t *top = frame->data[0] + (size_t)y * s * frame->linesize[0];
         for (int x = 0; x < w * s; x++)
@@ -649,7 +649,7 @@ static inline void shrink_by(struct detector *d, const AVFrame *frame, int s) {
             for (int x = 0; x < w * s; x++)
                 sums[x] = (uint16_t)(sums[x] + p[x]);
         }
-        uint8_t *out = d->small + (size_t)y * w;
+        uint8_t *out = plane + (size_t)y * w;
         for (int x = 0; x < w; x++) {
             int sum = 0;
             for (int i = 0; i < s; i++)
@@ -659,38 +659,55 @@ static inline void shrink_by(struct detector *d, const AVFrame *frame, int s) {
     }
 }
 
-static void shrink(struct detector *d, const AVFrame *frame) {
+void detector_plane_size(const struct detector *d, int *width, int *height) {
+    *width = d->width;
+    *height = d->height;
+}
+
+size_t detector_shrink_scratch(const struct detector *d) {
+    return (size_t)d->width * (size_t)d->scale;
+}
+
+void detector_shrink(const struct detector *d, const AVFrame *frame, uint8_t *plane,
+                     uint16_t *row_sums) {
     switch (d->scale) {
+    case 1:
+        for (int y = 0; y < d->height; y++)
+            memcpy(plane + (size_t)y * d->width, frame->data[0] + (size_t)y * frame->linesize[0],
+                   (size_t)d->width);
+        break;
     case 2:
-        shrink_by(d, frame, 2);
+        shrink_by(d, frame, plane, row_sums, 2);
         break;
     case 3:
-        shrink_by(d, frame, 3);
+        shrink_by(d, frame, plane, row_sums, 3);
         break;
     case 4:
-        shrink_by(d, frame, 4);
+        shrink_by(d, frame, plane, row_sums, 4);
         break;
     case 6:
-        shrink_by(d, frame, 6);
+        shrink_by(d, frame, plane, row_sums, 6);
         break;
     default:
-        shrink_by(d, frame, d->scale);
+        shrink_by(d, frame, plane, row_sums, d->scale);
         break;
     }
 }
 
+int detector_lookahead(const struct detector *d) {
+    return d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2;
+}
+
 int detector_push(struct detector *d, const AVFrame *frame) {
+    detector_shrink(d, frame, d->small, d->row_sums);
+    return detector_push_plane(d, d->small);
+}
+
+int detector_push_plane(struct detector *d, const uint8_t *plane) {
     int w = d->width, h = d->height;
     int64_t t = d->frames_in;
-    const uint8_t *plane = frame->data[0];
-    int stride = frame->linesize[0];
-    if (d->scale > 1) {
-        shrink(d, frame);
-        plane = d->small;
-        stride = w;
-    }
     for (int y = 0; y < h; y++) {
-        const uint8_t *row = plane + (size_t)y * stride;
+        const uint8_t *row = plane + (size_t)y * w;
         size_t base = (size_t)y * w;
         for (int x = 0; x < w; x++) {
             size_t i = base + x;
@@ -794,8 +811,7 @@ static void paint_event(const struct detector *d, const struct event *e, uint8_t
  * may follow it (see echo_of) could still be unseen. */
 static int start_undecided(const struct detector *d, int64_t index) {
     for (const struct event *e = d->events; e; e = e->next)
-        if (e->at_start && e->start <= index &&
-            d->frames_in < e->end + d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2)
+        if (e->at_start && e->start <= index && d->frames_in < e->end + detector_lookahead(d))
             return 1;
     return 0;
 }
@@ -810,8 +826,7 @@ static void event_rows(const struct detector *d, const struct event *e, int *y0,
 int detector_mask_rows(struct detector *d, int64_t index, uint8_t *mask, int *y0, int *y1) {
     *y0 = *y1 = 0;
     /* Every event covering INDEX has ended, and been closed, by now. */
-    if (!d->finished && (d->frames_in < index + d->max_frames + KEY_SLACK + SETTLE_FRAMES + 2 ||
-                         start_undecided(d, index)))
+    if (!d->finished && (d->frames_in < index + detector_lookahead(d) || start_undecided(d, index)))
         return 0;
     int band0 = d->full_height, band1 = 0;
     struct event **link = &d->events;

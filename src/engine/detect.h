@@ -15,6 +15,7 @@
 #ifndef VSR_DETECT_H
 #define VSR_DETECT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <libavutil/frame.h>
@@ -30,6 +31,22 @@ void detector_free(struct detector *detector); /* NULL is a no-op */
 
 /* Feeds the next frame (YUV420P) of the analysis pass. */
 int detector_push(struct detector *detector, const AVFrame *frame);
+
+/* The same in two steps, so that other threads can shrink frames while the
+ * detector works: detector_shrink writes FRAME's luma, box-averaged to the
+ * analysis plane (detector_plane_size), into PLANE, with ROW_SUMS as scratch
+ * (detector_shrink_scratch entries); it reads only what detector_new set, so
+ * several threads may call it at once, each with its own PLANE and ROW_SUMS.
+ * detector_push_plane then feeds that plane as the next frame. */
+void detector_plane_size(const struct detector *detector, int *width, int *height);
+size_t detector_shrink_scratch(const struct detector *detector);
+void detector_shrink(const struct detector *detector, const AVFrame *frame, uint8_t *plane,
+                     uint16_t *row_sums);
+int detector_push_plane(struct detector *detector, const uint8_t *plane);
+
+/* How many frames past frame I the detector must see before it can give
+ * I's mask, at most: the longest subtitle it accepts, and a little. */
+int detector_lookahead(const struct detector *detector);
 
 /* Says that no frame will follow. */
 void detector_finish(struct detector *detector);

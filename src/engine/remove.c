@@ -31,8 +31,7 @@
 
 struct pipeline {
     const struct vsr_remove_options *options;
-    struct media_reader *analysis; /* reader A: runs ahead, feeds the detector */
-    struct media_reader *source;   /* reader B: frames to fill */
+    struct media_reader *source; /* reader B: frames to fill */
     struct detector *detector;
     struct analysis *analysis_thread; /* runs reader A and the detector */
     struct filler *filler;
@@ -42,9 +41,10 @@ struct pipeline {
     uint8_t *mask;              /* width*height, of the frame going into the filler */
     struct mask_rows mask_rows; /* rows of mask that may be non-zero */
     uint8_t *filled_mask;
-    const struct media_info *info;
-    int64_t frames_in;   /* frames given to the filler */
-    int64_t frames_done; /* frames written */
+    const struct media_info *info; /* = &info_a */
+    struct media_info info_a;      /* reader A's, which the feed owns */
+    int64_t frames_in;             /* frames given to the filler */
+    int64_t frames_done;           /* frames written */
     double started, last_report;
 };
 
@@ -129,27 +129,48 @@ static int decoder_threads(int asked, int at_least) {
 static int open_pipeline(struct pipeline *p, const char *input, const char *output,
                          struct vsr_error *error) {
     const struct vsr_remove_options *o = p->options;
-    int ret = media_reader_open(&p->source, input, decoder_threads(o->threads, 1), 0, error);
+    /* Reader A first, and its thread at once: everything else waits for the
+     * detector's head start, so the rest opens while it runs. */
+    struct media_reader *analysis = NULL;
+    int ret =
+        media_reader_open(&analysis, input, decoder_threads(o->threads, 1), MEDIA_READ_FAST, error);
     if (ret < 0) return ret;
-    ret = media_reader_open(&p->analysis, input, decoder_threads(o->threads, 2), MEDIA_READ_FAST,
-                            error);
-    if (ret < 0) return ret;
-    p->info = media_reader_info(p->source);
+    p->info_a = *media_reader_info(analysis);
+    p->info = &p->info_a;
     int width = p->info->width, height = p->info->height;
     double fps = p->info->frame_rate.num > 0 ? av_q2d(p->info->frame_rate) : 25.0;
     for (int i = 0; i < o->region_count; i++) {
         const struct vsr_region *r = &o->regions[i];
         if (r->w <= 0 || r->h <= 0 || r->x < 0 || r->y < 0 || r->x + r->w > width ||
-            r->y + r->h > height)
+            r->y + r->h > height) {
+            media_reader_free(analysis);
             return error_set(error, VSR_E_USAGE, "region %d,%d,%d,%d is not inside the %dx%d frame",
                              r->x, r->y, r->w, r->h, width, height);
+        }
     }
+    p->detector = detector_new(width, height, fps, o->regions, o->region_count);
+    if (!p->detector) {
+        media_reader_free(analysis);
+        return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
+    struct luma_feed *feed = NULL;
+    ret = luma_feed_start(&feed, analysis, input, decoder_threads(o->threads, 1), MEDIA_READ_FAST,
+                          p->detector, fps, error);
+    if (ret < 0) return ret;
+    ret = analysis_start(&p->analysis_thread, feed, p->detector, width, height, o->cancel, error);
+    if (ret < 0) return ret;
+
+    ret = media_reader_open(&p->source, input, decoder_threads(o->threads, 1), 0, error);
+    if (ret < 0) return ret;
+    const struct media_info *b = media_reader_info(p->source);
+    if (b->width != width || b->height != height)
+        return error_set(error, VSR_E_INTERNAL,
+                         "the two decoding passes of the input disagree on its size");
     size_t pixels = (size_t)width * (size_t)height;
     p->mask = calloc(pixels, 1);
     p->filled_mask = malloc(pixels);
-    p->detector = detector_new(width, height, fps, o->regions, o->region_count);
     p->filler = filler_new(width, height, fps, FILL_MEMORY_BUDGET);
-    if (!p->mask || !p->filled_mask || !p->detector || !p->filler)
+    if (!p->mask || !p->filled_mask || !p->filler)
         return error_set(error, VSR_E_NOMEM, "out of memory");
 
     struct media_writer_options video = {
@@ -182,8 +203,7 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
         if (av_frame_get_buffer(p->mask_frame, 0) < 0)
             return error_set(error, VSR_E_NOMEM, "out of memory");
     }
-    return analysis_start(&p->analysis_thread, p->analysis, p->detector, width, height, o->cancel,
-                          error);
+    return 0;
 }
 
 static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
@@ -244,7 +264,6 @@ static void close_pipeline(struct pipeline *p) {
     media_writer_free(p->writer);
     filler_free(p->filler);
     detector_free(p->detector);
-    media_reader_free(p->analysis);
     media_reader_free(p->source);
     av_frame_free(&p->mask_frame);
     free(p->mask);

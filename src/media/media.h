@@ -46,6 +46,24 @@ const struct media_info *media_reader_info(const struct media_reader *reader);
  * at all, is VSR_E_INPUT: a truncated upload must not become a short output. */
 int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_error *error);
 
+/* The keyframe the container's index lists nearest to SECONDS from the
+ * start, among those in [LOW, HIGH] seconds: 1 with *TS its index time (in
+ * the stream's time base; a decode time in MP4, at or before the frame's
+ * pts), or 0 when the index lists none there (Matroska's, say, fills in only
+ * as the file is read or sought). */
+int media_reader_keyframe_near(const struct media_reader *reader, double seconds, double low,
+                               double high, int64_t *ts);
+
+/* The stream time (in the stream's time base) SECONDS after its start. */
+int64_t media_reader_ts_at(const struct media_reader *reader, double seconds);
+
+/* Moves READER to the first keyframe at or after index time TS: the next
+ * frame is that keyframe's. From then on READER leaves the share of
+ * undecodable packets to a reader that reads the whole file (it sees only
+ * part of them), but still reports a cut. Returns 0, or a negative
+ * vsr_status, after which READER is of no further use. */
+int media_reader_seek(struct media_reader *reader, int64_t ts, struct vsr_error *error);
+
 void media_reader_free(struct media_reader *reader); /* NULL is a no-op */
 
 /* ---- writing ---------------------------------------------------------- */

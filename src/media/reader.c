@@ -6,6 +6,7 @@
  * read against the container's index (complete for MP4/MOV, whose sample table
  * lists every packet; the cues of Matroska; the idx1 of AVI). */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,6 +40,7 @@ struct media_reader {
     int64_t bad_packets;  /* the decoder refused them */
     int64_t frames_decoded;
     int64_t last_timestamp; /* greatest pts or dts read, AV_NOPTS_VALUE before any */
+    int seeked;             /* read from a keyframe on, not from the start */
     struct media_info info;
     char path[1024];
 };
@@ -310,7 +312,8 @@ static int finish_stream(struct media_reader *reader, struct vsr_error *error) {
                          "input '%s' is truncated: it ends before the last frame its index "
                          "lists (an incomplete upload or copy?)",
                          reader->path);
-    if (reader->bad_packets > MAX_BAD_PACKET_SHARE * (double)reader->packets_read)
+    if (!reader->seeked &&
+        reader->bad_packets > MAX_BAD_PACKET_SHARE * (double)reader->packets_read)
         return error_set(error, VSR_E_INPUT,
                          "input '%s' is corrupt: %lld of %lld video packets could not be "
                          "decoded",
@@ -424,6 +427,51 @@ int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_e
     }
     if (reader->ended) return 0;
     return decode_next(reader, frame, error);
+}
+
+int media_reader_keyframe_near(const struct media_reader *reader, double seconds, double low,
+                               double high, int64_t *ts) {
+    AVStream *stream = reader->stream;
+    double tb = av_q2d(stream->time_base);
+    int64_t origin = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+    int entries = avformat_index_get_entries_count(stream);
+    int found = 0;
+    double best_at = 0;
+    for (int i = 0; i < entries; i++) {
+        const AVIndexEntry *entry = avformat_index_get_entry(stream, i);
+        if (!entry || !(entry->flags & AVINDEX_KEYFRAME) || entry->timestamp == AV_NOPTS_VALUE)
+            continue;
+        double t = (double)(entry->timestamp - origin) * tb;
+        if (t < low || t > high) continue;
+        if (!found || fabs(t - seconds) < fabs(best_at - seconds)) {
+            found = 1;
+            *ts = entry->timestamp;
+            best_at = t;
+        }
+    }
+    return found;
+}
+
+int64_t media_reader_ts_at(const struct media_reader *reader, double seconds) {
+    const AVStream *stream = reader->stream;
+    int64_t origin = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+    return origin + llround(seconds / av_q2d(stream->time_base));
+}
+
+int media_reader_seek(struct media_reader *reader, int64_t ts, struct vsr_error *error) {
+    /* Forward to the first keyframe at or after TS: an MP4 index holds decode
+     * times, and seeking back from one lands on the keyframe before, as MP4
+     * seeks by presentation time, which is later. */
+    int ret = avformat_seek_file(reader->format, reader->stream->index, ts, ts, INT64_MAX, 0);
+    if (ret < 0)
+        return error_set(error, error_from_av(ret, VSR_E_INPUT), "cannot seek in '%s' (%s)",
+                         reader->path, av_err2str(ret));
+    avcodec_flush_buffers(reader->decoder);
+    av_frame_free(&reader->first);
+    reader->flushing = 0;
+    reader->ended = 0;
+    reader->seeked = 1;
+    return 0;
 }
 
 void media_reader_free(struct media_reader *reader) {

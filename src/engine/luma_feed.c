@@ -1,0 +1,390 @@
+/* luma_feed.c: the detection pass's planes from two readers (see luma_feed.h).
+ *
+ * Each reader runs on its own thread and queues planes; the consumer takes
+ * them from the first reader until it reaches the plane with the second
+ * reader's first timestamp. That plane must equal the second reader's first,
+ * which must be a keyframe: then the first reader is stopped and freed, and
+ * planes come from the second from there on. Until that moment the first
+ * reader pauses right after the seam, so it does not decode what the second
+ * already has. */
+#include "engine/luma_feed.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+#define STEADY_PLANES 8 /* how far a reader decodes ahead of the detector */
+#define SPARE_PLANES  8 /* freed planes kept for reuse; the rest are unmapped */
+
+struct queued {
+    uint8_t *pixels;
+    int64_t pts;
+};
+
+struct segment {
+    struct luma_feed *feed;
+    struct media_reader *reader; /* the second's is opened by its thread */
+    pthread_t thread;
+    int started;
+    uint16_t *row_sums; /* detector_shrink's scratch */
+
+    /* Under the feed's lock. */
+    struct queued *ring;
+    int capacity, head, count;
+    int limit;  /* planes it may queue before it waits */
+    int ended;  /* no plane will follow the queued ones: status says why */
+    int status; /* 0 at the end of the video, or the failure */
+    struct vsr_error error;
+    int stop;         /* the thread must exit */
+    int has_first;    /* a plane went into the queue; first_pts is its */
+    int first_is_key; /* that frame was a keyframe */
+    int64_t first_pts;
+    int64_t last_pts; /* of the plane queued last */
+    int has_pause;    /* pause after queueing a plane at or past pause_pts */
+    int64_t pause_pts;
+    int paused;
+};
+
+struct luma_feed {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    const struct detector *detector;
+    size_t plane_bytes;
+    struct segment segments[2];
+    int current;       /* the segment planes come from */
+    int split;         /* the second segment runs and has not been judged */
+    uint8_t *given;    /* the plane luma_feed_next handed out last */
+    int64_t given_pts; /* its pts, AV_NOPTS_VALUE before the first */
+    uint8_t *spare[SPARE_PLANES];
+    int spares;
+    /* For the second reader, which its own thread opens. */
+    char path[1024];
+    int threads, flags;
+    int64_t seam_ts; /* it starts at the first keyframe from here */
+    int64_t late_ts; /* a first frame past here is too late to help */
+};
+
+/* Planes come and go by the hundred over the head start and a few later:
+ * whole mappings, so that memory the head start took goes back to the system
+ * rather than staying in the allocator's arenas. Under the lock. */
+static uint8_t *plane_new(struct luma_feed *f) {
+    if (f->spares > 0) return f->spare[--f->spares];
+    void *p =
+        mmap(NULL, f->plane_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static void plane_free(struct luma_feed *f, uint8_t *pixels) {
+    if (!pixels) return;
+    if (f->spares < SPARE_PLANES)
+        f->spare[f->spares++] = pixels;
+    else
+        munmap(pixels, f->plane_bytes);
+}
+
+/* Ends SEGMENT with STATUS (under the lock). */
+static void segment_end(struct segment *s, int status, const struct vsr_error *error) {
+    s->ended = 1;
+    s->status = status;
+    if (status < 0 && error) s->error = *error;
+    pthread_cond_broadcast(&s->feed->changed);
+}
+
+/* The second reader: opened here, off the consumer's thread, and moved to the
+ * keyframe. Returns 1 when it can decode, else 0 (the split is off). */
+static int open_second(struct segment *s) {
+    struct luma_feed *f = s->feed;
+    struct vsr_error error = {0, ""};
+    struct media_reader *reader = NULL;
+    if (media_reader_open(&reader, f->path, f->threads, f->flags, &error) < 0) return 0;
+    if (media_reader_seek(reader, f->seam_ts, &error) < 0) {
+        media_reader_free(reader);
+        return 0;
+    }
+    pthread_mutex_lock(&f->lock);
+    s->reader = reader;
+    pthread_mutex_unlock(&f->lock);
+    return 1;
+}
+
+static void drop_second(struct luma_feed *f);
+
+static void *decode(void *arg) {
+    struct segment *s = arg;
+    struct luma_feed *f = s->feed;
+    if (!s->reader && !open_second(s)) {
+        pthread_mutex_lock(&f->lock);
+        segment_end(s, 0, NULL);
+        if (f->split) drop_second(f); /* the first may be waiting at the seam */
+        pthread_mutex_unlock(&f->lock);
+        return NULL;
+    }
+    for (;;) {
+        pthread_mutex_lock(&f->lock);
+        while (!s->stop && (s->count >= s->limit || s->paused))
+            pthread_cond_wait(&f->changed, &f->lock);
+        int stop = s->stop;
+        pthread_mutex_unlock(&f->lock);
+        if (stop) break;
+
+        struct vsr_error error = {0, ""};
+        AVFrame *frame = NULL;
+        int ret = media_reader_next(s->reader, &frame, &error);
+        if (ret <= 0) {
+            pthread_mutex_lock(&f->lock);
+            segment_end(s, ret, &error);
+            if (s == &f->segments[1] && f->split && !s->has_first) drop_second(f);
+            pthread_mutex_unlock(&f->lock);
+            break;
+        }
+        pthread_mutex_lock(&f->lock);
+        uint8_t *pixels = plane_new(f);
+        pthread_mutex_unlock(&f->lock);
+        if (pixels) detector_shrink(f->detector, frame, pixels, s->row_sums);
+        int64_t pts = frame->pts;
+        int key = frame->key_frame;
+        av_frame_free(&frame);
+
+        pthread_mutex_lock(&f->lock);
+        if (s->stop) { /* dropped, or replaced, while it decoded */
+            plane_free(f, pixels);
+            pthread_mutex_unlock(&f->lock);
+            break;
+        }
+        if (!pixels) {
+            error_set(&error, VSR_E_NOMEM, "out of memory");
+            segment_end(s, VSR_E_NOMEM, &error);
+            pthread_mutex_unlock(&f->lock);
+            break;
+        }
+        s->ring[(s->head + s->count) % s->capacity] = (struct queued){pixels, pts};
+        s->count++;
+        s->last_pts = pts;
+        if (!s->has_first) {
+            s->has_first = 1;
+            s->first_pts = pts;
+            s->first_is_key = key;
+            struct segment *first = &f->segments[0];
+            if (s == &f->segments[1] && f->split && (pts == AV_NOPTS_VALUE || pts > f->late_ts)) {
+                /* No keyframe inside the head start after all: its planes
+                 * would only wait, and hold memory, until the first got there. */
+                drop_second(f);
+            } else if (s == &f->segments[1] && f->split) {
+                /* The seam is exactly here: the first reader stops past it. */
+                first->pause_pts = pts;
+                if (first->paused && first->last_pts < pts) first->paused = 0;
+            }
+        }
+        if (s->has_pause && pts != AV_NOPTS_VALUE && pts >= s->pause_pts) s->paused = 1;
+        pthread_cond_broadcast(&f->changed);
+        pthread_mutex_unlock(&f->lock);
+    }
+    /* Done with it: its decoder's pictures go back now, not at the end. */
+    pthread_mutex_lock(&f->lock);
+    struct media_reader *reader = s->reader;
+    s->reader = NULL;
+    pthread_mutex_unlock(&f->lock);
+    media_reader_free(reader);
+    return NULL;
+}
+
+/* Stops S's thread and frees its queued planes. Under the lock. */
+static void retire(struct luma_feed *f, struct segment *s) {
+    s->stop = 1;
+    for (; s->count > 0; s->count--) {
+        plane_free(f, s->ring[s->head].pixels);
+        s->head = (s->head + 1) % s->capacity;
+    }
+}
+
+/* Drops the second segment: the first goes on alone. Under the lock. */
+static void drop_second(struct luma_feed *f) {
+    struct segment *first = &f->segments[0];
+    f->split = 0;
+    retire(f, &f->segments[1]);
+    first->has_pause = 0;
+    first->paused = 0;
+    pthread_cond_broadcast(&f->changed);
+}
+
+/* Planes from here on come from the second segment. Under the lock. */
+static void switch_to_second(struct luma_feed *f) {
+    struct segment *first = &f->segments[0], *second = &f->segments[1];
+    f->split = 0;
+    f->current = 1;
+    retire(f, first);
+    second->limit = STEADY_PLANES;
+    pthread_cond_broadcast(&f->changed);
+}
+
+/* Judges the split when the first segment's next plane NEXT is at or past
+ * the second's start. Under the lock. */
+static void judge_split(struct luma_feed *f, const struct queued *next) {
+    struct segment *second = &f->segments[1];
+    if (!second->has_first) {
+        if (second->ended) drop_second(f); /* it failed before any frame */
+        return;
+    }
+    if (next->pts == AV_NOPTS_VALUE || second->first_pts == AV_NOPTS_VALUE) {
+        drop_second(f);
+        return;
+    }
+    if (next->pts < second->first_pts) return;
+    const struct queued *theirs = &second->ring[second->head];
+    if (next->pts == second->first_pts && second->first_is_key &&
+        memcmp(next->pixels, theirs->pixels, f->plane_bytes) == 0)
+        switch_to_second(f);
+    else
+        drop_second(f);
+}
+
+int luma_feed_next(struct luma_feed *f, const uint8_t **plane, struct vsr_error *error) {
+    *plane = NULL;
+    pthread_mutex_lock(&f->lock);
+    plane_free(f, f->given);
+    f->given = NULL;
+    for (;;) {
+        struct segment *s = &f->segments[f->current];
+        if (s->count > 0) {
+            if (f->split) {
+                judge_split(f, &s->ring[s->head]);
+                if (f->current != 0) continue; /* switched: the plane is the second's */
+            }
+            struct queued q = s->ring[s->head];
+            s->head = (s->head + 1) % s->capacity;
+            s->count--;
+            pthread_cond_broadcast(&f->changed);
+            f->given = q.pixels;
+            f->given_pts = q.pts;
+            pthread_mutex_unlock(&f->lock);
+            *plane = q.pixels;
+            return 1;
+        }
+        if (f->split) {
+            /* The second failed before its first plane, or the seam went by
+             * before the second knew where it was. */
+            const struct segment *second = &f->segments[1];
+            if ((second->ended && !second->has_first) ||
+                (second->has_first && f->given_pts != AV_NOPTS_VALUE &&
+                 second->first_pts != AV_NOPTS_VALUE && f->given_pts >= second->first_pts)) {
+                drop_second(f);
+                continue;
+            }
+        }
+        if (s->ended) {
+            if (f->split) drop_second(f);
+            int status = s->status;
+            if (status < 0 && error) *error = s->error;
+            pthread_mutex_unlock(&f->lock);
+            return status;
+        }
+        pthread_cond_wait(&f->changed, &f->lock);
+    }
+}
+
+int luma_feed_readers_used(struct luma_feed *f) {
+    pthread_mutex_lock(&f->lock);
+    int used = f->current + 1;
+    pthread_mutex_unlock(&f->lock);
+    return used;
+}
+
+static int segment_init(struct luma_feed *f, struct segment *s, struct media_reader *reader,
+                        int capacity) {
+    s->feed = f;
+    s->reader = reader;
+    s->capacity = capacity;
+    s->limit = capacity;
+    s->ring = calloc((size_t)capacity, sizeof *s->ring);
+    s->row_sums = malloc(detector_shrink_scratch(f->detector) * sizeof *s->row_sums);
+    return s->ring && s->row_sums ? 0 : -1;
+}
+
+int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const char *path,
+                    int threads, int flags, const struct detector *detector, double fps,
+                    struct vsr_error *error) {
+    *out = NULL;
+    struct luma_feed *f = calloc(1, sizeof *f);
+    if (!f) {
+        media_reader_free(reader);
+        return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->changed, NULL);
+    f->detector = detector;
+    int w, h;
+    detector_plane_size(detector, &w, &h);
+    f->plane_bytes = (size_t)w * (size_t)h;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->threads = threads;
+    f->flags = flags;
+
+    /* The second reader starts at the keyframe nearest the middle of the head
+     * start (or of the video, when shorter), and may queue what lies between
+     * there and the head start's end. The first pauses where it starts,
+     * until the second knows the exact frame. */
+    const struct media_info *info = media_reader_info(reader);
+    if (fps <= 0) fps = 25;
+    double head = detector_lookahead(detector) / fps;
+    if (info->duration_seconds > 0 && info->duration_seconds < head) head = info->duration_seconds;
+    int second_planes = (int)(head * 7 / 8 * fps) + STEADY_PLANES;
+    /* On one core both readers would share it: nothing to gain. */
+    f->split = strlen(path) < sizeof f->path && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    /* Without an index yet (Matroska's fills in as it is read), the second
+     * seeks to the first keyframe past the middle. */
+    if (!media_reader_keyframe_near(reader, head / 2, head / 8, head * 7 / 8, &f->seam_ts))
+        f->seam_ts = media_reader_ts_at(reader, head / 2);
+    f->late_ts = media_reader_ts_at(reader, head * 7 / 8);
+    f->given_pts = AV_NOPTS_VALUE;
+
+    if (segment_init(f, &f->segments[0], reader, STEADY_PLANES) < 0 ||
+        (f->split && segment_init(f, &f->segments[1], NULL, second_planes) < 0)) {
+        luma_feed_stop(f);
+        return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
+    f->segments[0].last_pts = f->segments[1].last_pts = AV_NOPTS_VALUE;
+    if (f->split) {
+        f->segments[0].has_pause = 1;
+        f->segments[0].pause_pts = f->seam_ts;
+    }
+    for (int i = 0; i < (f->split ? 2 : 1); i++) {
+        if (pthread_create(&f->segments[i].thread, NULL, decode, &f->segments[i]) != 0) {
+            luma_feed_stop(f);
+            return error_set(error, VSR_E_NOMEM, "cannot start a decoding thread");
+        }
+        f->segments[i].started = 1;
+    }
+    *out = f;
+    return 0;
+}
+
+void luma_feed_stop(struct luma_feed *f) {
+    if (!f) return;
+    pthread_mutex_lock(&f->lock);
+    for (int i = 0; i < 2; i++)
+        f->segments[i].stop = 1;
+    pthread_cond_broadcast(&f->changed);
+    pthread_mutex_unlock(&f->lock);
+    for (int i = 0; i < 2; i++) {
+        struct segment *s = &f->segments[i];
+        if (s->started) pthread_join(s->thread, NULL);
+        for (; s->count > 0; s->count--) {
+            munmap(s->ring[s->head].pixels, f->plane_bytes);
+            s->head = (s->head + 1) % s->capacity;
+        }
+        media_reader_free(s->reader);
+        free(s->ring);
+        free(s->row_sums);
+    }
+    if (f->given) munmap(f->given, f->plane_bytes);
+    for (int i = 0; i < f->spares; i++)
+        munmap(f->spare[i], f->plane_bytes);
+    pthread_mutex_destroy(&f->lock);
+    pthread_cond_destroy(&f->changed);
+    free(f);
+}

@@ -1,0 +1,120 @@
+/* test_luma_feed.c: the detection pass's planes, from two readers split at a
+ * keyframe, are exactly those one reader gives, in order, failures included. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/detect.h"
+#include "engine/luma_feed.h"
+#include "media/media.h"
+#include "test.h"
+#include "test_media.h"
+
+enum { MAX_FRAMES = 64 };
+
+struct planes {
+    uint8_t *pixels[MAX_FRAMES];
+    int count;
+    int status; /* how the reading ended: 0 or a vsr_status */
+};
+
+static void planes_free(struct planes *p) {
+    for (int i = 0; i < p->count; i++)
+        free(p->pixels[i]);
+    p->count = 0;
+}
+
+/* The planes one reader gives, shrunk as the feed shrinks them. */
+static void read_plainly(const char *path, const struct detector *d, size_t bytes,
+                         struct planes *out) {
+    struct media_reader *reader = NULL;
+    struct vsr_error error = {0, ""};
+    out->count = 0;
+    out->status = media_reader_open(&reader, path, 1, MEDIA_READ_FAST, &error);
+    uint16_t *sums = malloc(detector_shrink_scratch(d) * sizeof *sums);
+    AVFrame *frame = NULL;
+    int ret = 0;
+    while (reader && sums && out->count < MAX_FRAMES &&
+           (ret = media_reader_next(reader, &frame, &error)) == 1) {
+        uint8_t *plane = malloc(bytes);
+        if (plane) detector_shrink(d, frame, plane, sums);
+        out->pixels[out->count++] = plane;
+        av_frame_free(&frame);
+        out->status = 0;
+    }
+    if (reader) out->status = ret < 0 ? ret : 0;
+    free(sums);
+    media_reader_free(reader);
+}
+
+/* Reads PATH through a feed and compares every plane with EXPECTED. Returns
+ * the readers the feed used, or -1 when it could not start. */
+static int read_through_feed(const char *path, const struct detector *d, size_t bytes,
+                             const struct planes *expected) {
+    struct media_reader *reader = NULL;
+    struct vsr_error error = {0, ""};
+    if (media_reader_open(&reader, path, 1, MEDIA_READ_FAST, &error) < 0) return -1;
+    const struct media_info *info = media_reader_info(reader);
+    double fps = av_q2d(info->frame_rate);
+    struct luma_feed *feed = NULL;
+    if (luma_feed_start(&feed, reader, path, 1, MEDIA_READ_FAST, d, fps, &error) < 0) return -1;
+    int frames = 0, differ = 0, ret;
+    const uint8_t *plane = NULL;
+    while ((ret = luma_feed_next(feed, &plane, &error)) == 1) {
+        if (frames < expected->count && expected->pixels[frames])
+            differ += memcmp(plane, expected->pixels[frames], bytes) != 0;
+        frames++;
+    }
+    CHECK_INT(expected->count, frames);
+    CHECK_INT(0, differ);
+    CHECK_INT(expected->status, ret);
+    if (ret < 0) CHECK(strlen(error.message) > 0);
+    int used = luma_feed_readers_used(feed);
+    luma_feed_stop(feed);
+    return used;
+}
+
+/* A clip with a keyframe every 5 frames is split (its 2 s are all head
+ * start); one with a single keyframe is not; Matroska's index serves too. */
+TEST(luma_feed_matches_one_reader) {
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    char gop5[600], one_gop[600], mkv[700];
+    if (media_test_clip(dir, "gop5.mp4", "-an -c:v libx264 -preset ultrafast -g 5 -bf 3", gop5,
+                        sizeof gop5) != 0 ||
+        media_test_clip(dir, "onegop.mp4", "-an -c:v libx264 -preset ultrafast -g 1000 -bf 3",
+                        one_gop, sizeof one_gop) != 0) {
+        CHECK(!"could not make the clips");
+        media_test_remove_dir(dir);
+        return;
+    }
+    char args[1400];
+    snprintf(mkv, sizeof mkv, "%s/gop5.mkv", dir);
+    snprintf(args, sizeof args, "-i %s -c copy %s", gop5, mkv);
+    CHECK_INT(0, media_test_ffmpeg(args));
+
+    struct detector *d = detector_new(768, 432, 12.5, NULL, 0);
+    CHECK(d != NULL);
+    if (!d) return;
+    int w, h;
+    detector_plane_size(d, &w, &h);
+    size_t bytes = (size_t)w * (size_t)h;
+    struct planes expected = {0};
+
+    read_plainly(gop5, d, bytes, &expected);
+    CHECK_INT(25, expected.count);
+    CHECK_INT(2, read_through_feed(gop5, d, bytes, &expected));
+    planes_free(&expected);
+
+    read_plainly(one_gop, d, bytes, &expected);
+    CHECK_INT(25, expected.count);
+    CHECK_INT(1, read_through_feed(one_gop, d, bytes, &expected));
+    planes_free(&expected);
+
+    read_plainly(mkv, d, bytes, &expected);
+    CHECK_INT(25, expected.count);
+    CHECK_INT(2, read_through_feed(mkv, d, bytes, &expected));
+    planes_free(&expected);
+
+    detector_free(d);
+    media_test_remove_dir(dir);
+}
