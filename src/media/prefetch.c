@@ -1,0 +1,111 @@
+/* prefetch.c: a ring of decoded frames between a decoding thread and its
+ * consumer (see prefetch.h). The end of the stream, or a failure, is passed
+ * along after the frames before it. */
+#include "media/prefetch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "util/error.h"
+
+struct media_prefetch {
+    struct media_reader *reader;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    AVFrame **ring;
+    int depth, head, count;
+    int ended;  /* no frame will follow the queued ones */
+    int status; /* after them: 0 at the end, or the failure */
+    struct vsr_error error;
+    int stop;
+};
+
+static void *decode(void *arg) {
+    struct media_prefetch *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        while (!p->stop && p->count == p->depth)
+            pthread_cond_wait(&p->changed, &p->lock);
+        int stop = p->stop;
+        pthread_mutex_unlock(&p->lock);
+        if (stop) return NULL;
+
+        struct vsr_error error = {0, ""};
+        AVFrame *frame = NULL;
+        int ret = media_reader_next(p->reader, &frame, &error);
+        pthread_mutex_lock(&p->lock);
+        if (ret == 1) {
+            p->ring[(p->head + p->count) % p->depth] = frame;
+            p->count++;
+        } else {
+            p->ended = 1;
+            p->status = ret;
+            p->error = error;
+        }
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+        if (ret != 1) return NULL;
+    }
+}
+
+int media_prefetch_start(struct media_prefetch **out, struct media_reader *reader, int depth,
+                         struct vsr_error *error) {
+    *out = NULL;
+    struct media_prefetch *p = calloc(1, sizeof *p);
+    if (!p) return error_set(error, VSR_E_NOMEM, "out of memory");
+    p->reader = reader;
+    p->depth = depth > 0 ? depth : 1;
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->changed, NULL);
+    p->ring = calloc((size_t)p->depth, sizeof *p->ring);
+    if (!p->ring) {
+        media_prefetch_stop(p);
+        return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
+    if (pthread_create(&p->thread, NULL, decode, p) != 0) {
+        media_prefetch_stop(p);
+        return error_set(error, VSR_E_NOMEM, "cannot start a decoding thread");
+    }
+    p->started = 1;
+    *out = p;
+    return 0;
+}
+
+int media_prefetch_next(struct media_prefetch *p, AVFrame **frame, struct vsr_error *error) {
+    *frame = NULL;
+    pthread_mutex_lock(&p->lock);
+    while (p->count == 0 && !p->ended)
+        pthread_cond_wait(&p->changed, &p->lock);
+    int ret = 1;
+    if (p->count > 0) {
+        *frame = p->ring[p->head];
+        p->ring[p->head] = NULL;
+        p->head = (p->head + 1) % p->depth;
+        p->count--;
+        pthread_cond_broadcast(&p->changed);
+    } else {
+        ret = p->status;
+        if (ret < 0 && error) *error = p->error;
+    }
+    pthread_mutex_unlock(&p->lock);
+    return ret;
+}
+
+void media_prefetch_stop(struct media_prefetch *p) {
+    if (!p) return;
+    if (p->started) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_cond_broadcast(&p->changed);
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+    }
+    for (int i = 0; p->ring && i < p->depth; i++)
+        av_frame_free(&p->ring[i]);
+    free(p->ring);
+    pthread_mutex_destroy(&p->lock);
+    pthread_cond_destroy(&p->changed);
+    free(p);
+}
