@@ -94,6 +94,11 @@ struct filler {
     int ring_row_y[TILE + 2 * RING + 1], ring_row_end[TILE + 2 * RING + 1];
     int ring_x[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
     uint8_t ring_v[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
+    /* The tile's pixels still to fill (masked, no source yet), tile x tile,
+     * and the box they lie in: every candidate frame is checked against
+     * them (can_contribute), so they are kept small and near at hand. */
+    uint8_t *need;
+    int need_x0, need_y0, need_x1, need_y1;
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
     uint8_t *zero_row;    /* width: the mask outside a slot's band */
     int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
@@ -133,8 +138,9 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->holes = malloc((size_t)width * height);
     f->cur_mask = calloc((size_t)width * height, 1);
     f->zero_row = calloc((size_t)width, 1);
+    f->need = malloc((size_t)f->tile * (size_t)f->tile);
     if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->holes ||
-        !f->cur_mask || !f->zero_row) {
+        !f->cur_mask || !f->zero_row || !f->need) {
         filler_free(f);
         return NULL;
     }
@@ -155,6 +161,7 @@ void filler_free(struct filler *f) {
     free(f->holes);
     free(f->cur_mask);
     free(f->zero_row);
+    free(f->need);
     for (int p = 0; p < 3; p++)
         av_buffer_pool_uninit(&f->copy_pools[p]); /* frees once the last copy is released */
     free(f);
@@ -478,8 +485,8 @@ static inline uint8_t clamp8(int v) {
     return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
-/* Copies into the tile's still-unfilled masked luma pixels what SOURCE shows;
- * returns how many remain unfilled. */
+/* Copies into the tile's still-unfilled masked luma pixels what SOURCE shows
+ * (and clears them in f->need); returns how many remain unfilled. */
 static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty, int remaining) {
     const struct source *s = &f->sources[id - 1];
     uint8_t *cp = cur->frame->data[0];
@@ -492,6 +499,7 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
         if (!source_row(f, s->slot, s->use_filled, y, s->dy, &sr)) continue;
         const uint8_t *want = f->cur_mask + (size_t)y * f->width;
         uint16_t *source_of = f->source_of + (size_t)y * f->width;
+        uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
         uint8_t *dst = cp + (size_t)y * cs;
         for (int x = tx; x < x1; x++) {
             if (!want[x] || source_of[x]) continue;
@@ -505,6 +513,7 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
             }
             dst[x] = clamp8(v + s->offset);
             source_of[x] = (uint16_t)id;
+            need[x] = 0;
             remaining--;
         }
     }
@@ -573,34 +582,58 @@ static struct match search_wide(const struct filler *f, const struct slot *cur,
     return best;
 }
 
-/* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs:
- * most frames near a subtitle hide the same pixels, and skipping them before
- * any matching is what keeps the fill fast. */
+/* Gathers the tile's pixels still to fill into f->need, and their box;
+ * take_from clears the pixels it fills (the box stays as it was). */
+static void need_of(struct filler *f, int tx, int ty) {
+    int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
+    int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
+    f->need_x0 = x1, f->need_y0 = y1, f->need_x1 = tx, f->need_y1 = ty;
+    for (int y = ty; y < y1; y++) {
+        const uint8_t *cm = f->cur_mask + (size_t)y * f->width;
+        const uint16_t *so = f->source_of + (size_t)y * f->width;
+        uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
+        int any = 0;
+        for (int x = tx; x < x1; x++) {
+            need[x] = (cm[x] != 0) & (so[x] == 0);
+            any |= need[x];
+        }
+        if (!any) continue;
+        if (y < f->need_y0) f->need_y0 = y;
+        f->need_y1 = y + 1;
+        for (int x = tx; x < x1; x++)
+            if (need[x]) {
+                if (x < f->need_x0) f->need_x0 = x;
+                if (x >= f->need_x1) f->need_x1 = x + 1;
+            }
+    }
+}
+
+/* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs
+ * (f->need, from need_of): most frames near a subtitle hide the same pixels,
+ * and skipping them before any matching is what keeps the fill fast. */
 static int can_contribute(const struct filler *f, const struct slot *cur, const struct slot *src,
                           int tx, int ty, double dx, double dy) {
     /* The common case: a still camera and the same line on screen. */
     if (dx == 0 && dy == 0 && src->mask_version == cur->mask_version) return 0;
-    int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
-    int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
     /* Integer taps only: this runs for every candidate frame of every tile,
      * so each row is one branch-free pass (rows outside the source's mask
      * band read a row of zeros). */
     int ix = (int)floor(dx), iy = (int)floor(dy);
     int wide_x = dx != ix, wide_y = dy != iy;
-    int xa = tx > -ix ? tx : -ix, xb = x1 < f->width - 1 - ix ? x1 : f->width - 1 - ix;
+    int xa = f->need_x0 > -ix ? f->need_x0 : -ix;
+    int xb = f->need_x1 < f->width - 1 - ix ? f->need_x1 : f->width - 1 - ix;
     if (xa >= xb) return 0;
-    for (int y = ty; y < y1; y++) {
+    for (int y = f->need_y0; y < f->need_y1; y++) {
         int sy = y + iy;
         if (sy < 0 || sy + 1 >= f->height) continue;
-        const uint8_t *cm = f->cur_mask + (size_t)y * f->width;
-        const uint16_t *so = f->source_of + (size_t)y * f->width;
+        const uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
         const uint8_t *r0 = slot_mask_row(f, src, sy);
         const uint8_t *r1 = wide_y ? slot_mask_row(f, src, sy + 1) : r0;
         int any = 0;
         for (int x = xa; x < xb; x++) {
             int sx = x + ix;
             int blocked = r0[sx] | r0[sx + wide_x] | r1[sx] | r1[sx + wide_x];
-            any |= (cm[x] != 0) & (so[x] == 0) & (blocked == 0);
+            any |= need[x] & (blocked == 0);
         }
         if (any) return 1;
     }
@@ -609,6 +642,7 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
 
 static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
     ring_of(f, cur, tx, ty);
+    need_of(f, tx, ty);
     /* Local motion per frame found so far in each direction (past, future). */
     double vx[2] = {0, 0}, vy[2] = {0, 0};
     int have_v[2] = {0, 0};
