@@ -2,8 +2,9 @@
  *
  * Two readers decode the same input. Reader A feeds the detector, which must
  * see a subtitle disappear before it can mask it, so A runs ahead, on a
- * thread of its own (analysis.h); reader B decodes the same frames again for
- * the filler as their masks become ready.
+ * thread of its own (analysis.h, luma_feed.h); reader B decodes the same
+ * frames again for the filler as their masks become ready, a few ahead on a
+ * thread of its own (prefetch.h).
  * Decoding twice costs CPU but keeps memory bounded by the detector's window
  * rather than by the length of the video. Filled frames go to the writer, and
  * the masks to a second writer when asked for. Outputs appear only complete:
@@ -120,16 +121,15 @@ static int drain_filler(struct pipeline *p, struct vsr_error *error) {
 }
 
 /* Threads for a decoder. The encoder keeps every core busy on its own, so a
- * decoder's frame threads mostly add their overhead (a quarter more
- * decoding CPU): a quarter of the cores each, so that slower codecs at 4K
- * still keep up on a large machine, and at least AT_LEAST. Reader A gets
- * two, as the detector must first run 10 s ahead with nothing else to do.
- * On 2 cores at 1080p, 2 + 1 threads instead of 3 + 3 took 0.6 s of CPU
- * and 0.4 s of wall time off 6 s. */
-static int decoder_threads(int asked, int at_least) {
+ * decoder's frame threads mostly add their overhead (H.264 decoding on 2
+ * cores: 1.05x faster for 1.4x the CPU): a quarter of the cores each, so
+ * that slower codecs at 4K still keep up on a large machine, and at least
+ * one. The detector's head start is parallel by other means (two
+ * readers, luma_feed.h). */
+static int decoder_threads(int asked) {
     if (asked > 0) return asked;
     long quarter = sysconf(_SC_NPROCESSORS_ONLN) / 4;
-    return quarter > at_least ? (int)quarter : at_least;
+    return quarter > 1 ? (int)quarter : 1;
 }
 
 static int open_pipeline(struct pipeline *p, const char *input, const char *output,
@@ -139,7 +139,7 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
      * detector's head start, so the rest opens while it runs. */
     struct media_reader *analysis = NULL;
     int ret =
-        media_reader_open(&analysis, input, decoder_threads(o->threads, 1), MEDIA_READ_FAST, error);
+        media_reader_open(&analysis, input, decoder_threads(o->threads), MEDIA_READ_FAST, error);
     if (ret < 0) return ret;
     p->info_a = *media_reader_info(analysis);
     p->info = &p->info_a;
@@ -160,13 +160,13 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
         return error_set(error, VSR_E_NOMEM, "out of memory");
     }
     struct luma_feed *feed = NULL;
-    ret = luma_feed_start(&feed, analysis, input, decoder_threads(o->threads, 1), MEDIA_READ_FAST,
+    ret = luma_feed_start(&feed, analysis, input, decoder_threads(o->threads), MEDIA_READ_FAST,
                           p->detector, fps, error);
     if (ret < 0) return ret;
     ret = analysis_start(&p->analysis_thread, feed, p->detector, width, height, o->cancel, error);
     if (ret < 0) return ret;
 
-    ret = media_reader_open(&p->source, input, decoder_threads(o->threads, 1), 0, error);
+    ret = media_reader_open(&p->source, input, decoder_threads(o->threads), 0, error);
     if (ret < 0) return ret;
     const struct media_info *b = media_reader_info(p->source);
     if (b->width != width || b->height != height)
