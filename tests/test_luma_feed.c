@@ -74,7 +74,8 @@ static int read_through_feed(const char *path, const struct detector *d, size_t 
 }
 
 /* A clip with a keyframe every 5 frames is split (its 2 s are all head
- * start); one with a single keyframe is not; Matroska's index serves too. */
+ * start); one with a single keyframe is not; Matroska's index serves too;
+ * a looped MPEG-TS whose timestamps start again reads as one reader reads it. */
 TEST(luma_feed_matches_one_reader) {
     media_test_quiet();
     const char *dir = test_tmpdir();
@@ -87,7 +88,7 @@ TEST(luma_feed_matches_one_reader) {
         media_test_remove_dir(dir);
         return;
     }
-    char args[1400];
+    char args[2400];
     snprintf(mkv, sizeof mkv, "%s/gop5.mkv", dir);
     snprintf(args, sizeof args, "-i %s -c copy %s", gop5, mkv);
     CHECK_INT(0, media_test_ffmpeg(args));
@@ -113,6 +114,20 @@ TEST(luma_feed_matches_one_reader) {
     read_plainly(mkv, d, bytes, &expected);
     CHECK_INT(25, expected.count);
     CHECK_INT(2, read_through_feed(mkv, d, bytes, &expected));
+    planes_free(&expected);
+
+    /* The same stream twice, its timestamps starting again: the second
+     * reader may land in either copy, and must take over only in its own. */
+    char ts[700], looped[700];
+    snprintf(ts, sizeof ts, "%s/gop5.ts", dir);
+    snprintf(looped, sizeof looped, "%s/looped.ts", dir);
+    snprintf(args, sizeof args, "-i %s -c copy -bsf:v h264_mp4toannexb %s", gop5, ts);
+    CHECK_INT(0, media_test_ffmpeg(args));
+    snprintf(args, sizeof args, "cat '%s' '%s' > '%s'", ts, ts, looped);
+    CHECK_INT(0, system(args));
+    read_plainly(looped, d, bytes, &expected);
+    CHECK_INT(50, expected.count);
+    CHECK(read_through_feed(looped, d, bytes, &expected) > 0);
     planes_free(&expected);
 
     detector_free(d);

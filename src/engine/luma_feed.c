@@ -2,9 +2,9 @@
  *
  * Each reader runs on its own thread and queues planes; the consumer takes
  * them from the first reader until it reaches the plane with the second
- * reader's first timestamp. That plane must equal the second reader's first,
- * which must be a keyframe: then the first reader is stopped and freed, and
- * planes come from the second from there on. Until that moment the first
+ * reader's first timestamp. That plane must come from the same packet of the
+ * file and equal the second reader's first, which must be a keyframe: then the first reader is
+ * stopped and freed, and planes come from the second from there on. Until that moment the first
  * reader pauses right after the seam, so it does not decode what the second
  * already has. */
 #include "engine/luma_feed.h"
@@ -24,6 +24,7 @@
 struct queued {
     uint8_t *pixels;
     int64_t pts;
+    int64_t pos; /* of the frame's packet in the file, -1 when unknown */
 };
 
 struct segment {
@@ -146,7 +147,7 @@ static void *decode(void *arg) {
         uint8_t *pixels = plane_new(f);
         pthread_mutex_unlock(&f->lock);
         if (pixels) detector_shrink(f->detector, frame, pixels, s->row_sums);
-        int64_t pts = frame->pts;
+        int64_t pts = frame->pts, pos = frame->pkt_pos;
         int key = frame->key_frame;
         av_frame_free(&frame);
 
@@ -162,7 +163,7 @@ static void *decode(void *arg) {
             pthread_mutex_unlock(&f->lock);
             break;
         }
-        s->ring[(s->head + s->count) % s->capacity] = (struct queued){pixels, pts};
+        s->ring[(s->head + s->count) % s->capacity] = (struct queued){pixels, pts, pos};
         s->count++;
         s->last_pts = pts;
         if (!s->has_first) {
@@ -235,9 +236,12 @@ static void judge_split(struct luma_feed *f, const struct queued *next) {
         return;
     }
     if (next->pts < second->first_pts) return;
+    /* The same frame: same time, same packet in the file (a clip looped
+     * with its timestamps starting again shows the same picture at the same
+     * time twice), a keyframe, and the same picture. */
     const struct queued *theirs = &second->ring[second->head];
-    if (next->pts == second->first_pts && second->first_is_key &&
-        memcmp(next->pixels, theirs->pixels, f->plane_bytes) == 0)
+    if (next->pts == second->first_pts && next->pos >= 0 && next->pos == theirs->pos &&
+        second->first_is_key && memcmp(next->pixels, theirs->pixels, f->plane_bytes) == 0)
         switch_to_second(f);
     else
         drop_second(f);
