@@ -69,6 +69,9 @@ struct fill_errors {
     size_t changed_outside; /* unmasked luma pixels that differ from the input */
     int frames_out;
     int mask_mismatch; /* frames whose returned mask differs from the one pushed */
+    /* Frames pushed past a frame when it came out: before the first text,
+     * the most; on text, the fewest. */
+    int lag_before_text, lag_on_text;
 };
 
 /* Luma and chroma of FILLED against CLEAN where MASK is set; luma of FILLED
@@ -104,6 +107,7 @@ static void compare(const AVFrame *filled, const AVFrame *clean, const AVFrame *
 /* Pushes the frames of S through a filler, pops them all, and measures. */
 static void fill_scene(const struct fill_scene *s, struct fill_errors *e) {
     memset(e, 0, sizeof *e);
+    e->lag_on_text = 1 << 30;
     struct filler *f = filler_new(W, H, FPS, 64u << 20);
     uint8_t *masks = malloc((size_t)s->frames * W * H), *got = malloc((size_t)W * H);
     CHECK(f && masks && got);
@@ -117,6 +121,10 @@ static void fill_scene(const struct fill_scene *s, struct fill_errors *e) {
             break;
         }
         if (ret == 1) {
+            int lag = pushed - popped - 1;
+            if (has_text(s, popped) && lag < e->lag_on_text) e->lag_on_text = lag;
+            if (!s->always && popped < s->text_from && lag > e->lag_before_text)
+                e->lag_before_text = lag;
             const uint8_t *mask = masks + (size_t)popped * W * H;
             AVFrame *clean = clean_frame(s, popped);
             uint8_t *scratch = malloc((size_t)W * H);
@@ -160,6 +168,10 @@ TEST(fill_static_background_exact) {
     CHECK_INT(0, e.mask_mismatch);
     CHECK_INT(0, e.changed_outside);
     CHECK_AT_MOST(1, e.worst_inside);
+    /* Frames without text go out at once; a frame with text waits for the
+     * frames after it that may show what it hides. */
+    CHECK_INT(0, e.lag_before_text);
+    CHECK(e.lag_on_text >= 10);
 }
 
 /* The text hides the background from the first frame, so only the frames

@@ -915,10 +915,14 @@ fail:
 int filler_pop(struct filler *f, AVFrame **frame, uint8_t *mask_out) {
     *frame = NULL;
     if (f->next_fill >= f->pushed) return 0;
-    if (!f->finished && f->pushed - f->next_fill <= f->future) return 0;
     struct slot *cur = slot_at(f, f->next_fill);
+    /* A frame with subtitles waits for the frames after it; one without goes
+     * out at once, as decoded (it stays in its slot as a source), so that the
+     * encoder need not wait for the window to fill. */
+    int masked = cur->mask_y1 > cur->mask_y0;
+    if (!f->finished && masked && f->pushed - f->next_fill <= f->future) return 0;
     /* A frame without subtitles goes out as decoded: no copy. */
-    if (cur->mask_y1 > cur->mask_y0 && make_writable(f, cur->frame) < 0) return VSR_E_NOMEM;
+    if (masked && make_writable(f, cur->frame) < 0) return VSR_E_NOMEM;
     int rc = fill_frame(f, cur);
     if (rc) return rc;
     AVFrame *out = av_frame_clone(cur->frame);
