@@ -1,9 +1,10 @@
 /* analysis.h: the detection pass in a thread of its own.
  *
- * Reader A (luma_feed.h) decodes ahead and feeds the detector; the masks come out in frame
- * order through a short queue. Running this beside the fill and the encoder,
- * rather than between them, keeps the second core busy: the detector must
- * run seconds ahead anyway, so nothing waits on it but the queue.
+ * Reader A (luma_feed.h) decodes ahead and feeds the detector; the masks
+ * come out in frame order through a short queue. Running this beside the
+ * fill and the encoder, rather than between them, keeps the second core
+ * busy: the detector must run seconds ahead anyway, so nothing waits on it
+ * but the queue.
  *
  * analysis_next is called from one thread (the pipeline's); analysis_stop
  * from that same thread, once. */

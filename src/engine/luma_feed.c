@@ -377,15 +377,12 @@ void luma_feed_stop(struct luma_feed *f) {
     for (int i = 0; i < 2; i++) {
         struct segment *s = &f->segments[i];
         if (s->started) pthread_join(s->thread, NULL);
-        for (; s->count > 0; s->count--) {
-            munmap(s->ring[s->head].pixels, f->plane_bytes);
-            s->head = (s->head + 1) % s->capacity;
-        }
+        retire(f, s); /* its planes join the spares, unmapped below */
         media_reader_free(s->reader);
         free(s->ring);
         free(s->row_sums);
     }
-    if (f->given) munmap(f->given, f->plane_bytes);
+    plane_free(f, f->given);
     for (int i = 0; i < f->spares; i++)
         munmap(f->spare[i], f->plane_bytes);
     pthread_mutex_destroy(&f->lock);

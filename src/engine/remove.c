@@ -48,10 +48,9 @@ struct pipeline {
     uint8_t *mask;              /* width*height, of the frame going into the filler */
     struct mask_rows mask_rows; /* rows of mask that may be non-zero */
     uint8_t *filled_mask;
-    const struct media_info *info; /* = &info_a */
-    struct media_info info_a;      /* reader A's, which the feed owns */
-    int64_t frames_in;             /* frames given to the filler */
-    int64_t frames_done;           /* frames written */
+    struct media_info info; /* reader A's (a copy: the feed owns reader A) */
+    int64_t frames_in;      /* frames given to the filler */
+    int64_t frames_done;    /* frames written */
     double started, last_report;
 };
 
@@ -75,7 +74,7 @@ static void report(struct pipeline *p, int final) {
         .frames_done = p->frames_done, .percent = -1, .eta_seconds = -1};
     double elapsed = t - p->started;
     progress.fps = elapsed > 0 ? (double)p->frames_done / elapsed : 0;
-    int64_t total = p->info->frame_count;
+    int64_t total = p->info.frame_count;
     /* The container's count is an estimate: never let it fall behind. */
     if (total > 0 && total < p->frames_done) total = p->frames_done;
     if (final) total = p->frames_done;
@@ -109,7 +108,7 @@ static int drain_filler(struct pipeline *p, struct vsr_error *error) {
         if (p->options->frame_hook) /* vsr_replace draws new captions here */
             ret = p->options->frame_hook(
                 p->options->frame_hook_opaque, frame,
-                av_rescale_q(frame->pts, p->info->time_base, (AVRational){1, 1000}), error);
+                av_rescale_q(frame->pts, p->info.time_base, (AVRational){1, 1000}), error);
         ret = ret < 0 ? ret : media_writer_write(p->writer, frame, error);
         if (ret == 0 && p->mask_writer) ret = write_mask(p, frame->pts, error);
         av_frame_free(&frame);
@@ -141,10 +140,9 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
     int ret =
         media_reader_open(&analysis, input, decoder_threads(o->threads), MEDIA_READ_FAST, error);
     if (ret < 0) return ret;
-    p->info_a = *media_reader_info(analysis);
-    p->info = &p->info_a;
-    int width = p->info->width, height = p->info->height;
-    double fps = p->info->frame_rate.num > 0 ? av_q2d(p->info->frame_rate) : 25.0;
+    p->info = *media_reader_info(analysis);
+    int width = p->info.width, height = p->info.height;
+    double fps = p->info.frame_rate.num > 0 ? av_q2d(p->info.frame_rate) : 25.0;
     for (int i = 0; i < o->region_count; i++) {
         const struct vsr_region *r = &o->regions[i];
         if (r->w <= 0 || r->h <= 0 || r->x < 0 || r->y < 0 || r->x + r->w > width ||
@@ -188,7 +186,7 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
         .preset = o->preset,
         .threads = o->threads,
         .copy_audio_from = input,
-        .like = p->info,
+        .like = &p->info,
     };
     ret = media_writer_open(&p->writer, output, &video, error);
     if (ret < 0) return ret;
@@ -199,7 +197,7 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
             .codec = "png",
             .pix_fmt = AV_PIX_FMT_GRAY8,
             .threads = o->threads,
-            .like = p->info,
+            .like = &p->info,
         };
         ret = media_writer_open(&p->mask_writer, o->mask_out, &mask, error);
         if (ret < 0) return ret;
