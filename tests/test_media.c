@@ -669,6 +669,44 @@ TEST(media_frame_pool_unmaps_when_done) {
     media_test_remove_dir(dir);
 }
 
+/* A reserve carves the pictures at once: holding that many frames later maps
+ * nothing more, and everything is unmapped once the frames are freed. */
+TEST(media_frame_pool_reserve) {
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    char path[600];
+    if (media_test_clip(dir, "reserve.mp4",
+                        "-vf scale=1920:1080 -frames:v 24 -c:v libx264 -preset ultrafast", path,
+                        sizeof path) != 0) {
+        CHECK(!"could not make the clip");
+        media_test_remove_dir(dir);
+        return;
+    }
+    long before = frame_pool_live_slabs();
+    struct media_reader *reader = NULL;
+    struct vsr_error error = {0};
+    CHECK_INT(0, media_reader_open(&reader, path, 1, 0, &error));
+    enum { HELD = 20, RESERVE = 30 };
+    AVFrame *held[HELD] = {0};
+    int frames = 0;
+    if (reader) CHECK_INT(1, media_reader_next(reader, &held[frames++], &error));
+    long one = frame_pool_live_slabs();
+    CHECK(one > before);
+    if (reader) media_reader_reserve(reader, RESERVE);
+    long reserved = frame_pool_live_slabs();
+    /* 30 pictures of 3 MB take three 32 MB slabs at least. */
+    CHECK(reserved >= before + 3);
+    while (reader && frames < HELD && media_reader_next(reader, &held[frames], &error) == 1)
+        frames++;
+    CHECK_INT(HELD, frames);
+    CHECK_INT(reserved, frame_pool_live_slabs());
+    media_reader_free(reader);
+    for (int i = 0; i < HELD; i++)
+        av_frame_free(&held[i]);
+    CHECK_INT(before, frame_pool_live_slabs());
+    media_test_remove_dir(dir);
+}
+
 /* The decoders' own frame pool (frame_pool.c) lays pictures out as
  * libavcodec's allocator would: every frame the reader decodes, at odd sizes
  * and with two codecs, equals what ffmpeg decodes with the default one. */
@@ -739,7 +777,7 @@ TEST(media_prefetch_same_frames) {
     CHECK_INT(0, media_reader_open(&plain, path, 1, 0, &error));
     CHECK_INT(0, media_reader_open(&ahead, path, 1, 0, &error));
     struct media_prefetch *prefetch = NULL;
-    if (ahead) CHECK_INT(0, media_prefetch_start(&prefetch, ahead, 2, &error));
+    if (ahead) CHECK_INT(0, media_prefetch_start(&prefetch, ahead, 2, 5, 8, &error));
     int frames = 0, differ = 0, ret = 0;
     AVFrame *a = NULL, *b = NULL;
     while (plain && prefetch && media_reader_next(plain, &a, &error) == 1) {
@@ -766,7 +804,7 @@ TEST(media_prefetch_same_frames) {
     ahead = NULL;
     prefetch = NULL;
     CHECK_INT(0, media_reader_open(&ahead, path, 1, 0, &error));
-    if (ahead) CHECK_INT(0, media_prefetch_start(&prefetch, ahead, 3, &error));
+    if (ahead) CHECK_INT(0, media_prefetch_start(&prefetch, ahead, 3, 3, 0, &error));
     if (prefetch) CHECK_INT(1, media_prefetch_next(prefetch, &b, &error));
     av_frame_free(&b);
     media_prefetch_stop(prefetch);

@@ -147,6 +147,11 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     return f;
 }
 
+void filler_window(const struct filler *f, int *ahead, int *held) {
+    *ahead = f->future;
+    *held = f->capacity;
+}
+
 void filler_free(struct filler *f) {
     if (!f) return;
     for (int i = 0; f->slots && i < f->capacity; i++) {
@@ -491,18 +496,17 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     const struct source *s = &f->sources[id - 1];
     uint8_t *cp = cur->frame->data[0];
     int cs = cur->frame->linesize[0];
-    int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
-    int y1 = ty + f->tile > f->height ? f->height : ty + f->tile;
     int ix, shift = whole_shift(f, s->dx, s->dy, &ix);
-    for (int y = ty; y < y1; y++) {
+    /* Only the box of what the tile needed (need_of): the rest is filled or
+     * not masked. */
+    for (int y = f->need_y0; y < f->need_y1; y++) {
         struct source_row sr;
         if (!source_row(f, s->slot, s->use_filled, y, s->dy, &sr)) continue;
-        const uint8_t *want = f->cur_mask + (size_t)y * f->width;
         uint16_t *source_of = f->source_of + (size_t)y * f->width;
         uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
         uint8_t *dst = cp + (size_t)y * cs;
-        for (int x = tx; x < x1; x++) {
-            if (!want[x] || source_of[x]) continue;
+        for (int x = f->need_x0; x < f->need_x1; x++) {
+            if (!need[x]) continue;
             int v;
             if (shift) { /* one tap, as source_read reads a whole pixel */
                 int sx = x + ix;

@@ -21,6 +21,11 @@ struct filler;
 struct filler *filler_new(int width, int height, double fps, size_t memory_budget);
 void filler_free(struct filler *filler); /* NULL is a no-op; frees frames still held */
 
+/* The window: how many frames after a frame with subtitles must be pushed
+ * before it is ready (*AHEAD), and how many frames the filler holds at most
+ * (*HELD). */
+void filler_window(const struct filler *filler, int *ahead, int *held);
+
 /* Takes FRAME (YUV420P; the filler owns it from now on) and its MASK
  * (width*height bytes, 255 = to fill; copied), which is zero outside rows
  * [MASK_Y0, MASK_Y1): only those are read. Returns 0 or a vsr_status. */

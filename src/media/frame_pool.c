@@ -21,6 +21,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <libavutil/buffer.h>
 #include <libavutil/imgutils.h>
@@ -47,6 +48,7 @@ struct frame_pool {
     int linesize[4];
     size_t offset[4]; /* of each plane from the aligned start */
     size_t size;      /* bytes, aligned start to end */
+    int allocated;    /* buffers the current pool has carved */
 };
 
 static atomic_long live_slabs;
@@ -109,6 +111,7 @@ static AVBufferRef *alloc_for_pool(void *opaque, size_t size) {
     if (!ref) return NULL;
     slab->used += need;
     atomic_fetch_add(&slab->refs, 1);
+    fp->allocated++;
     return ref;
 }
 
@@ -139,6 +142,7 @@ static int layout(struct frame_pool *fp, AVCodecContext *decoder, const AVFrame 
         if (sizes[i]) at += (sizes[i] + PADDING + ALIGN - 1) / ALIGN * ALIGN;
     }
     av_buffer_pool_uninit(&fp->pool); /* frees once its last buffer is back */
+    fp->allocated = 0;
     fp->pool = av_buffer_pool_init2(at, fp, alloc_for_pool, NULL);
     if (!fp->pool) return -1;
     fp->format = frame->format;
@@ -178,6 +182,30 @@ static int get_buffer(AVCodecContext *decoder, AVFrame *frame, int flags) {
     }
     frame->extended_data = frame->data;
     return 0;
+}
+
+void frame_pool_reserve(struct frame_pool *fp, int count) {
+    AVBufferRef **held = count > 0 ? calloc((size_t)count, sizeof *held) : NULL;
+    if (!held) return;
+    size_t size = 0;
+    int n = 0;
+    /* Every buffer taken is held, so the pool's free ones run out and it
+     * carves new ones: at most COUNT gets. */
+    pthread_mutex_lock(&fp->lock);
+    if (fp->pool) {
+        size = fp->size;
+        while (fp->allocated < count && n < count && (held[n] = av_buffer_pool_get(fp->pool)))
+            n++;
+    }
+    pthread_mutex_unlock(&fp->lock);
+    long page = sysconf(_SC_PAGESIZE);
+    for (int i = 0; i < n; i++) {
+        volatile uint8_t *data = held[i]->data;
+        for (size_t at = 0; at < size; at += (size_t)(page > 0 ? page : 4096))
+            data[at] = 0; /* fresh pages: the kernel zeroes them now */
+        av_buffer_unref(&held[i]);
+    }
+    free(held);
 }
 
 struct frame_pool *frame_pool_attach(AVCodecContext *decoder) {

@@ -14,6 +14,12 @@ struct frame_pool;
  * before avcodec_open2. NULL when out of memory. */
 struct frame_pool *frame_pool_attach(AVCodecContext *decoder);
 
+/* Makes the pool hold at least COUNT pictures of the size it last laid out
+ * (none before the first frame is decoded), their memory touched: a caller
+ * that knows how many frames it will hold can pay for their pages while a
+ * core is idle instead of while the encoder waits. */
+void frame_pool_reserve(struct frame_pool *pool, int count);
+
 /* After avcodec_free_context: frames still held keep their buffers. */
 void frame_pool_free(struct frame_pool *pool); /* NULL is a no-op */
 

@@ -64,6 +64,10 @@ int64_t media_reader_ts_at(const struct media_reader *reader, double seconds);
  * vsr_status, after which READER is of no further use. */
 int media_reader_seek(struct media_reader *reader, int64_t ts, struct vsr_error *error);
 
+/* Makes the decoder's picture pool hold COUNT pictures, their memory
+ * touched (frame_pool_reserve); call after the first frame. */
+void media_reader_reserve(struct media_reader *reader, int count);
+
 void media_reader_free(struct media_reader *reader); /* NULL is a no-op */
 
 /* ---- writing ---------------------------------------------------------- */

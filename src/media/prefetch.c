@@ -15,9 +15,13 @@ struct media_prefetch {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     AVFrame **ring;
-    int depth, head, count;
-    int ended;  /* no frame will follow the queued ones */
-    int status; /* after them: 0 at the end, or the failure */
+    int capacity;   /* of the ring */
+    int depth;      /* frames decoded ahead at most: first_depth, then depth */
+    int next_depth; /* depth once a frame was taken */
+    int head, count;
+    int pictures; /* to reserve once the first FIRST_DEPTH are decoded; 0 when done */
+    int ended;    /* no frame will follow the queued ones */
+    int status;   /* after them: 0 at the end, or the failure */
     struct vsr_error error;
     int stop;
 };
@@ -26,18 +30,27 @@ static void *decode(void *arg) {
     struct media_prefetch *p = arg;
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (!p->stop && p->count == p->depth)
+        int reserve = 0;
+        if (p->count >= p->depth && p->pictures) {
+            reserve = p->pictures;
+            p->pictures = 0;
+        }
+        while (!reserve && !p->stop && p->count >= p->depth)
             pthread_cond_wait(&p->changed, &p->lock);
         int stop = p->stop;
         pthread_mutex_unlock(&p->lock);
         if (stop) return NULL;
+        if (reserve) {
+            media_reader_reserve(p->reader, reserve);
+            continue;
+        }
 
         struct vsr_error error = {0, ""};
         AVFrame *frame = NULL;
         int ret = media_reader_next(p->reader, &frame, &error);
         pthread_mutex_lock(&p->lock);
         if (ret == 1) {
-            p->ring[(p->head + p->count) % p->depth] = frame;
+            p->ring[(p->head + p->count) % p->capacity] = frame;
             p->count++;
         } else {
             p->ended = 1;
@@ -51,15 +64,18 @@ static void *decode(void *arg) {
 }
 
 int media_prefetch_start(struct media_prefetch **out, struct media_reader *reader, int depth,
-                         struct vsr_error *error) {
+                         int first_depth, int pictures, struct vsr_error *error) {
     *out = NULL;
     struct media_prefetch *p = calloc(1, sizeof *p);
     if (!p) return error_set(error, VSR_E_NOMEM, "out of memory");
     p->reader = reader;
-    p->depth = depth > 0 ? depth : 1;
+    p->next_depth = depth > 0 ? depth : 1;
+    p->depth = first_depth > p->next_depth ? first_depth : p->next_depth;
+    p->capacity = p->depth;
+    p->pictures = pictures > 0 ? pictures : 0;
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->changed, NULL);
-    p->ring = calloc((size_t)p->depth, sizeof *p->ring);
+    p->ring = calloc((size_t)p->capacity, sizeof *p->ring);
     if (!p->ring) {
         media_prefetch_stop(p);
         return error_set(error, VSR_E_NOMEM, "out of memory");
@@ -82,8 +98,10 @@ int media_prefetch_next(struct media_prefetch *p, AVFrame **frame, struct vsr_er
     if (p->count > 0) {
         *frame = p->ring[p->head];
         p->ring[p->head] = NULL;
-        p->head = (p->head + 1) % p->depth;
+        p->head = (p->head + 1) % p->capacity;
         p->count--;
+        p->depth = p->next_depth;
+        p->pictures = 0; /* too late to be free */
         pthread_cond_broadcast(&p->changed);
     } else {
         ret = p->status;
@@ -102,7 +120,7 @@ void media_prefetch_stop(struct media_prefetch *p) {
         pthread_mutex_unlock(&p->lock);
         pthread_join(p->thread, NULL);
     }
-    for (int i = 0; p->ring && i < p->depth; i++)
+    for (int i = 0; p->ring && i < p->capacity; i++)
         av_frame_free(&p->ring[i]);
     free(p->ring);
     pthread_mutex_destroy(&p->lock);

@@ -14,9 +14,15 @@
 struct media_prefetch;
 
 /* Starts decoding READER (borrowed: it must outlive media_prefetch_stop, and
- * nothing else may use it meanwhile), at most DEPTH frames ahead. */
+ * nothing else may use it meanwhile), at most FIRST_DEPTH frames ahead until
+ * the first frame is taken, then at most DEPTH. A consumer that must wait
+ * for something else before its first frame (the detector's head start)
+ * thus has the frames it will hold anyway decoded, and their memory touched,
+ * while a core is idle; and, that done, READER's pool made PICTURES strong
+ * (media_reader_reserve): what the consumer will hold at most, and no more,
+ * so that the peak stays where it was. */
 int media_prefetch_start(struct media_prefetch **out, struct media_reader *reader, int depth,
-                         struct vsr_error *error);
+                         int first_depth, int pictures, struct vsr_error *error);
 
 /* As media_reader_next: 1 with *FRAME (the caller's), 0 at the end, or the
  * reader's failure, in the place where it happened. */

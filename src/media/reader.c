@@ -474,6 +474,10 @@ int media_reader_seek(struct media_reader *reader, int64_t ts, struct vsr_error 
     return 0;
 }
 
+void media_reader_reserve(struct media_reader *reader, int count) {
+    frame_pool_reserve(reader->pool, count);
+}
+
 void media_reader_free(struct media_reader *reader) {
     if (!reader) return;
     av_frame_free(&reader->first);
