@@ -1,5 +1,6 @@
-/* test_luma_feed.c: the detection pass's planes, from two readers split at a
- * keyframe, are exactly those one reader gives, in order, failures included. */
+/* test_luma_feed.c: the detection pass's planes, from two or three readers
+ * split at keyframes, are exactly those one reader gives, in order, failures
+ * included. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,15 +74,19 @@ static int read_through_feed(const char *path, const struct detector *d, size_t 
     return used;
 }
 
-/* A clip with a keyframe every 5 frames is split (its 2 s are all head
- * start); one with a single keyframe is not; Matroska's index serves too;
- * a looped MPEG-TS whose timestamps start again reads as one reader reads it. */
+/* A clip with a keyframe every 5 frames is split in three (its 2 s are all
+ * head start); one with a keyframe in the middle only, in two; one with a
+ * single keyframe not at all; Matroska's index serves too; a looped MPEG-TS
+ * whose timestamps start again reads as one reader reads it. */
 TEST(luma_feed_matches_one_reader) {
     media_test_quiet();
     const char *dir = test_tmpdir();
-    char gop5[600], one_gop[600], mkv[700];
+    char gop5[600], gop12[600], one_gop[600], mkv[700];
     if (media_test_clip(dir, "gop5.mp4", "-an -c:v libx264 -preset ultrafast -g 5 -bf 3", gop5,
                         sizeof gop5) != 0 ||
+        media_test_clip(dir, "gop12.mp4",
+                        "-an -c:v libx264 -preset ultrafast -g 12 -keyint_min 12 -bf 3", gop12,
+                        sizeof gop12) != 0 ||
         media_test_clip(dir, "onegop.mp4", "-an -c:v libx264 -preset ultrafast -g 1000 -bf 3",
                         one_gop, sizeof one_gop) != 0) {
         CHECK(!"could not make the clips");
@@ -103,7 +108,12 @@ TEST(luma_feed_matches_one_reader) {
 
     read_plainly(gop5, d, bytes, &expected);
     CHECK_INT(25, expected.count);
-    CHECK_INT(2, read_through_feed(gop5, d, bytes, &expected));
+    CHECK_INT(3, read_through_feed(gop5, d, bytes, &expected));
+    planes_free(&expected);
+
+    read_plainly(gop12, d, bytes, &expected);
+    CHECK_INT(25, expected.count);
+    CHECK_INT(2, read_through_feed(gop12, d, bytes, &expected));
     planes_free(&expected);
 
     read_plainly(one_gop, d, bytes, &expected);
@@ -113,7 +123,7 @@ TEST(luma_feed_matches_one_reader) {
 
     read_plainly(mkv, d, bytes, &expected);
     CHECK_INT(25, expected.count);
-    CHECK_INT(2, read_through_feed(mkv, d, bytes, &expected));
+    CHECK_INT(2, read_through_feed(mkv, d, bytes, &expected)); /* no index yet: from the middle */
     planes_free(&expected);
 
     /* The same stream twice, its timestamps starting again: the second

@@ -1,12 +1,14 @@
-/* luma_feed.c: the detection pass's planes from two readers (see luma_feed.h).
+/* luma_feed.c: the detection pass's planes from a chain of readers (see
+ * luma_feed.h).
  *
  * Each reader runs on its own thread and queues planes; the consumer takes
- * them from the first reader until it reaches the plane with the second
+ * them from the current reader until it reaches the plane with the next
  * reader's first timestamp. That plane must come from the same packet of the
- * file and equal the second reader's first, which must be a keyframe: then the first reader is
- * stopped and freed, and planes come from the second from there on. Until that moment the first
- * reader pauses right after the seam, so it does not decode what the second
- * already has. */
+ * file and equal the next reader's first, which must be a keyframe: then the
+ * current reader is stopped and freed, and planes come from the next from
+ * there on. Until that moment the current reader pauses right after the
+ * seam, so it does not decode what the next already has. If they disagree,
+ * the next reader and those after it are dropped. */
 #include "engine/luma_feed.h"
 
 #include <pthread.h>
@@ -20,6 +22,7 @@
 
 #define STEADY_PLANES 8 /* how far a reader decodes ahead of the detector */
 #define SPARE_PLANES  8 /* freed planes kept for reuse; the rest are unmapped */
+#define MAX_READERS   3
 
 struct queued {
     uint8_t *pixels;
@@ -29,6 +32,7 @@ struct queued {
 
 struct segment {
     struct luma_feed *feed;
+    int index;                   /* in the chain */
     struct media_reader *reader; /* the second's is opened by its thread */
     pthread_t thread;
     int started;
@@ -56,18 +60,18 @@ struct luma_feed {
     pthread_cond_t changed;
     const struct detector *detector;
     size_t plane_bytes;
-    struct segment segments[2];
+    struct segment segments[MAX_READERS];
+    int chain;         /* segments in use: those past current run and are unjudged */
     int current;       /* the segment planes come from */
-    int split;         /* the second segment runs and has not been judged */
     uint8_t *given;    /* the plane luma_feed_next handed out last */
     int64_t given_pts; /* its pts, AV_NOPTS_VALUE before the first */
     uint8_t *spare[SPARE_PLANES];
     int spares;
-    /* For the second reader, which its own thread opens. */
+    /* For the readers after the first, which their own threads open. */
     char path[1024];
     int threads, flags;
-    int64_t seam_ts; /* it starts at the first keyframe from here */
-    int64_t late_ts; /* a first frame past here is too late to help */
+    int64_t seam_ts[MAX_READERS]; /* segment i starts at the first keyframe from here */
+    int64_t late_ts;              /* a first frame past here is too late to help */
 };
 
 /* Planes come and go by the hundred over the head start and a few later:
@@ -96,14 +100,14 @@ static void segment_end(struct segment *s, int status, const struct vsr_error *e
     pthread_cond_broadcast(&s->feed->changed);
 }
 
-/* The second reader: opened here, off the consumer's thread, and moved to the
- * keyframe. Returns 1 when it can decode, else 0 (the split is off). */
-static int open_second(struct segment *s) {
+/* A reader after the first: opened here, off the consumer's thread, and moved
+ * to its keyframe. Returns 1 when it can decode, else 0 (it is dropped). */
+static int open_later(struct segment *s) {
     struct luma_feed *f = s->feed;
     struct vsr_error error = {0, ""};
     struct media_reader *reader = NULL;
     if (media_reader_open(&reader, f->path, f->threads, f->flags, &error) < 0) return 0;
-    if (media_reader_seek(reader, f->seam_ts, &error) < 0) {
+    if (media_reader_seek(reader, f->seam_ts[s->index], &error) < 0) {
         media_reader_free(reader);
         return 0;
     }
@@ -113,15 +117,15 @@ static int open_second(struct segment *s) {
     return 1;
 }
 
-static void drop_second(struct luma_feed *f);
+static void drop_from(struct luma_feed *f, int index);
 
 static void *decode(void *arg) {
     struct segment *s = arg;
     struct luma_feed *f = s->feed;
-    if (!s->reader && !open_second(s)) {
+    if (!s->reader && !open_later(s)) {
         pthread_mutex_lock(&f->lock);
         segment_end(s, 0, NULL);
-        if (f->split) drop_second(f); /* the first may be waiting at the seam */
+        if (s->index < f->chain) drop_from(f, s->index); /* the one before may wait at the seam */
         pthread_mutex_unlock(&f->lock);
         return NULL;
     }
@@ -139,7 +143,7 @@ static void *decode(void *arg) {
         if (ret <= 0) {
             pthread_mutex_lock(&f->lock);
             segment_end(s, ret, &error);
-            if (s == &f->segments[1] && f->split && !s->has_first) drop_second(f);
+            if (s->index > 0 && s->index < f->chain && !s->has_first) drop_from(f, s->index);
             pthread_mutex_unlock(&f->lock);
             break;
         }
@@ -170,15 +174,17 @@ static void *decode(void *arg) {
             s->has_first = 1;
             s->first_pts = pts;
             s->first_is_key = key;
-            struct segment *first = &f->segments[0];
-            if (s == &f->segments[1] && f->split && (pts == AV_NOPTS_VALUE || pts > f->late_ts)) {
+            int later = s->index > 0 && s->index < f->chain;
+            if (later && (pts == AV_NOPTS_VALUE || pts > f->late_ts)) {
                 /* No keyframe inside the head start after all: its planes
-                 * would only wait, and hold memory, until the first got there. */
-                drop_second(f);
-            } else if (s == &f->segments[1] && f->split) {
-                /* The seam is exactly here: the first reader stops past it. */
-                first->pause_pts = pts;
-                if (first->paused && first->last_pts < pts) first->paused = 0;
+                 * would only wait, and hold memory, until the one before
+                 * got there. */
+                drop_from(f, s->index);
+            } else if (later) {
+                /* The seam is exactly here: the reader before stops past it. */
+                struct segment *before = &f->segments[s->index - 1];
+                before->pause_pts = pts;
+                if (before->paused && before->last_pts < pts) before->paused = 0;
             }
         }
         if (s->has_pause && pts != AV_NOPTS_VALUE && pts >= s->pause_pts) s->paused = 1;
@@ -203,36 +209,40 @@ static void retire(struct luma_feed *f, struct segment *s) {
     }
 }
 
-/* Drops the second segment: the first goes on alone. Under the lock. */
-static void drop_second(struct luma_feed *f) {
-    struct segment *first = &f->segments[0];
-    f->split = 0;
-    retire(f, &f->segments[1]);
-    first->has_pause = 0;
-    first->paused = 0;
+/* Drops segment INDEX and those after it: the one before goes on past
+ * their seam. Under the lock. */
+static void drop_from(struct luma_feed *f, int index) {
+    for (int i = index; i < f->chain; i++)
+        retire(f, &f->segments[i]);
+    f->chain = index;
+    struct segment *last = &f->segments[index - 1];
+    last->has_pause = 0;
+    last->paused = 0;
+    if (index - 1 == f->current) last->limit = STEADY_PLANES;
     pthread_cond_broadcast(&f->changed);
 }
 
-/* Planes from here on come from the second segment. Under the lock. */
-static void switch_to_second(struct luma_feed *f) {
-    struct segment *first = &f->segments[0], *second = &f->segments[1];
-    f->split = 0;
-    f->current = 1;
-    retire(f, first);
-    second->limit = STEADY_PLANES;
+/* Planes from here on come from the next segment. Under the lock. */
+static void switch_to_next(struct luma_feed *f) {
+    retire(f, &f->segments[f->current]);
+    f->current++;
+    /* The last reader goes on to the end, a few planes ahead; one before it
+     * still stops at its seam. */
+    if (f->current == f->chain - 1) f->segments[f->current].limit = STEADY_PLANES;
     pthread_cond_broadcast(&f->changed);
 }
 
-/* Judges the split when the first segment's next plane NEXT is at or past
- * the second's start. Under the lock. */
-static void judge_split(struct luma_feed *f, const struct queued *next) {
-    struct segment *second = &f->segments[1];
+/* Judges the seam when the current segment's next plane NEXT is at or past
+ * the next segment's start. Under the lock. */
+static void judge_seam(struct luma_feed *f, const struct queued *next) {
+    int after = f->current + 1;
+    struct segment *second = &f->segments[after];
     if (!second->has_first) {
-        if (second->ended) drop_second(f); /* it failed before any frame */
+        if (second->ended) drop_from(f, after); /* it failed before any frame */
         return;
     }
     if (next->pts == AV_NOPTS_VALUE || second->first_pts == AV_NOPTS_VALUE) {
-        drop_second(f);
+        drop_from(f, after);
         return;
     }
     if (next->pts < second->first_pts) return;
@@ -242,9 +252,9 @@ static void judge_split(struct luma_feed *f, const struct queued *next) {
     const struct queued *theirs = &second->ring[second->head];
     if (next->pts == second->first_pts && next->pos >= 0 && next->pos == theirs->pos &&
         second->first_is_key && memcmp(next->pixels, theirs->pixels, f->plane_bytes) == 0)
-        switch_to_second(f);
+        switch_to_next(f);
     else
-        drop_second(f);
+        drop_from(f, after);
 }
 
 int luma_feed_next(struct luma_feed *f, const uint8_t **plane, struct vsr_error *error) {
@@ -255,9 +265,10 @@ int luma_feed_next(struct luma_feed *f, const uint8_t **plane, struct vsr_error 
     for (;;) {
         struct segment *s = &f->segments[f->current];
         if (s->count > 0) {
-            if (f->split) {
-                judge_split(f, &s->ring[s->head]);
-                if (f->current != 0) continue; /* switched: the plane is the second's */
+            if (f->current + 1 < f->chain) {
+                int was = f->current;
+                judge_seam(f, &s->ring[s->head]);
+                if (f->current != was) continue; /* switched: the plane is the next's */
             }
             struct queued q = s->ring[s->head];
             s->head = (s->head + 1) % s->capacity;
@@ -269,19 +280,19 @@ int luma_feed_next(struct luma_feed *f, const uint8_t **plane, struct vsr_error 
             *plane = q.pixels;
             return 1;
         }
-        if (f->split) {
-            /* The second failed before its first plane, or the seam went by
-             * before the second knew where it was. */
-            const struct segment *second = &f->segments[1];
+        if (f->current + 1 < f->chain) {
+            /* The next failed before its first plane, or the seam went by
+             * before the next knew where it was. */
+            const struct segment *second = &f->segments[f->current + 1];
             if ((second->ended && !second->has_first) ||
                 (second->has_first && f->given_pts != AV_NOPTS_VALUE &&
                  second->first_pts != AV_NOPTS_VALUE && f->given_pts >= second->first_pts)) {
-                drop_second(f);
+                drop_from(f, f->current + 1);
                 continue;
             }
         }
         if (s->ended) {
-            if (f->split) drop_second(f);
+            if (f->current + 1 < f->chain) drop_from(f, f->current + 1);
             int status = s->status;
             if (status < 0 && error) *error = s->error;
             pthread_mutex_unlock(&f->lock);
@@ -298,15 +309,59 @@ int luma_feed_readers_used(struct luma_feed *f) {
     return used;
 }
 
-static int segment_init(struct luma_feed *f, struct segment *s, struct media_reader *reader,
-                        int capacity) {
+static int segment_init(struct luma_feed *f, int index, struct media_reader *reader, int capacity) {
+    struct segment *s = &f->segments[index];
     s->feed = f;
+    s->index = index;
+    s->last_pts = AV_NOPTS_VALUE;
     s->reader = reader;
     s->capacity = capacity;
     s->limit = capacity;
     s->ring = calloc((size_t)capacity, sizeof *s->ring);
     s->row_sums = malloc(detector_shrink_scratch(f->detector) * sizeof *s->row_sums);
     return s->ring && s->row_sums ? 0 : -1;
+}
+
+/* Picks the keyframes the readers after the first start from: of the index's
+ * keyframes in the middle three quarters of the head start, the one or two
+ * that make the longest stretch of it any reader decodes shortest (a third
+ * reader only when that saves a tenth of the head start: it costs an opening
+ * and a decoder). Without an index (Matroska's fills in as it is read), one
+ * more reader seeks to the first keyframe past the middle. Returns how many
+ * readers. */
+static int choose_seams(struct luma_feed *f, const struct media_reader *reader, double head,
+                        double *seam_at) {
+    enum { CANDIDATES = 64 };
+    int64_t ts[CANDIDATES];
+    double at[CANDIDATES];
+    int n = media_reader_keyframes(reader, head / 8, head * 7 / 8, ts, at, CANDIDATES);
+    if (n == 0) {
+        f->seam_ts[1] = media_reader_ts_at(reader, head / 2);
+        seam_at[1] = head / 2;
+        return 2;
+    }
+    int best_i = 0;
+    double best = head;
+    for (int i = 0; i < n; i++) {
+        double longest = at[i] > head - at[i] ? at[i] : head - at[i];
+        if (longest < best) best = longest, best_i = i;
+    }
+    f->seam_ts[1] = ts[best_i];
+    seam_at[1] = at[best_i];
+    int three_i = -1, three_j = -1;
+    double three = head;
+    for (int i = 0; i < n && MAX_READERS >= 3; i++)
+        for (int j = i + 1; j < n; j++) {
+            double a = at[i], b = at[j] - at[i], c = head - at[j];
+            double longest = a > b ? (a > c ? a : c) : (b > c ? b : c);
+            if (longest < three) three = longest, three_i = i, three_j = j;
+        }
+    if (three_i < 0 || three > best - head / 10) return 2;
+    f->seam_ts[1] = ts[three_i];
+    f->seam_ts[2] = ts[three_j];
+    seam_at[1] = at[three_i];
+    seam_at[2] = at[three_j];
+    return 3;
 }
 
 int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const char *path,
@@ -328,35 +383,36 @@ int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const c
     f->threads = threads;
     f->flags = flags;
 
-    /* The second reader starts at the keyframe nearest the middle of the head
-     * start (or of the video, when shorter), and may queue what lies between
-     * there and the head start's end. The first pauses where it starts,
-     * until the second knows the exact frame. */
+    /* Readers after the first start at keyframes inside the head start (or
+     * the video, when shorter), chosen so that the longest stretch any one
+     * reader decodes is shortest; each may queue what lies between its
+     * keyframe and the head start's end. The one before pauses at that
+     * keyframe until the next knows the exact frame. */
     const struct media_info *info = media_reader_info(reader);
     if (fps <= 0) fps = 25;
     double head = detector_lookahead(detector) / fps;
     if (info->duration_seconds > 0 && info->duration_seconds < head) head = info->duration_seconds;
-    int second_planes = (int)(head * 7 / 8 * fps) + STEADY_PLANES;
-    /* On one core both readers would share it: nothing to gain. */
-    f->split = strlen(path) < sizeof f->path && sysconf(_SC_NPROCESSORS_ONLN) > 1;
-    /* Without an index yet (Matroska's fills in as it is read), the second
-     * seeks to the first keyframe past the middle. */
-    if (!media_reader_keyframe_near(reader, head / 2, head / 8, head * 7 / 8, &f->seam_ts))
-        f->seam_ts = media_reader_ts_at(reader, head / 2);
-    f->late_ts = media_reader_ts_at(reader, head * 7 / 8);
+    /* On one core the readers would share it: nothing to gain. */
+    int split = strlen(path) < sizeof f->path && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    double seam_at[MAX_READERS] = {0};
+    f->chain = split ? choose_seams(f, reader, head, seam_at) : 1;
+    f->late_ts = media_reader_ts_at(reader, head);
     f->given_pts = AV_NOPTS_VALUE;
 
-    if (segment_init(f, &f->segments[0], reader, STEADY_PLANES) < 0 ||
-        (f->split && segment_init(f, &f->segments[1], NULL, second_planes) < 0)) {
-        luma_feed_stop(f);
-        return error_set(error, VSR_E_NOMEM, "out of memory");
+    for (int i = 0; i < f->chain; i++) {
+        /* A later reader queues up to the head start's end, and a few more:
+         * the last one decodes no further ahead while the others catch up. */
+        int planes = i ? (int)((head - seam_at[i]) * fps) + STEADY_PLANES : STEADY_PLANES;
+        if (segment_init(f, i, i ? NULL : reader, planes) < 0) {
+            luma_feed_stop(f);
+            return error_set(error, VSR_E_NOMEM, "out of memory");
+        }
     }
-    f->segments[0].last_pts = f->segments[1].last_pts = AV_NOPTS_VALUE;
-    if (f->split) {
-        f->segments[0].has_pause = 1;
-        f->segments[0].pause_pts = f->seam_ts;
+    for (int i = 0; i + 1 < f->chain; i++) {
+        f->segments[i].has_pause = 1;
+        f->segments[i].pause_pts = f->seam_ts[i + 1];
     }
-    for (int i = 0; i < (f->split ? 2 : 1); i++) {
+    for (int i = 0; i < f->chain; i++) {
         if (pthread_create(&f->segments[i].thread, NULL, decode, &f->segments[i]) != 0) {
             luma_feed_stop(f);
             return error_set(error, VSR_E_NOMEM, "cannot start a decoding thread");
@@ -370,11 +426,11 @@ int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const c
 void luma_feed_stop(struct luma_feed *f) {
     if (!f) return;
     pthread_mutex_lock(&f->lock);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < MAX_READERS; i++)
         f->segments[i].stop = 1;
     pthread_cond_broadcast(&f->changed);
     pthread_mutex_unlock(&f->lock);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < MAX_READERS; i++) {
         struct segment *s = &f->segments[i];
         if (s->started) pthread_join(s->thread, NULL);
         retire(f, s); /* its planes join the spares, unmapped below */

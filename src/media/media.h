@@ -46,13 +46,14 @@ const struct media_info *media_reader_info(const struct media_reader *reader);
  * at all, is VSR_E_INPUT: a truncated upload must not become a short output. */
 int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_error *error);
 
-/* The keyframe the container's index lists nearest to SECONDS from the
- * start, among those in [LOW, HIGH] seconds: 1 with *TS its index time (in
- * the stream's time base; a decode time in MP4, at or before the frame's
- * pts), or 0 when the index lists none there (Matroska's, say, fills in only
- * as the file is read or sought). */
-int media_reader_keyframe_near(const struct media_reader *reader, double seconds, double low,
-                               double high, int64_t *ts);
+/* The keyframes the container's index lists in [LOW, HIGH] seconds from the
+ * start, in increasing time, at most MAX: their index times into TS (in the
+ * stream's time base; a decode time in MP4, at or before the frame's pts) and
+ * their times in seconds into SECONDS. Returns how many; 0 when the index
+ * lists none there (Matroska's, say, fills in only as the file is read or
+ * sought). */
+int media_reader_keyframes(const struct media_reader *reader, double low, double high, int64_t *ts,
+                           double *seconds, int max);
 
 /* The stream time (in the stream's time base) SECONDS after its start. */
 int64_t media_reader_ts_at(const struct media_reader *reader, double seconds);

@@ -429,25 +429,21 @@ int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_e
     return decode_next(reader, frame, error);
 }
 
-int media_reader_keyframe_near(const struct media_reader *reader, double seconds, double low,
-                               double high, int64_t *ts) {
+int media_reader_keyframes(const struct media_reader *reader, double low, double high, int64_t *ts,
+                           double *seconds, int max) {
     AVStream *stream = reader->stream;
     double tb = av_q2d(stream->time_base);
     int64_t origin = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
     int entries = avformat_index_get_entries_count(stream);
     int found = 0;
-    double best_at = 0;
-    for (int i = 0; i < entries; i++) {
+    for (int i = 0; i < entries && found < max; i++) {
         const AVIndexEntry *entry = avformat_index_get_entry(stream, i);
         if (!entry || !(entry->flags & AVINDEX_KEYFRAME) || entry->timestamp == AV_NOPTS_VALUE)
             continue;
         double t = (double)(entry->timestamp - origin) * tb;
-        if (t < low || t > high) continue;
-        if (!found || fabs(t - seconds) < fabs(best_at - seconds)) {
-            found = 1;
-            *ts = entry->timestamp;
-            best_at = t;
-        }
+        if (t < low || t > high || (found > 0 && t <= seconds[found - 1])) continue;
+        ts[found] = entry->timestamp;
+        seconds[found++] = t;
     }
     return found;
 }
