@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/cpu_clones.h"
+
 /* Tuned on 8-bit luma of lossy video: compression noise on a still pixel stays
  * within about +-6 levels; a text stroke against its background differs by 25
  * or more (white on mid grey ~100, black outline on mid grey ~60). */
@@ -668,6 +670,7 @@ size_t detector_shrink_scratch(const struct detector *d) {
     return (size_t)d->width * (size_t)d->scale;
 }
 
+CPU_CLONES
 void detector_shrink(const struct detector *d, const AVFrame *frame, uint8_t *plane,
                      uint16_t *row_sums) {
     switch (d->scale) {
@@ -703,7 +706,22 @@ int detector_push(struct detector *d, const AVFrame *frame) {
     return detector_push_plane(d, d->small);
 }
 
+/* Whether each of the N pixels from I on merely holds its run (no soft end
+ * pending, within HOLD_TOLERANCE of the held value): then all their state
+ * change is last = v, which the caller does at once. Most pixels of most
+ * frames are such; the test is written so that it vectorizes. */
+static inline int all_holding(const struct detector *d, const uint8_t *v, size_t i, int n) {
+    int moved = 0;
+    for (int k = 0; k < n; k++) {
+        int diff = v[k] - d->held[i + k];
+        moved |= (diff > HOLD_TOLERANCE) | (diff < -HOLD_TOLERANCE) | (d->soft_end[i + k] != 0);
+    }
+    return !moved;
+}
+
+CPU_CLONES
 int detector_push_plane(struct detector *d, const uint8_t *plane) {
+    enum { CHUNK = 32 };
     int w = d->width, h = d->height;
     int64_t t = d->frames_in;
     for (int y = 0; y < h; y++) {
@@ -711,6 +729,11 @@ int detector_push_plane(struct detector *d, const uint8_t *plane) {
         size_t base = (size_t)y * w;
         for (int x = 0; x < w; x++) {
             size_t i = base + x;
+            if (t > 0 && x % CHUNK == 0 && x + CHUNK <= w && all_holding(d, row + x, i, CHUNK)) {
+                memcpy(d->last + i, row + x, CHUNK);
+                x += CHUNK - 1;
+                continue;
+            }
             int v = row[x];
             if (t == 0) {
                 d->held[i] = (uint8_t)v;

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/cpu_clones.h"
+
 #define COARSE_RADIUS 6     /* at 1/8 size: +-48 pixels of full-size motion per frame */
 #define TRUNCATE      40    /* differences beyond this are outliers (moving objects) */
 #define SAMPLES_MAX   12000 /* pixels looked at per cost, at most */
@@ -186,10 +188,11 @@ static double cost(const struct level *prev, const struct level *cur, int dx, in
 }
 
 /* Lanes of the vote: one per horizontal shift (GCC and Clang lower these
- * vectors to SSE2 or NEON, or to plain code where there is neither). */
-typedef uint8_t vote_u8 __attribute__((vector_size(8)));
-typedef int16_t vote_i16 __attribute__((vector_size(16)));
-typedef int32_t vote_i32 __attribute__((vector_size(16)));
+ * vectors to AVX2, SSE2 or NEON, or to plain code where there is none). */
+typedef uint8_t vote_u8 __attribute__((vector_size(16)));
+typedef int16_t vote_i16 __attribute__((vector_size(32)));
+typedef int16_t vote_i16_half __attribute__((vector_size(16)));
+typedef int32_t vote_i32 __attribute__((vector_size(32)));
 
 /* The cost of every shift within COARSE_RADIUS for the block [x0, x1) x
  * [y0, y1) of the top level, into COSTS (SIDE x SIDE, row-major by dy): the
@@ -198,8 +201,10 @@ typedef int32_t vote_i32 __attribute__((vector_size(16)));
  * inside prev and unmasked there; HUGE_VAL when too few are. Each sample is
  * compared with the row of its horizontal shifts at once, in lanes: a block
  * row holds too few samples (15 at 1080p) to vectorize the other way. */
-static void block_costs(const struct motion_pyramid *prev, const struct motion_pyramid *cur, int x0,
-                        int y0, int x1, int y1, double *costs) {
+CPU_CLONES /* 16 lanes: one AVX2 instruction, two SSE2 */
+    static void
+    block_costs(const struct motion_pyramid *prev, const struct motion_pyramid *cur, int x0, int y0,
+                int x1, int y1, double *costs) {
     enum { R = COARSE_RADIUS, SIDE = 2 * COARSE_RADIUS + 1 };
     const struct level *top = &cur->levels[MOTION_LEVELS - 1];
     const struct vote_plane *c = &cur->vote, *p = &prev->vote;
@@ -208,10 +213,10 @@ static void block_costs(const struct motion_pyramid *prev, const struct motion_p
     int step = 1;
     while (area / ((long long)step * step) > BLOCK_SAMPLES)
         step++;
-    /* Two halves of 8 lanes, each a 16-byte vector: d*d <= TRUNCATE^2 fits
-     * 16 bits, and so does a count of samples; sums need 32. */
-    vote_i32 sum[SIDE][4];
-    vote_i16 count[SIDE][2];
+    /* 16 lanes: d*d <= TRUNCATE^2 fits 16 bits, and so does a count of
+     * samples; sums need 32, in two halves of 8. */
+    vote_i32 sum[SIDE][2];
+    vote_i16 count[SIDE];
     memset(sum, 0, sizeof sum);
     memset(count, 0, sizeof count);
     for (int y = y0; y < y1; y += step) {
@@ -227,23 +232,23 @@ static void block_costs(const struct motion_pyramid *prev, const struct motion_p
                 /* Lanes 0..2R are the shifts -R..R; the rest are not used. */
                 const uint8_t *pl = p->luma + (size_t)py * p->stride + VOTE_PAD + x - R;
                 const uint8_t *pm = p->mask + (size_t)py * p->stride + VOTE_PAD + x - R;
-                for (int half = 0; half < 2; half++) {
-                    vote_u8 l8, m8;
-                    memcpy(&l8, pl + 8 * half, sizeof l8);
-                    memcpy(&m8, pm + 8 * half, sizeof m8);
-                    vote_i16 d = __builtin_convertvector(l8, vote_i16) - v;
-                    vote_i16 sign = d >> 15;
-                    d = (d ^ sign) - sign;
-                    vote_i16 over = d > TRUNCATE;
-                    d = (d & ~over) | (TRUNCATE & over);
-                    vote_i16 known = __builtin_convertvector(m8, vote_i16) == 0;
-                    vote_i16 squares = d * d & known;
-                    vote_i32 lo = {squares[0], squares[1], squares[2], squares[3]};
-                    vote_i32 hi = {squares[4], squares[5], squares[6], squares[7]};
-                    sum[j][2 * half] += lo;
-                    sum[j][2 * half + 1] += hi;
-                    count[j][half] -= known; /* known is -1 where true */
-                }
+                vote_u8 l8, m8;
+                memcpy(&l8, pl, sizeof l8);
+                memcpy(&m8, pm, sizeof m8);
+                vote_i16 d = __builtin_convertvector(l8, vote_i16) - v;
+                vote_i16 sign = d >> 15;
+                d = (d ^ sign) - sign;
+                vote_i16 over = d > TRUNCATE;
+                d = (d & ~over) | (TRUNCATE & over);
+                vote_i16 known = __builtin_convertvector(m8, vote_i16) == 0;
+                vote_i16 squares = d * d & known;
+                vote_i16_half lo =
+                    __builtin_shufflevector(squares, squares, 0, 1, 2, 3, 4, 5, 6, 7);
+                vote_i16_half hi =
+                    __builtin_shufflevector(squares, squares, 8, 9, 10, 11, 12, 13, 14, 15);
+                sum[j][0] += __builtin_convertvector(lo, vote_i32);
+                sum[j][1] += __builtin_convertvector(hi, vote_i32);
+                count[j] -= known; /* known is -1 where true */
             }
         }
     }
@@ -253,9 +258,9 @@ static void block_costs(const struct motion_pyramid *prev, const struct motion_p
             int dx = k - R, dy = j - R;
             /* As cost: a shift that leaves less than half the frame is out. */
             int out = w - abs(dx) < w / 2 || h - abs(dy) < h / 2;
-            long long n = count[j][k / 8][k % 8];
+            long long n = count[j][k];
             costs[j * SIDE + k] =
-                out || n * 16 < grid ? HUGE_VAL : (double)sum[j][k / 4][k % 4] / (double)n;
+                out || n * 16 < grid ? HUGE_VAL : (double)sum[j][k / 8][k % 8] / (double)n;
         }
 }
 
