@@ -57,7 +57,7 @@ static int read_through_feed(const char *path, const struct detector *d, size_t 
     const struct media_info *info = media_reader_info(reader);
     double fps = av_q2d(info->frame_rate);
     struct luma_feed *feed = NULL;
-    if (luma_feed_start(&feed, reader, path, 1, MEDIA_READ_FAST, d, fps, &error) < 0) return -1;
+    if (luma_feed_start(&feed, reader, 1, MEDIA_READ_FAST, d, fps, &error) < 0) return -1;
     int frames = 0, differ = 0, ret;
     const uint8_t *plane = NULL;
     while ((ret = luma_feed_next(feed, &plane, &error)) == 1) {

@@ -760,8 +760,9 @@ TEST(media_frame_pool_decodes_exactly) {
     media_test_remove_dir(dir);
 }
 
-/* Frames decoded ahead on a thread come out as the reader gives them, in
- * order, with the end after the last; stopping early frees what was queued. */
+/* Frames decoded ahead on a thread, by a reader opened as the first found the
+ * file, come out as the first gives them, in order, with the end after the
+ * last; stopping early frees what was queued. */
 TEST(media_prefetch_same_frames) {
     media_test_quiet();
     const char *dir = test_tmpdir();
@@ -775,7 +776,15 @@ TEST(media_prefetch_same_frames) {
     struct vsr_error error = {0};
     struct media_reader *plain = NULL, *ahead = NULL;
     CHECK_INT(0, media_reader_open(&plain, path, 1, 0, &error));
-    CHECK_INT(0, media_reader_open(&ahead, path, 1, 0, &error));
+    /* The second reader takes the streams the first found (no probing). */
+    struct media_streams *streams = plain ? media_reader_streams(plain) : NULL;
+    CHECK(streams != NULL);
+    if (streams) CHECK_INT(0, media_reader_open_as(&ahead, streams, 1, 0, AV_NOPTS_VALUE, &error));
+    media_streams_free(streams);
+    if (ahead && plain) {
+        CHECK_INT(media_reader_info(plain)->width, media_reader_info(ahead)->width);
+        CHECK_INT(media_reader_info(plain)->frame_count, media_reader_info(ahead)->frame_count);
+    }
     struct media_prefetch *prefetch = NULL;
     if (ahead) CHECK_INT(0, media_prefetch_start(&prefetch, ahead, 2, 5, 8, &error));
     int frames = 0, differ = 0, ret = 0;

@@ -68,7 +68,7 @@ struct luma_feed {
     uint8_t *spare[SPARE_PLANES];
     int spares;
     /* For the readers after the first, which their own threads open. */
-    char path[1024];
+    struct media_streams *streams; /* the first's, taken before it ran */
     int threads, flags;
     int64_t seam_ts[MAX_READERS]; /* segment i starts at the first keyframe from here */
     int64_t late_ts;              /* a first frame past here is too late to help */
@@ -106,11 +106,9 @@ static int open_later(struct segment *s) {
     struct luma_feed *f = s->feed;
     struct vsr_error error = {0, ""};
     struct media_reader *reader = NULL;
-    if (media_reader_open(&reader, f->path, f->threads, f->flags, &error) < 0) return 0;
-    if (media_reader_seek(reader, f->seam_ts[s->index], &error) < 0) {
-        media_reader_free(reader);
+    if (media_reader_open_as(&reader, f->streams, f->threads, f->flags, f->seam_ts[s->index],
+                             &error) < 0)
         return 0;
-    }
     pthread_mutex_lock(&f->lock);
     s->reader = reader;
     pthread_mutex_unlock(&f->lock);
@@ -364,9 +362,8 @@ static int choose_seams(struct luma_feed *f, const struct media_reader *reader, 
     return 3;
 }
 
-int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const char *path,
-                    int threads, int flags, const struct detector *detector, double fps,
-                    struct vsr_error *error) {
+int luma_feed_start(struct luma_feed **out, struct media_reader *reader, int threads, int flags,
+                    const struct detector *detector, double fps, struct vsr_error *error) {
     *out = NULL;
     struct luma_feed *f = calloc(1, sizeof *f);
     if (!f) {
@@ -379,7 +376,7 @@ int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const c
     int w, h;
     detector_plane_size(detector, &w, &h);
     f->plane_bytes = (size_t)w * (size_t)h;
-    snprintf(f->path, sizeof f->path, "%s", path);
+    f->streams = media_reader_streams(reader);
     f->threads = threads;
     f->flags = flags;
 
@@ -393,7 +390,7 @@ int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const c
     double head = detector_lookahead(detector) / fps;
     if (info->duration_seconds > 0 && info->duration_seconds < head) head = info->duration_seconds;
     /* On one core the readers would share it: nothing to gain. */
-    int split = strlen(path) < sizeof f->path && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    int split = f->streams && sysconf(_SC_NPROCESSORS_ONLN) > 1;
     double seam_at[MAX_READERS] = {0};
     f->chain = split ? choose_seams(f, reader, head, seam_at) : 1;
     f->late_ts = media_reader_ts_at(reader, head);
@@ -441,6 +438,7 @@ void luma_feed_stop(struct luma_feed *f) {
     plane_free(f, f->given);
     for (int i = 0; i < f->spares; i++)
         munmap(f->spare[i], f->plane_bytes);
+    media_streams_free(f->streams);
     pthread_mutex_destroy(&f->lock);
     pthread_cond_destroy(&f->changed);
     free(f);

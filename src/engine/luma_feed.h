@@ -29,14 +29,13 @@
 struct luma_feed;
 
 /* Starts decoding READER (taken, even on failure) on a thread of its own,
- * and one or two more readers of PATH, opened with THREADS and FLAGS, from
+ * and one or two more readers of its file, opened with THREADS and FLAGS, from
  * keyframes inside the head start (from its middle when the container's
  * index lists none there yet). DETECTOR gives
  * the planes' size and scale; the threads read it (detector_shrink), so it
  * must outlive luma_feed_stop. FPS is the video's frame rate. */
-int luma_feed_start(struct luma_feed **out, struct media_reader *reader, const char *path,
-                    int threads, int flags, const struct detector *detector, double fps,
-                    struct vsr_error *error);
+int luma_feed_start(struct luma_feed **out, struct media_reader *reader, int threads, int flags,
+                    const struct detector *detector, double fps, struct vsr_error *error);
 
 /* Points *PLANE at the next frame's plane, valid until the next call.
  * Returns 1, 0 after the last frame, or the reader's failure (a negative

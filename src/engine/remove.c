@@ -157,14 +157,22 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
         media_reader_free(analysis);
         return error_set(error, VSR_E_NOMEM, "out of memory");
     }
+    /* Reader B opens the file as A found it, once A's thread is running. */
+    struct media_streams *streams = media_reader_streams(analysis);
+    if (!streams) {
+        media_reader_free(analysis);
+        return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
     struct luma_feed *feed = NULL;
-    ret = luma_feed_start(&feed, analysis, input, decoder_threads(o->threads), MEDIA_READ_FAST,
+    ret = luma_feed_start(&feed, analysis, decoder_threads(o->threads), MEDIA_READ_FAST,
                           p->detector, fps, error);
-    if (ret < 0) return ret;
-    ret = analysis_start(&p->analysis_thread, feed, p->detector, width, height, o->cancel, error);
-    if (ret < 0) return ret;
-
-    ret = media_reader_open(&p->source, input, decoder_threads(o->threads), 0, error);
+    if (ret == 0)
+        ret =
+            analysis_start(&p->analysis_thread, feed, p->detector, width, height, o->cancel, error);
+    if (ret == 0)
+        ret = media_reader_open_as(&p->source, streams, decoder_threads(o->threads), 0,
+                                   AV_NOPTS_VALUE, error);
+    media_streams_free(streams);
     if (ret < 0) return ret;
     const struct media_info *b = media_reader_info(p->source);
     if (b->width != width || b->height != height)

@@ -46,6 +46,21 @@ const struct media_info *media_reader_info(const struct media_reader *reader);
  * at all, is VSR_E_INPUT: a truncated upload must not become a short output. */
 int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_error *error);
 
+/* What a reader found the file to hold (its path, video stream and info),
+ * for opening more readers of it without probing it again: FFmpeg's probing
+ * decodes a frame (40 ms at 1080p). Take it before READER's frames are read
+ * on another thread. NULL when out of memory. */
+struct media_streams;
+struct media_streams *media_reader_streams(const struct media_reader *reader);
+void media_streams_free(struct media_streams *streams); /* NULL is a no-op */
+
+/* As media_reader_open, for the file LIKE describes; when SEEK_TS is not
+ * AV_NOPTS_VALUE, moved there (media_reader_seek) rather than decoding the
+ * first frame, with LIKE's info. A format whose streams only probing finds is
+ * probed as before. */
+int media_reader_open_as(struct media_reader **out, const struct media_streams *like, int threads,
+                         int flags, int64_t seek_ts, struct vsr_error *error);
+
 /* The keyframes the container's index lists in [LOW, HIGH] seconds from the
  * start, in increasing time, at most MAX: their index times into TS (in the
  * stream's time base; a decode time in MP4, at or before the frame's pts) and

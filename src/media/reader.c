@@ -151,7 +151,15 @@ static int index_beyond_end(AVFormatContext *format, int64_t file_size) {
 }
 
 /* Opens the file, with errors a user can act on for the common cases. */
-static int open_container(struct media_reader *reader, const char *path, struct vsr_error *error) {
+struct media_streams {
+    char path[1024];
+    int index; /* of the video stream */
+    AVCodecParameters *codecpar;
+    struct media_info info;
+};
+
+static int open_container(struct media_reader *reader, const char *path,
+                          const struct media_streams *like, struct vsr_error *error) {
     struct stat st;
     if (stat(path, &st) != 0)
         return error_set(error, VSR_E_INPUT, "cannot open input '%s': %s", path, strerror(errno));
@@ -168,7 +176,19 @@ static int open_container(struct media_reader *reader, const char *path, struct 
                          "input '%s' is not a video file FFmpeg can read, or it is truncated "
                          "(%s)",
                          path, av_err2str(ret));
-    ret = avformat_find_stream_info(reader->format, NULL);
+    /* A second reader of a file takes its video stream's parameters from the
+     * first (LIKE) rather than probing again: FFmpeg's probing decodes a
+     * frame, 40 ms at 1080p. It probes still if the stream is not where the
+     * first found it (a format that finds its streams only by probing). */
+    AVStream *known = NULL;
+    if (like && like->index < (int)reader->format->nb_streams) {
+        known = reader->format->streams[like->index];
+        if (known->codecpar->codec_type != AVMEDIA_TYPE_VIDEO ||
+            known->codecpar->codec_id != like->codecpar->codec_id ||
+            avcodec_parameters_copy(known->codecpar, like->codecpar) < 0)
+            known = NULL;
+    }
+    ret = known ? 0 : avformat_find_stream_info(reader->format, NULL);
     if (ret < 0)
         return error_set(error, error_from_av(ret, VSR_E_INPUT),
                          "cannot read the streams of input '%s' (%s)", path, av_err2str(ret));
@@ -381,22 +401,36 @@ static int decode_next(struct media_reader *reader, AVFrame **frame, struct vsr_
     }
 }
 
-int media_reader_open(struct media_reader **out, const char *path, int threads, int flags,
-                      struct vsr_error *error) {
+/* Opens PATH (as LIKE found it, when not NULL); with a SEEK_TS, moves there
+ * instead of decoding the first frame, and takes LIKE's info. */
+static int open_reader(struct media_reader **out, const char *path,
+                       const struct media_streams *like, int threads, int flags, int64_t seek_ts,
+                       struct vsr_error *error) {
     *out = NULL;
     struct media_reader *reader = av_mallocz(sizeof *reader);
     if (!reader) return error_set(error, VSR_E_NOMEM, "out of memory");
     snprintf(reader->path, sizeof reader->path, "%s", path);
     reader->last_timestamp = AV_NOPTS_VALUE;
-    int ret = open_container(reader, path, error);
+    int ret = open_container(reader, path, like, error);
     if (ret < 0) goto fail;
     ret = open_decoder(reader, threads, flags, error);
     if (ret < 0) goto fail;
+    if (like && reader->stream->index != like->index) {
+        ret = error_set(error, VSR_E_INPUT, "input '%s' changed while it was read", path);
+        goto fail;
+    }
     reader->packet = av_packet_alloc();
     reader->decoded = av_frame_alloc();
     if (!reader->packet || !reader->decoded) {
         ret = error_set(error, VSR_E_NOMEM, "out of memory");
         goto fail;
+    }
+    if (like && seek_ts != AV_NOPTS_VALUE) {
+        reader->info = like->info;
+        ret = media_reader_seek(reader, seek_ts, error);
+        if (ret < 0) goto fail;
+        *out = reader;
+        return 0;
     }
     /* Decoding the first frame now catches files that open but cannot be
      * decoded, and gives the true frame size. */
@@ -412,6 +446,36 @@ int media_reader_open(struct media_reader **out, const char *path, int threads, 
 fail:
     media_reader_free(reader);
     return ret;
+}
+
+int media_reader_open(struct media_reader **out, const char *path, int threads, int flags,
+                      struct vsr_error *error) {
+    return open_reader(out, path, NULL, threads, flags, AV_NOPTS_VALUE, error);
+}
+
+struct media_streams *media_reader_streams(const struct media_reader *reader) {
+    struct media_streams *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    snprintf(s->path, sizeof s->path, "%s", reader->path);
+    s->index = reader->stream->index;
+    s->info = reader->info;
+    s->codecpar = avcodec_parameters_alloc();
+    if (!s->codecpar || avcodec_parameters_copy(s->codecpar, reader->stream->codecpar) < 0) {
+        media_streams_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void media_streams_free(struct media_streams *streams) {
+    if (!streams) return;
+    avcodec_parameters_free(&streams->codecpar);
+    free(streams);
+}
+
+int media_reader_open_as(struct media_reader **out, const struct media_streams *like, int threads,
+                         int flags, int64_t seek_ts, struct vsr_error *error) {
+    return open_reader(out, like->path, like, threads, flags, seek_ts, error);
 }
 
 const struct media_info *media_reader_info(const struct media_reader *reader) {
