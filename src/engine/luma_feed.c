@@ -322,13 +322,14 @@ static int segment_init(struct luma_feed *f, int index, struct media_reader *rea
 
 /* Picks the keyframes the readers after the first start from: of the index's
  * keyframes in the middle three quarters of the head start, the one or two
- * that make the longest stretch of it any reader decodes shortest (a third
- * reader only when that saves a tenth of the head start: it costs an opening
- * and a decoder). Without an index (Matroska's fills in as it is read), one
- * more reader seeks to the first keyframe past the middle. Returns how many
- * readers. */
+ * that make the longest stretch of it any reader decodes shortest. On CORES
+ * cores the head start takes at least head / CORES however it is split, so a
+ * third reader only when it brings the time down by a tenth of the head
+ * start: it costs an opening, a decoder's memory, and the cores' caches.
+ * Without an index (Matroska's fills in as it is read), one more reader
+ * seeks to the first keyframe past the middle. Returns how many readers. */
 static int choose_seams(struct luma_feed *f, const struct media_reader *reader, double head,
-                        double *seam_at) {
+                        long cores, double *seam_at) {
     enum { CANDIDATES = 64 };
     int64_t ts[CANDIDATES];
     double at[CANDIDATES];
@@ -354,6 +355,9 @@ static int choose_seams(struct luma_feed *f, const struct media_reader *reader, 
             double longest = a > b ? (a > c ? a : c) : (b > c ? b : c);
             if (longest < three) three = longest, three_i = i, three_j = j;
         }
+    double floor = head / (double)cores;
+    if (best < floor) best = floor;
+    if (three < floor) three = floor;
     if (three_i < 0 || three > best - head / 10) return 2;
     f->seam_ts[1] = ts[three_i];
     f->seam_ts[2] = ts[three_j];
@@ -390,9 +394,9 @@ int luma_feed_start(struct luma_feed **out, struct media_reader *reader, int thr
     double head = detector_lookahead(detector) / fps;
     if (info->duration_seconds > 0 && info->duration_seconds < head) head = info->duration_seconds;
     /* On one core the readers would share it: nothing to gain. */
-    int split = f->streams && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     double seam_at[MAX_READERS] = {0};
-    f->chain = split ? choose_seams(f, reader, head, seam_at) : 1;
+    f->chain = f->streams && cores > 1 ? choose_seams(f, reader, head, cores, seam_at) : 1;
     f->late_ts = media_reader_ts_at(reader, head);
     f->given_pts = AV_NOPTS_VALUE;
 
