@@ -21,6 +21,7 @@
 
 #include "engine/motion.h"
 #include "engine/spatial.h"
+#include "util/cpu_clones.h"
 #include "vsr.h"
 
 /* Sizes in pixels of a 360-row frame; larger frames scale them (see
@@ -615,8 +616,10 @@ static void need_of(struct filler *f, int tx, int ty) {
 /* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs
  * (f->need, from need_of): most frames near a subtitle hide the same pixels,
  * and skipping them before any matching is what keeps the fill fast. */
-static int can_contribute(const struct filler *f, const struct slot *cur, const struct slot *src,
-                          int tx, int ty, double dx, double dy) {
+static inline __attribute__((always_inline)) int can_contribute(const struct filler *f,
+                                                                const struct slot *cur,
+                                                                const struct slot *src, int tx,
+                                                                int ty, double dx, double dy) {
     /* The common case: a still camera and the same line on screen. */
     if (dx == 0 && dy == 0 && src->mask_version == cur->mask_version) return 0;
     /* Integer taps only: this runs for every candidate frame of every tile,
@@ -644,7 +647,9 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
     return 0;
 }
 
-static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
+CPU_CLONES /* can_contribute and need_of, inlined here, vectorize */
+    static int
+    fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
     ring_of(f, cur, tx, ty);
     need_of(f, tx, ty);
     /* Local motion per frame found so far in each direction (past, future). */

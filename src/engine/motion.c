@@ -128,6 +128,7 @@ static void halve(const struct level *a, struct level *b) {
     }
 }
 
+CPU_CLONES
 void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int stride,
                           const uint8_t *mask, int mask_y0, int mask_y1) {
     struct level *l0 = &p->levels[0];
