@@ -21,7 +21,6 @@
 
 #include "engine/motion.h"
 #include "engine/spatial.h"
-#include "util/cpu_clones.h"
 #include "vsr.h"
 
 /* Sizes in pixels of a 360-row frame; larger frames scale them (see
@@ -415,9 +414,12 @@ static void ring_of(struct filler *f, const struct slot *cur, int tx, int ty) {
     }
 }
 
-static struct match tile_match(const struct filler *f, const struct slot *cur,
-                               const struct slot *src, int use_filled, int tx, int ty, double dx,
-                               double dy) {
+/* As tile_match, for a search that keeps only a match below BOUND: once the
+ * mismatch is known to reach BOUND (its sum only grows), it stops and
+ * returns what it has, which reaches BOUND too. */
+static struct match tile_match_below(const struct filler *f, const struct slot *cur,
+                                     const struct slot *src, int use_filled, int tx, int ty,
+                                     double dx, double dy, double bound) {
     struct match r = {-1, 0, 0};
     (void)cur; /* its ring is in f (see ring_of) */
     if (f->ring_tx != tx || f->ring_ty != ty) return r;
@@ -451,13 +453,30 @@ static struct match tile_match(const struct filler *f, const struct slot *cur,
     }
     if (n < 24) return r;
     double mean = (double)sum / (double)n, dev = 0;
-    for (long i = 0; i < n; i++)
-        dev += fabs(diffs[i] - mean);
-    r.mismatch = dev / (double)n + fabs(mean) / 4; /* a large shift is itself suspect */
-    if (fabs(mean) > MAX_OFFSET) r.mismatch = 1e9;
     r.offset = (int)lround(mean);
     r.pixels = (int)n;
+    if (fabs(mean) > MAX_OFFSET) {
+        r.mismatch = 1e9;
+        return r;
+    }
+    double drift = fabs(mean) / 4; /* a large shift is itself suspect */
+    for (long i = 0; i < n; i++) {
+        dev += fabs(diffs[i] - mean);
+        if ((i & 63) == 63 && dev / (double)n + drift >= bound) break;
+    }
+    r.mismatch = dev / (double)n + drift;
     return r;
+}
+
+static struct match tile_match(const struct filler *f, const struct slot *cur,
+                               const struct slot *src, int use_filled, int tx, int ty, double dx,
+                               double dy) {
+    return tile_match_below(f, cur, src, use_filled, tx, ty, dx, dy, HUGE_VAL);
+}
+
+/* What a search passes as the bound: its best so far, none before one. */
+static double bound_of(struct match best) {
+    return best.mismatch < 0 ? HUGE_VAL : best.mismatch;
 }
 
 /* M, a luma match of the same arguments, with colour counted in. Only a
@@ -534,7 +553,8 @@ static struct match search_local(const struct filler *f, const struct slot *cur,
     int step = f->scale;
     for (int y = -radius; y <= radius; y += step)
         for (int x = -radius; x <= radius; x += step) {
-            struct match m = tile_match(f, cur, src, 0, tx, ty, cx + x, cy + y);
+            struct match m =
+                tile_match_below(f, cur, src, 0, tx, ty, cx + x, cy + y, bound_of(best));
             if (m.mismatch >= 0 && (best.mismatch < 0 || m.mismatch < best.mismatch)) {
                 best = m;
                 *bx = cx + x;
@@ -546,7 +566,8 @@ static struct match search_local(const struct filler *f, const struct slot *cur,
     for (int y = -1; y <= 1; y++)
         for (int x = -1; x <= 1; x++) {
             if (!x && !y) continue;
-            struct match m = tile_match(f, cur, src, 0, tx, ty, ox + x, oy + y);
+            struct match m =
+                tile_match_below(f, cur, src, 0, tx, ty, ox + x, oy + y, bound_of(best));
             if (m.mismatch >= 0 && m.mismatch < best.mismatch) {
                 best = m;
                 *bx = ox + x;
@@ -568,7 +589,8 @@ static struct match search_wide(const struct filler *f, const struct slot *cur,
     int radius = WIDE_RADIUS * f->scale, step = 2 * f->scale;
     for (int y = -radius; y <= radius; y += step)
         for (int x = -radius; x <= radius; x += step) {
-            struct match m = tile_match(f, cur, src, 0, tx, ty, cx + x, cy + y);
+            struct match m =
+                tile_match_below(f, cur, src, 0, tx, ty, cx + x, cy + y, bound_of(best));
             if (m.mismatch < 0 || m.pixels < WIDE_EVIDENCE) continue;
             if (best.mismatch < 0 || m.mismatch < best.mismatch) {
                 best = m;
@@ -616,10 +638,8 @@ static void need_of(struct filler *f, int tx, int ty) {
 /* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs
  * (f->need, from need_of): most frames near a subtitle hide the same pixels,
  * and skipping them before any matching is what keeps the fill fast. */
-static inline __attribute__((always_inline)) int can_contribute(const struct filler *f,
-                                                                const struct slot *cur,
-                                                                const struct slot *src, int tx,
-                                                                int ty, double dx, double dy) {
+static int can_contribute(const struct filler *f, const struct slot *cur, const struct slot *src,
+                          int tx, int ty, double dx, double dy) {
     /* The common case: a still camera and the same line on screen. */
     if (dx == 0 && dy == 0 && src->mask_version == cur->mask_version) return 0;
     /* Integer taps only: this runs for every candidate frame of every tile,
@@ -647,9 +667,7 @@ static inline __attribute__((always_inline)) int can_contribute(const struct fil
     return 0;
 }
 
-CPU_CLONES /* can_contribute and need_of, inlined here, vectorize */
-    static int
-    fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
+static int fill_tile(struct filler *f, struct slot *cur, int tx, int ty, int remaining) {
     ring_of(f, cur, tx, ty);
     need_of(f, tx, ty);
     /* Local motion per frame found so far in each direction (past, future). */
