@@ -96,6 +96,7 @@ static void clear_rows(uint8_t *plane, size_t w, int y0, int y1) {
 /* Halves A into B: 2x2 means of luma, 2x2 unions of the mask (over the rows
  * A's mask band reaches; the rest stays zero). The last column and row
  * repeat when A's size is odd. */
+CPU_CLONES
 static void halve(const struct level *a, struct level *b) {
     int b0 = a->band_y0 / 2, b1 = (a->band_y1 + 1) / 2;
     if (b1 > b->h) b1 = b->h;
@@ -128,7 +129,6 @@ static void halve(const struct level *a, struct level *b) {
     }
 }
 
-CPU_CLONES
 void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int stride,
                           const uint8_t *mask, int mask_y0, int mask_y1) {
     struct level *l0 = &p->levels[0];
