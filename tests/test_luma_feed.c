@@ -113,30 +113,22 @@ TEST(luma_feed_matches_one_reader) {
     size_t bytes = (size_t)w * (size_t)h;
     struct planes expected = {0};
 
-    read_plainly(gop5, d, bytes, &expected);
-    CHECK_INT(25, expected.count);
-    CHECK(read_through_feed(gop5, d, bytes, &expected) >= 2);
-    planes_free(&expected);
-
-    read_plainly(two_keys, d, bytes, &expected);
-    CHECK_INT(25, expected.count);
-    CHECK_INT(3, read_through_feed(two_keys, d, bytes, &expected));
-    planes_free(&expected);
-
-    read_plainly(gop12, d, bytes, &expected);
-    CHECK_INT(25, expected.count);
-    CHECK_INT(2, read_through_feed(gop12, d, bytes, &expected));
-    planes_free(&expected);
-
-    read_plainly(one_gop, d, bytes, &expected);
-    CHECK_INT(25, expected.count);
-    CHECK_INT(1, read_through_feed(one_gop, d, bytes, &expected));
-    planes_free(&expected);
-
-    read_plainly(mkv, d, bytes, &expected);
-    CHECK_INT(25, expected.count);
-    CHECK_INT(2, read_through_feed(mkv, d, bytes, &expected)); /* no index yet: from the middle */
-    planes_free(&expected);
+    /* Readers each clip takes; 0: two at least (three where the cores make
+     * that worth it). Matroska has no index yet: from the middle. */
+    const struct {
+        const char *path;
+        int readers;
+    } cases[] = {{gop5, 0}, {two_keys, 3}, {gop12, 2}, {one_gop, 1}, {mkv, 2}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        read_plainly(cases[i].path, d, bytes, &expected);
+        CHECK_INT(25, expected.count);
+        int used = read_through_feed(cases[i].path, d, bytes, &expected);
+        if (cases[i].readers)
+            CHECK_INT(cases[i].readers, used);
+        else
+            CHECK(used >= 2);
+        planes_free(&expected);
+    }
 
     /* The same stream twice, its timestamps starting again: the second
      * reader may land in either copy, and must take over only in its own. */
