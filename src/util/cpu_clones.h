@@ -7,7 +7,10 @@
 #ifndef VSR_UTIL_CPU_CLONES_H
 #define VSR_UTIL_CPU_CLONES_H
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <limits.h> /* defines __GLIBC__ where the C library is glibc */
+
+/* GCC on x86-64 with glibc, whose ifuncs pick the build (musl has none). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
 #define CPU_CLONES __attribute__((target_clones("avx2", "default"), noinline))
 #else
 #define CPU_CLONES
