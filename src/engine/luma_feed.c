@@ -19,12 +19,13 @@
 #include <unistd.h>
 
 #include "util/error.h"
+#include "util/huge_pages.h"
 
 #define STEADY_PLANES 8 /* how far a reader decodes ahead of the detector */
 #define SPARE_PLANES  8 /* freed planes kept for reuse; the rest are unmapped */
 #define MAX_READERS   3
-#define SLAB_BYTES    ((size_t)2 << 20) /* one transparent huge page */
-#define SLAB_HEADER   64                /* struct slab, at the slab's start */
+#define SLAB_BYTES    HUGE_PAGE
+#define SLAB_HEADER   64 /* struct slab, at the slab's start */
 
 struct queued {
     uint8_t *pixels;
@@ -90,15 +91,8 @@ struct slab {
 };
 
 static struct slab *slab_map(void) {
-    uint8_t *map =
-        mmap(NULL, 2 * SLAB_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED) return NULL;
-    uint8_t *base = map + (SLAB_BYTES - (uintptr_t)map % SLAB_BYTES) % SLAB_BYTES;
-    if (base > map) munmap(map, (size_t)(base - map));
-    size_t tail = (size_t)(map + 2 * SLAB_BYTES - (base + SLAB_BYTES));
-    if (tail) munmap(base + SLAB_BYTES, tail);
-    (void)madvise(base, SLAB_BYTES, MADV_HUGEPAGE); /* only advice */
-    struct slab *slab = (struct slab *)base;
+    struct slab *slab = huge_pages_map(SLAB_BYTES);
+    if (!slab) return NULL;
     slab->used = SLAB_HEADER;
     slab->live = 0;
     return slab;

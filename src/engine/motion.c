@@ -201,11 +201,11 @@ typedef int32_t vote_i32 __attribute__((vector_size(32)));
  * BLOCK_SAMPLES of the block's pixels, unmasked in cur and, once shifted,
  * inside prev and unmasked there; HUGE_VAL when too few are. Each sample is
  * compared with the row of its horizontal shifts at once, in lanes: a block
- * row holds too few samples (15 at 1080p) to vectorize the other way. */
-CPU_CLONES /* 16 lanes: one AVX2 instruction, two SSE2 */
-    static void
-    block_costs(const struct motion_pyramid *prev, const struct motion_pyramid *cur, int x0, int y0,
-                int x1, int y1, double *costs) {
+ * row holds too few samples (15 at 1080p) to vectorize the other way. Its
+ * 16 lanes take one AVX2 instruction, two SSE2 ones. */
+CPU_CLONES
+static void block_costs(const struct motion_pyramid *prev, const struct motion_pyramid *cur, int x0,
+                        int y0, int x1, int y1, double *costs) {
     enum { R = COARSE_RADIUS, SIDE = 2 * COARSE_RADIUS + 1 };
     const struct level *top = &cur->levels[MOTION_LEVELS - 1];
     const struct vote_plane *c = &cur->vote, *p = &prev->vote;

@@ -27,9 +27,10 @@
 #include <libavutil/imgutils.h>
 #include <libavutil/pixdesc.h>
 
-#define ALIGN      64 /* of every plane: the widest SIMD loads */
-#define PADDING    16 /* past each plane: decoders' SIMD reads run over */
-#define HUGE_PAGE  ((size_t)2 << 20)
+#include "util/huge_pages.h"
+
+#define ALIGN      64                 /* of every plane: the widest SIMD loads */
+#define PADDING    16                 /* past each plane: decoders' SIMD reads run over */
 #define SLAB_BYTES ((size_t)32 << 20) /* virtual: pages untouched cost nothing */
 
 /* A mapping buffers are carved from, front to back. It is unmapped when the
@@ -69,19 +70,11 @@ static struct slab *slab_new(size_t bytes) {
     struct slab *slab = calloc(1, sizeof *slab);
     if (!slab) return NULL;
     size_t length = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    uint8_t *map =
-        mmap(NULL, length + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED) {
+    uint8_t *base = huge_pages_map(length);
+    if (!base) {
         free(slab);
         return NULL;
     }
-    /* Trim the extra page's worth to a 2 MB boundary at both ends. */
-    uint8_t *base = map + (HUGE_PAGE - (uintptr_t)map % HUGE_PAGE) % HUGE_PAGE;
-    if (base > map) munmap(map, (size_t)(base - map));
-    size_t tail = (size_t)(map + length + HUGE_PAGE - (base + length));
-    if (tail) munmap(base + length, tail);
-    /* Only advice: without transparent huge pages this is ordinary memory. */
-    (void)madvise(base, length, MADV_HUGEPAGE);
     slab->base = base;
     slab->length = length;
     atomic_init(&slab->refs, 1);

@@ -150,7 +150,6 @@ static int index_beyond_end(AVFormatContext *format, int64_t file_size) {
     return 0;
 }
 
-/* Opens the file, with errors a user can act on for the common cases. */
 struct media_streams {
     char path[1024];
     int index; /* of the video stream */
@@ -158,6 +157,7 @@ struct media_streams {
     struct media_info info;
 };
 
+/* Opens the file, with errors a user can act on for the common cases. */
 static int open_container(struct media_reader *reader, const char *path,
                           const struct media_streams *like, struct vsr_error *error) {
     struct stat st;

@@ -184,7 +184,6 @@ static int open_encoder(struct media_writer *writer, const struct media_writer_o
     return 0;
 }
 
-/* Maps every audio stream of SOURCE to a new output stream, unchanged. */
 /* Whether the header alone described every audio stream well enough to copy
  * it: then FFmpeg's probing, which decodes a video frame too (40 ms at
  * 1080p), is not needed. Only MP4 and MOV, whose header holds every stream's
@@ -203,6 +202,7 @@ static int audio_known(const AVFormatContext *in) {
     return 1;
 }
 
+/* Maps every audio stream of SOURCE to a new output stream, unchanged. */
 static int open_audio(struct media_writer *writer, const char *source, struct vsr_error *error) {
     int ret = avformat_open_input(&writer->audio_in, source, NULL, NULL);
     if (ret >= 0 && !audio_known(writer->audio_in))
