@@ -13,7 +13,9 @@
 
 #include "util/error.h"
 
-#define QUEUE_MASKS 4 /* enough to ride out a slow frame on either side */
+/* Enough to ride out a slow frame on either side, and to make masks in runs
+ * of half as many (see run). Only a mask's band rows are ever touched. */
+#define QUEUE_MASKS 16
 
 struct analysis {
     struct luma_feed *feed;
@@ -87,8 +89,11 @@ static void *run(void *arg) {
     struct analysis *a = arg;
     for (int64_t index = 0;; index++) {
         pthread_mutex_lock(&a->lock);
-        while (a->count == QUEUE_MASKS && !a->stop)
-            pthread_cond_wait(&a->changed, &a->lock);
+        /* Full: wait until half are taken, then make that many in one go,
+         * rather than take a core from the encoder at every frame. */
+        if (a->count == QUEUE_MASKS)
+            while (a->count > QUEUE_MASKS / 2 && !a->stop)
+                pthread_cond_wait(&a->changed, &a->lock);
         int stop = a->stop, slot = (a->head + a->count) % QUEUE_MASKS;
         pthread_mutex_unlock(&a->lock);
         if (stop) break;

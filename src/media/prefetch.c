@@ -19,22 +19,28 @@ struct media_prefetch {
     int depth;      /* frames decoded ahead at most: first_depth, then depth */
     int next_depth; /* depth once a frame was taken */
     int head, count;
-    int pictures; /* to reserve once the first FIRST_DEPTH are decoded; 0 when done */
+    int pictures; /* to reserve once the first FIRST_DEPTH are decoded */
     int ended;    /* no frame will follow the queued ones */
     int status;   /* after them: 0 at the end, or the failure */
     struct vsr_error error;
     int stop;
 };
 
+/* Pictures reserved at a time: faulting in one takes about 7 ms at 1080p on
+ * a VM whose host has not backed the memory yet. */
+#define RESERVE_STEP 2
+
 static void *decode(void *arg) {
     struct media_prefetch *p = arg;
+    int reserved = 0;
     for (;;) {
+        /* Frames come first: the pictures are reserved a few at a time while
+         * the ring is full, so a consumer that starts early (a head start
+         * shorter than the reserve) never waits for all of them. */
         pthread_mutex_lock(&p->lock);
         int reserve = 0;
-        if (p->count >= p->depth && p->pictures) {
-            reserve = p->pictures;
-            p->pictures = 0;
-        }
+        if (p->count >= p->depth && reserved < p->pictures)
+            reserve = reserved + RESERVE_STEP < p->pictures ? reserved + RESERVE_STEP : p->pictures;
         while (!reserve && !p->stop && p->count >= p->depth)
             pthread_cond_wait(&p->changed, &p->lock);
         int stop = p->stop;
@@ -42,6 +48,7 @@ static void *decode(void *arg) {
         if (stop) return NULL;
         if (reserve) {
             media_reader_reserve(p->reader, reserve);
+            reserved = reserve;
             continue;
         }
 
@@ -101,7 +108,6 @@ int media_prefetch_next(struct media_prefetch *p, AVFrame **frame, struct vsr_er
         p->head = (p->head + 1) % p->capacity;
         p->count--;
         p->depth = p->next_depth;
-        p->pictures = 0; /* too late to be free */
         pthread_cond_broadcast(&p->changed);
     } else {
         ret = p->status;

@@ -19,8 +19,9 @@ struct media_prefetch;
  * for something else before its first frame (the detector's head start)
  * thus has the frames it will hold anyway decoded, and their memory touched,
  * while a core is idle; and, that done, READER's pool made PICTURES strong
- * (media_reader_reserve): what the consumer will hold at most, and no more,
- * so that the peak stays where it was. */
+ * (media_reader_reserve), a few at a time whenever the ring is full: what
+ * the consumer will hold at most, and no more, so that the peak stays where
+ * it was. */
 int media_prefetch_start(struct media_prefetch **out, struct media_reader *reader, int depth,
                          int first_depth, int pictures, struct vsr_error *error);
 
