@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "util/error.h"
+#include "util/thread_name.h"
 
 /* Enough to ride out a slow frame on either side, and to make masks in runs
  * of half as many (see run). Only a mask's band rows are ever touched. */
@@ -87,6 +88,7 @@ static int produce(struct analysis *a, int64_t index, uint8_t *mask, struct mask
 
 static void *run(void *arg) {
     struct analysis *a = arg;
+    thread_name("vsr-detect");
     for (int64_t index = 0;; index++) {
         pthread_mutex_lock(&a->lock);
         /* Full: wait until half are taken, then make that many in one go,

@@ -20,6 +20,7 @@
 
 #include "util/error.h"
 #include "util/huge_pages.h"
+#include "util/thread_name.h"
 
 /* How far the last reader decodes ahead of the detector: 96 planes, 22 MB at
  * any video size. When the head start ends, the fill and the encoder take a
@@ -164,6 +165,7 @@ static void segment_end(struct segment *s, int status, const struct vsr_error *e
  * to its keyframe. Returns 1 when it can decode, else 0 (it is dropped). */
 static int open_later(struct segment *s) {
     struct luma_feed *f = s->feed;
+    thread_name("vsr-feed");
     struct vsr_error error = {0, ""};
     struct media_reader *reader = NULL;
     if (media_reader_open_as(&reader, f->streams, f->threads, f->flags, f->seam_ts[s->index],

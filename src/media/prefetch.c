@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "util/error.h"
+#include "util/thread_name.h"
 
 struct media_prefetch {
     struct media_reader *reader;
@@ -32,6 +33,7 @@ struct media_prefetch {
 
 static void *decode(void *arg) {
     struct media_prefetch *p = arg;
+    thread_name("vsr-fetch");
     int reserved = 0;
     for (;;) {
         /* Frames come first: the pictures are reserved a few at a time while

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "util/ids.h"
+#include "util/thread_name.h"
 
 /* Files handled per store query: small enough to keep each query short. */
 #define SWEEP_BATCH 64
@@ -46,6 +47,7 @@ struct retention_thread {
 
 static void *retention_main(void *arg) {
     struct retention_thread *t = arg;
+    thread_name("vsr-retention");
     int64_t retention_ms = (int64_t)(t->config->retention_hours * 3600.0 * 1000.0);
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {

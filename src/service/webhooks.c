@@ -19,6 +19,7 @@
 #include <openssl/hmac.h>
 
 #include "util/ids.h"
+#include "util/thread_name.h"
 
 /* ---- the SSRF guard ---------------------------------------------------- */
 
@@ -317,6 +318,7 @@ static void deliver(struct webhook_sender *sender, const struct webhook_delivery
 
 static void *sender_main(void *arg) {
     struct webhook_sender *sender = arg;
+    thread_name("vsr-webhooks");
     /* The lease covers the longest attempt, so a crashed sender's delivery
      * is taken again after it, never while it is still being tried. */
     int64_t lease_ms = (int64_t)sender->config->webhook_timeout_seconds * 1000 + 30000;

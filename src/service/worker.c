@@ -30,6 +30,7 @@
 #include "jobs/job_types.h"
 #include "service/hours.h"
 #include "util/ids.h"
+#include "util/thread_name.h"
 
 struct slot {
     struct worker_pool *pool;
@@ -261,6 +262,7 @@ static void wait_ms(struct worker_pool *pool, int64_t ms) {
 
 static void *worker_main(void *arg) {
     struct slot *slot = arg;
+    thread_name("vsr-worker");
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), WORKER_NICE); /* best effort */
     struct worker_pool *pool = slot->pool;
     int64_t lease_ms = (int64_t)pool->config->lease_seconds * 1000;
@@ -321,6 +323,7 @@ static void heartbeat_all(struct worker_pool *pool, int64_t lease_ms) {
 
 static void *supervisor_main(void *arg) {
     struct worker_pool *pool = arg;
+    thread_name("vsr-supervisor");
     int64_t lease_ms = (int64_t)pool->config->lease_seconds * 1000;
     int64_t interval = lease_ms / 3 < 1000 ? lease_ms / 3 : 1000;
     if (interval < 50) interval = 50;
