@@ -27,6 +27,12 @@ static void planes_free(struct planes *p) {
     p->count = 0;
 }
 
+static size_t plane_bytes(const struct detector *d) {
+    int w, h;
+    detector_plane_size(d, &w, &h);
+    return (size_t)w * (size_t)h;
+}
+
 /* The planes one reader gives, shrunk as the feed shrinks them. */
 static void read_plainly(const char *path, const struct detector *d, size_t bytes,
                          struct planes *out) {
@@ -135,9 +141,7 @@ TEST(luma_feed_matches_one_reader) {
     struct detector *d = detector_new(768, 432, 12.5, NULL, 0);
     CHECK(d != NULL);
     if (!d) return;
-    int w, h;
-    detector_plane_size(d, &w, &h);
-    size_t bytes = (size_t)w * (size_t)h;
+    size_t bytes = plane_bytes(d);
     struct planes expected = {0};
 
     /* Readers each clip takes; 0: two at least (three where the cores make
@@ -195,9 +199,7 @@ TEST(luma_feed_refills_for_a_slow_consumer) {
     struct detector *d = detector_new(192, 108, 12.5, NULL, 0);
     CHECK(d != NULL);
     if (!d) return;
-    int w, h;
-    detector_plane_size(d, &w, &h);
-    size_t bytes = (size_t)w * (size_t)h;
+    size_t bytes = plane_bytes(d);
     struct planes expected = {0};
     read_plainly(path, d, bytes, &expected);
     CHECK(expected.count >= 370 && expected.count < MAX_FRAMES);
