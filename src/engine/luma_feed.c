@@ -51,7 +51,6 @@ struct segment {
     struct queued *ring;
     int capacity, head, count;
     int limit;  /* planes it may queue before it waits */
-    int refill; /* it waited full: it waits on until half the limit is left */
     int ended;  /* no plane will follow the queued ones: status says why */
     int status; /* 0 at the end of the video, or the failure */
     struct vsr_error error;
@@ -165,7 +164,6 @@ static void segment_end(struct segment *s, int status, const struct vsr_error *e
  * to its keyframe. Returns 1 when it can decode, else 0 (it is dropped). */
 static int open_later(struct segment *s) {
     struct luma_feed *f = s->feed;
-    thread_name("vsr-feed");
     struct vsr_error error = {0, ""};
     struct media_reader *reader = NULL;
     if (media_reader_open_as(&reader, f->streams, f->threads, f->flags, f->seam_ts[s->index],
@@ -182,6 +180,7 @@ static void drop_from(struct luma_feed *f, int index);
 static void *decode(void *arg) {
     struct segment *s = arg;
     struct luma_feed *f = s->feed;
+    thread_name("vsr-feed");
     if (!s->reader && !open_later(s)) {
         pthread_mutex_lock(&f->lock);
         segment_end(s, 0, NULL);
@@ -194,12 +193,12 @@ static void *decode(void *arg) {
         /* Once full, a reader waits until half its planes are taken, then
          * decodes that many in one go: woken for every plane taken, it took
          * a core from the encoder at every frame. */
+        int refill = 0; /* it waited full: it waits on until half the limit is left */
         while (!s->stop &&
-               (s->count >= s->limit || s->paused || (s->refill && s->count > s->limit / 2))) {
-            if (s->count >= s->limit) s->refill = 1;
+               (s->count >= s->limit || s->paused || (refill && s->count > s->limit / 2))) {
+            if (s->count >= s->limit) refill = 1;
             pthread_cond_wait(&f->changed, &f->lock);
         }
-        s->refill = 0;
         int stop = s->stop;
         pthread_mutex_unlock(&f->lock);
         if (stop) break;
