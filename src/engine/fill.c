@@ -45,6 +45,9 @@
 #define CHROMA_FLOOR   1.0
 #define CHROMA_MARGIN  2
 #define SOURCE_SPATIAL 0xFFFF
+/* Lattice points a tile's ring spans each way, and a wide search with it. */
+#define RING_SIDE    (TILE + 2 * RING + 1)
+#define LATTICE_SIDE (RING_SIDE + 2 * WIDE_RADIUS)
 
 struct slot {
     AVFrame *frame;
@@ -91,9 +94,16 @@ struct filler {
      * its ring's unmasked luma pixels, every scale-th, row by row. They stay
      * as they are while the frame is filled (only masked pixels are). */
     int ring_tx, ring_ty, ring_rows;
-    int ring_row_y[TILE + 2 * RING + 1], ring_row_end[TILE + 2 * RING + 1];
-    int ring_x[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
-    uint8_t ring_v[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
+    int ring_x0, ring_y0, ring_columns; /* the ring's lattice: every scale-th pixel from here */
+    int ring_row_y[RING_SIDE], ring_row_end[RING_SIDE];
+    int ring_x[RING_SIDE * RING_SIDE];
+    uint8_t ring_k[RING_SIDE * RING_SIDE]; /* column of each on the lattice */
+    uint8_t ring_v[RING_SIDE * RING_SIDE];
+    /* A search's source (search_local, search_wide): the ring's displaced
+     * lattice points read once each, as every displacement the search tries
+     * lands on them again; -1 where not known (see lattice_of). */
+    int lattice_w;
+    int16_t lattice[LATTICE_SIDE * LATTICE_SIDE];
     /* The tile's pixels still to fill (masked, no source yet), tile x tile,
      * and the box they lie in: every candidate frame is checked against
      * them (can_contribute), so they are kept small and near at hand. */
@@ -402,11 +412,15 @@ static void ring_of(struct filler *f, const struct slot *cur, int tx, int ty) {
     f->ring_tx = tx;
     f->ring_ty = ty;
     f->ring_rows = 0;
+    f->ring_x0 = b.x0;
+    f->ring_y0 = b.y0;
+    f->ring_columns = (b.x1 - b.x0 + f->scale - 1) / f->scale;
     for (int y = b.y0; y < b.y1; y += f->scale) {
         const uint8_t *held = f->cur_mask + (size_t)y * f->width, *c = cp + (size_t)y * cs;
-        for (int x = b.x0; x < b.x1; x += f->scale)
+        for (int x = b.x0, k = 0; x < b.x1; x += f->scale, k++)
             if (!held[x]) {
                 f->ring_x[n] = x;
+                f->ring_k[n] = (uint8_t)k;
                 f->ring_v[n++] = c[x];
             }
         f->ring_row_y[f->ring_rows] = y;
@@ -414,16 +428,37 @@ static void ring_of(struct filler *f, const struct slot *cur, int tx, int ty) {
     }
 }
 
-/* As tile_match, for a search that keeps only a match below BOUND: once the
- * mismatch is known to reach BOUND (its sum only grows), it stops and
+/* The match of N differences DIFFS (ring minus source) that sum to SUM; once
+ * the mismatch is known to reach BOUND (its sum only grows), it stops and
  * returns what it has, which reaches BOUND too. */
+static struct match match_of(const int *diffs, long n, long sum, double bound) {
+    struct match r = {-1, 0, 0};
+    if (n < 24) return r;
+    double mean = (double)sum / (double)n, dev = 0;
+    r.offset = (int)lround(mean);
+    r.pixels = (int)n;
+    if (fabs(mean) > MAX_OFFSET) {
+        r.mismatch = 1e9;
+        return r;
+    }
+    double drift = fabs(mean) / 4; /* a large shift is itself suspect */
+    for (long i = 0; i < n; i++) {
+        dev += fabs(diffs[i] - mean);
+        if ((i & 63) == 63 && dev / (double)n + drift >= bound) break;
+    }
+    r.mismatch = dev / (double)n + drift;
+    return r;
+}
+
+/* As tile_match, for a search that keeps only a match below BOUND (see
+ * match_of). */
 static struct match tile_match_below(const struct filler *f, const struct slot *cur,
                                      const struct slot *src, int use_filled, int tx, int ty,
                                      double dx, double dy, double bound) {
     struct match r = {-1, 0, 0};
     (void)cur; /* its ring is in f (see ring_of) */
     if (f->ring_tx != tx || f->ring_ty != ty) return r;
-    int diffs[(TILE + 2 * RING + 1) * (TILE + 2 * RING + 1)];
+    int diffs[RING_SIDE * RING_SIDE];
     long sum = 0, n = 0;
     /* source_known and sample, pixel by pixel, over the tile's ring, with what
      * is the same along a row worked out once per row: the same pixels and
@@ -451,21 +486,7 @@ static struct match tile_match_below(const struct filler *f, const struct slot *
             sum += d;
         }
     }
-    if (n < 24) return r;
-    double mean = (double)sum / (double)n, dev = 0;
-    r.offset = (int)lround(mean);
-    r.pixels = (int)n;
-    if (fabs(mean) > MAX_OFFSET) {
-        r.mismatch = 1e9;
-        return r;
-    }
-    double drift = fabs(mean) / 4; /* a large shift is itself suspect */
-    for (long i = 0; i < n; i++) {
-        dev += fabs(diffs[i] - mean);
-        if ((i & 63) == 63 && dev / (double)n + drift >= bound) break;
-    }
-    r.mismatch = dev / (double)n + drift;
-    return r;
+    return match_of(diffs, n, sum, bound);
 }
 
 static struct match tile_match(const struct filler *f, const struct slot *cur,
@@ -544,17 +565,65 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     return remaining;
 }
 
+/* Reads SRC, displaced by (ox, oy), at the lattice points of the current
+ * ring (ring_of) and SPAN more each way right and down: lattice point (m, n)
+ * is pixel (ring_x0 + m * scale, ring_y0 + n * scale), and its value what
+ * tile_match would read there, or -1 where it would skip it. A search whose
+ * displacements are (ox, oy) plus whole multiples of scale then reads each
+ * point once instead of once per displacement (lattice_match): at 1080p, 30
+ * times fewer bilinear reads. A point's position is worked out as
+ * x + ox rather than ring_x + dx: the same up to the last bit of a double,
+ * and the six bench clips' outputs are bit-identical. */
+static void lattice_of(struct filler *f, const struct slot *src, double ox, double oy, int span) {
+    int w = f->ring_columns + span, h = f->ring_rows + span, scale = f->scale;
+    f->lattice_w = w;
+    for (int n = 0; n < h; n++) {
+        int16_t *out = f->lattice + (size_t)n * w;
+        struct source_row sr;
+        if (!source_row(f, src, 0, f->ring_y0 + n * scale, oy, &sr)) {
+            for (int m = 0; m < w; m++)
+                out[m] = -1;
+            continue;
+        }
+        for (int m = 0; m < w; m++) {
+            int v;
+            out[m] = source_read(f, &sr, f->ring_x0 + m * scale + ox, &v) ? (int16_t)v : -1;
+        }
+    }
+}
+
+/* tile_match_below for the displacement of lattice_of's (ox, oy) plus (MX,
+ * MY) lattice steps, read from the lattice. */
+static struct match lattice_match(const struct filler *f, int mx, int my, double bound) {
+    int diffs[RING_SIDE * RING_SIDE];
+    long sum = 0, n = 0;
+    for (int row = 0, i = 0; row < f->ring_rows; i = f->ring_row_end[row++]) {
+        int end = f->ring_row_end[row];
+        const int16_t *points = f->lattice + (size_t)(row + my) * f->lattice_w + mx;
+        for (; i < end; i++) {
+            int v = points[f->ring_k[i]];
+            if (v < 0) continue;
+            int d = f->ring_v[i] - v;
+            diffs[n++] = d;
+            sum += d;
+        }
+    }
+    return match_of(diffs, n, sum, bound);
+}
+
 /* Best local displacement within RADIUS of (cx, cy) for SRC: every scale-th
  * displacement first, then the whole pixels around the best of those. */
-static struct match search_local(const struct filler *f, const struct slot *cur,
-                                 const struct slot *src, int tx, int ty, double cx, double cy,
-                                 int radius, double *bx, double *by) {
+static struct match search_local(struct filler *f, const struct slot *cur, const struct slot *src,
+                                 int tx, int ty, double cx, double cy, int radius, double *bx,
+                                 double *by) {
     struct match best = {-1, 0, 0};
     int step = f->scale;
+    if (f->ring_tx != tx || f->ring_ty != ty) return best;
+    lattice_of(f, src, cx - radius, cy - radius, 2 * radius / step);
     for (int y = -radius; y <= radius; y += step)
         for (int x = -radius; x <= radius; x += step) {
             struct match m =
-                tile_match_below(f, cur, src, 0, tx, ty, cx + x, cy + y, bound_of(best));
+                lattice_match(f, (x + radius) / step, (y + radius) / step, bound_of(best));
             if (m.mismatch >= 0 && (best.mismatch < 0 || m.mismatch < best.mismatch)) {
                 best = m;
                 *bx = cx + x;
@@ -582,15 +651,16 @@ static struct match search_local(const struct filler *f, const struct slot *cur,
  * than the local search reaches. Far from where the camera says, a flat or
  * mostly hidden ring matches somewhere by chance, so a grid match counts
  * only when it compares WIDE_EVIDENCE pixels. */
-static struct match search_wide(const struct filler *f, const struct slot *cur,
-                                const struct slot *src, int tx, int ty, double cx, double cy,
-                                double *bx, double *by) {
+static struct match search_wide(struct filler *f, const struct slot *cur, const struct slot *src,
+                                int tx, int ty, double cx, double cy, double *bx, double *by) {
     struct match best = {-1, 0, 0};
     int radius = WIDE_RADIUS * f->scale, step = 2 * f->scale;
+    if (f->ring_tx != tx || f->ring_ty != ty) return best;
+    lattice_of(f, src, cx - radius, cy - radius, 2 * WIDE_RADIUS);
     for (int y = -radius; y <= radius; y += step)
         for (int x = -radius; x <= radius; x += step) {
             struct match m =
-                tile_match_below(f, cur, src, 0, tx, ty, cx + x, cy + y, bound_of(best));
+                lattice_match(f, (x + radius) / f->scale, (y + radius) / f->scale, bound_of(best));
             if (m.mismatch < 0 || m.pixels < WIDE_EVIDENCE) continue;
             if (best.mismatch < 0 || m.mismatch < best.mismatch) {
                 best = m;
