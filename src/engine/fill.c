@@ -538,6 +538,14 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     uint8_t *cp = cur->frame->data[0];
     int cs = cur->frame->linesize[0];
     int ix, shift = whole_shift(f, s->dx, s->dy, &ix);
+    /* Most needed pixels are hidden in the source too (the same line of text,
+     * a few pixels away). Every tap set source_read may use for pixel x of
+     * row y holds pixel (x + cx, y + cy), x + dx rounded up, whatever the last
+     * bit of x + dx: where that pixel is masked, x is skipped unread. */
+    double fx = floor(s->dx), fy = floor(s->dy);
+    int cx = (int)fx + (s->dx != fx), cy = (int)fy + (s->dy != fy);
+    int xa = f->need_x0 > -cx ? f->need_x0 : -cx;
+    int xb = f->need_x1 < f->width - cx ? f->need_x1 : f->width - cx;
     /* Only the box of what the tile needed (need_of): the rest is filled or
      * not masked. */
     for (int y = f->need_y0; y < f->need_y1; y++) {
@@ -546,8 +554,20 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
         uint16_t *source_of = f->source_of + (size_t)y * f->width;
         uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
         uint8_t *dst = cp + (size_t)y * cs;
+        const uint8_t *hidden = NULL; /* the source's mask row y + cy */
+        if (!s->use_filled && y + cy >= 0 && y + cy < f->height)
+            hidden = slot_mask_row(f, s->slot, y + cy);
         for (int x = f->need_x0; x < f->need_x1; x++) {
-            if (!need[x]) continue;
+            if (hidden && x >= xa && x + 8 <= xb) { /* eight at a time where none is due */
+                uint64_t due, masked;
+                memcpy(&due, need + x, 8);
+                memcpy(&masked, hidden + x + cx, 8);
+                if (!(due & ~masked)) {
+                    x += 7;
+                    continue;
+                }
+            }
+            if (!need[x] || (hidden && x >= xa && x < xb && hidden[x + cx])) continue;
             int v;
             if (shift) { /* one tap, as source_read reads a whole pixel */
                 int sx = x + ix;
