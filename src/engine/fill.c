@@ -540,8 +540,9 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
     int ix, shift = whole_shift(f, s->dx, s->dy, &ix);
     /* Most needed pixels are hidden in the source too (the same line of text,
      * a few pixels away). Every tap set source_read may use for pixel x of
-     * row y holds pixel (x + cx, y + cy), x + dx rounded up, whatever the last
-     * bit of x + dx: where that pixel is masked, x is skipped unread. */
+     * row y (and a whole shift's one tap) holds pixel (x + cx, y + cy), x + dx
+     * rounded up, whatever the last bit of x + dx: where that pixel is masked,
+     * x is skipped unread, eight at a time where it can be. */
     double fx = floor(s->dx), fy = floor(s->dy);
     int cx = (int)fx + (s->dx != fx), cy = (int)fy + (s->dy != fy);
     int xa = f->need_x0 > -cx ? f->need_x0 : -cx;
