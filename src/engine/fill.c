@@ -56,6 +56,11 @@ struct slot {
     uint8_t *mask_rows;
     int mask_y0, mask_y1;
     size_t mask_capacity;
+    /* The same rows a bit per pixel (see mask_bits_row): can_contribute reads
+     * every frame of the window for every tile, and at a byte per pixel
+     * those reads missed the cache more than they computed. */
+    uint64_t *mask_bits;
+    size_t bits_capacity;
     /* Equal for consecutive frames whose masks are equal (one subtitle line
      * held on screen): such frames hide the same pixels. */
     uint64_t mask_version;
@@ -111,6 +116,10 @@ struct filler {
     int need_x0, need_y0, need_x1, need_y1;
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
     uint8_t *zero_row;    /* width: the mask outside a slot's band */
+    int bits_words;       /* words in a row of mask bits */
+    uint64_t *zero_bits;  /* bits_words: the mask bits outside a slot's band */
+    int need_words;       /* words in a row of need_bits */
+    uint64_t *need_bits;  /* f->need a bit per pixel, tile rows of need_words */
     int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
     /* Writable copies of decoded frames (the decoder keeps references to
      * them): pooled, so that each copy does not fault in fresh pages. */
@@ -149,8 +158,12 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->cur_mask = calloc((size_t)width * height, 1);
     f->zero_row = calloc((size_t)width, 1);
     f->need = malloc((size_t)f->tile * (size_t)f->tile);
+    f->bits_words = (width + 63) / 64 + 2;
+    f->zero_bits = calloc((size_t)f->bits_words, sizeof *f->zero_bits);
+    f->need_words = (f->tile + 63) / 64;
+    f->need_bits = calloc((size_t)f->tile * (size_t)f->need_words, sizeof *f->need_bits);
     if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->holes ||
-        !f->cur_mask || !f->zero_row || !f->need) {
+        !f->cur_mask || !f->zero_row || !f->need || !f->zero_bits || !f->need_bits) {
         filler_free(f);
         return NULL;
     }
@@ -167,6 +180,7 @@ void filler_free(struct filler *f) {
     for (int i = 0; f->slots && i < f->capacity; i++) {
         av_frame_free(&f->slots[i].frame);
         free(f->slots[i].mask_rows);
+        free(f->slots[i].mask_bits);
     }
     free(f->slots);
     motion_pyramid_free(f->pyramids[0]);
@@ -177,6 +191,8 @@ void filler_free(struct filler *f) {
     free(f->cur_mask);
     free(f->zero_row);
     free(f->need);
+    free(f->zero_bits);
+    free(f->need_bits);
     for (int p = 0; p < 3; p++)
         av_buffer_pool_uninit(&f->copy_pools[p]); /* frees once the last copy is released */
     free(f);
@@ -196,6 +212,48 @@ static inline const uint8_t *slot_mask_row(const struct filler *f, const struct 
 
 static inline int slot_masked(const struct filler *f, const struct slot *s, int x, int y) {
     return slot_mask_row(f, s, y)[x] != 0;
+}
+
+/* Row Y of the slot's mask bits, or a row of zeros outside its band. Bit x
+ * of a row (pixel x) is bit (x + 64) % 64 of word (x + 64) / 64: a word of
+ * zeros each side, so that reads a little outside the frame need no test. */
+static inline const uint64_t *mask_bits_row(const struct filler *f, const struct slot *s, int y) {
+    return y >= s->mask_y0 && y < s->mask_y1
+               ? s->mask_bits + (size_t)(y - s->mask_y0) * f->bits_words
+               : f->zero_bits;
+}
+
+/* The 64 bits of ROW (WORDS words, laid out as mask_bits_row says) for
+ * pixels POS to POS + 63; zero for pixels beyond its words. */
+static inline uint64_t bits_at(const uint64_t *row, int words, long pos) {
+    long b = pos + 64;
+    if (b <= -64 || b >= 64L * words) return 0;
+    if (b < 0) return row[0] << -b;
+    long w = b >> 6;
+    int shift = (int)(b & 63);
+    uint64_t lo = row[w] >> shift;
+    if (shift && w + 1 < words) lo |= row[w + 1] << (64 - shift);
+    return lo;
+}
+
+/* Writes the bits of W mask bytes MASK into ROW of WORDS words, byte x to
+ * bit x + FIRST: eight bytes at a time, each non-zero byte to one bit. */
+static void mask_to_bits(const uint8_t *mask, int w, uint64_t *row, int words, int first) {
+    memset(row, 0, (size_t)words * sizeof *row);
+    int x = 0;
+    for (; x + 8 <= w; x += 8) {
+        uint64_t v, low = 0x7F7F7F7F7F7F7F7Full;
+        memcpy(&v, mask + x, 8);
+        v = ((((v & low) + low) | v) & ~low) >> 7; /* 1 in each non-zero byte */
+        /* Byte i's bit to bit i of the top byte (the multiply's columns do
+         * not carry: each sum has one term). */
+        uint64_t bits = (v * 0x0102040810204080ull) >> 56;
+        int b = x + first;
+        row[b >> 6] |= bits << (b & 63);
+        if ((b & 63) > 56) row[(b >> 6) + 1] |= bits >> (64 - (b & 63));
+    }
+    for (; x < w; x++)
+        if (mask[x]) row[(x + first) >> 6] |= 1ull << ((x + first) & 63);
 }
 
 int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask, int mask_y0, int mask_y1) {
@@ -227,6 +285,19 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask, int mask_
         s->mask_capacity = need;
     }
     if (need) memcpy(s->mask_rows, mask + (size_t)y0 * w, need);
+    size_t bits = (size_t)(y1 - y0) * f->bits_words;
+    if (bits > s->bits_capacity) {
+        uint64_t *grown = realloc(s->mask_bits, bits * sizeof *grown);
+        if (!grown) {
+            av_frame_free(&frame);
+            return VSR_E_NOMEM;
+        }
+        s->mask_bits = grown;
+        s->bits_capacity = bits;
+    }
+    for (int y = y0; y < y1; y++)
+        mask_to_bits(mask + (size_t)y * w, w, s->mask_bits + (size_t)(y - y0) * f->bits_words,
+                     f->bits_words, 64);
     s->mask_y0 = y0;
     s->mask_y1 = y1;
     const struct slot *before = f->pushed > 0 ? slot_at(f, f->pushed - 1) : NULL;
@@ -554,6 +625,7 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
         if (!source_row(f, s->slot, s->use_filled, y, s->dy, &sr)) continue;
         uint16_t *source_of = f->source_of + (size_t)y * f->width;
         uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
+        uint64_t *need_bits = f->need_bits + (size_t)(y - ty) * f->need_words;
         uint8_t *dst = cp + (size_t)y * cs;
         const uint8_t *hidden = NULL; /* the source's mask row y + cy */
         if (!s->use_filled && y + cy >= 0 && y + cy < f->height)
@@ -580,6 +652,7 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
             dst[x] = clamp8(v + s->offset);
             source_of[x] = (uint16_t)id;
             need[x] = 0;
+            need_bits[(x - tx) >> 6] &= ~(1ull << ((x - tx) & 63));
             remaining--;
         }
     }
@@ -710,12 +783,17 @@ static void need_of(struct filler *f, int tx, int ty) {
         const uint8_t *cm = f->cur_mask + (size_t)y * f->width;
         const uint16_t *so = f->source_of + (size_t)y * f->width;
         uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
+        uint64_t *bits = f->need_bits + (size_t)(y - ty) * f->need_words;
         int any = 0;
         for (int x = tx; x < x1; x++) {
             need[x] = (cm[x] != 0) & (so[x] == 0);
             any |= need[x];
         }
-        if (!any) continue;
+        if (!any) {
+            memset(bits, 0, (size_t)f->need_words * sizeof *bits);
+            continue;
+        }
+        mask_to_bits(need + tx, x1 - tx, bits, f->need_words, 0);
         if (y < f->need_y0) f->need_y0 = y;
         f->need_y1 = y + 1;
         for (int x = tx; x < x1; x++)
@@ -734,7 +812,7 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
     /* The common case: a still camera and the same line on screen. */
     if (dx == 0 && dy == 0 && src->mask_version == cur->mask_version) return 0;
     /* Integer taps only: this runs for every candidate frame of every tile,
-     * so each row is one branch-free pass (rows outside the source's mask
+     * so each row is a few words of bits (rows outside the source's mask
      * band read a row of zeros). */
     int ix = (int)floor(dx), iy = (int)floor(dy);
     int wide_x = dx != ix, wide_y = dy != iy;
@@ -744,16 +822,24 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
     for (int y = f->need_y0; y < f->need_y1; y++) {
         int sy = y + iy;
         if (sy < 0 || sy + 1 >= f->height) continue;
-        const uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
-        const uint8_t *r0 = slot_mask_row(f, src, sy);
-        const uint8_t *r1 = wide_y ? slot_mask_row(f, src, sy + 1) : r0;
-        int any = 0;
-        for (int x = xa; x < xb; x++) {
-            int sx = x + ix;
-            int blocked = r0[sx] | r0[sx + wide_x] | r1[sx] | r1[sx + wide_x];
-            any |= need[x] & (blocked == 0);
+        const uint64_t *need = f->need_bits + (size_t)(y - ty) * f->need_words;
+        const uint64_t *r0 = mask_bits_row(f, src, sy);
+        const uint64_t *r1 = wide_y ? mask_bits_row(f, src, sy + 1) : r0;
+        for (int i = 0; i < f->need_words; i++) {
+            /* Pixels x = tx + 64 i + b, for x in [xa, xb). */
+            long x0 = (long)tx + 64L * i;
+            long lo = xa - x0, hi = xb - x0;
+            if (hi <= 0 || lo >= 64) continue;
+            uint64_t range = hi >= 64 ? ~0ull : (1ull << hi) - 1;
+            if (lo > 0) range &= ~((1ull << lo) - 1);
+            uint64_t due = need[i] & range;
+            if (!due) continue;
+            long sx = x0 + ix;
+            int n = f->bits_words;
+            uint64_t blocked = bits_at(r0, n, sx) | bits_at(r0, n, sx + wide_x) |
+                               bits_at(r1, n, sx) | bits_at(r1, n, sx + wide_x);
+            if (due & ~blocked) return 1;
         }
-        if (any) return 1;
     }
     return 0;
 }
