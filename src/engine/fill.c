@@ -109,17 +109,18 @@ struct filler {
      * lands on them again; -1 where not known (see lattice_of). */
     int lattice_w;
     int16_t lattice[LATTICE_SIDE * LATTICE_SIDE];
-    /* The tile's pixels still to fill (masked, no source yet), tile x tile,
-     * and the box they lie in: every candidate frame is checked against
-     * them (can_contribute), so they are kept small and near at hand. */
-    uint8_t *need;
+    /* The tile's pixels still to fill (masked, no source yet), a bit per
+     * pixel in tile rows of need_words, and the box they lie in: every
+     * candidate frame is checked against them (can_contribute), so they are
+     * kept small and near at hand. */
+    uint64_t *need_bits;
+    int need_words;
     int need_x0, need_y0, need_x1, need_y1;
+    uint8_t *need_row;    /* tile bytes: need_of's work row */
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
     uint8_t *zero_row;    /* width: the mask outside a slot's band */
     int bits_words;       /* words in a row of mask bits */
     uint64_t *zero_bits;  /* bits_words: the mask bits outside a slot's band */
-    int need_words;       /* words in a row of need_bits */
-    uint64_t *need_bits;  /* f->need a bit per pixel, tile rows of need_words */
     int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
     /* Writable copies of decoded frames (the decoder keeps references to
      * them): pooled, so that each copy does not fault in fresh pages. */
@@ -157,13 +158,13 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
     f->holes = malloc((size_t)width * height);
     f->cur_mask = calloc((size_t)width * height, 1);
     f->zero_row = calloc((size_t)width, 1);
-    f->need = malloc((size_t)f->tile * (size_t)f->tile);
+    f->need_row = malloc((size_t)f->tile);
     f->bits_words = (width + 63) / 64 + 2;
     f->zero_bits = calloc((size_t)f->bits_words, sizeof *f->zero_bits);
     f->need_words = (f->tile + 63) / 64;
     f->need_bits = calloc((size_t)f->tile * (size_t)f->need_words, sizeof *f->need_bits);
     if (!f->slots || !f->pyramids[0] || !f->pyramids[1] || !f->source_of || !f->holes ||
-        !f->cur_mask || !f->zero_row || !f->need || !f->zero_bits || !f->need_bits) {
+        !f->cur_mask || !f->zero_row || !f->need_row || !f->zero_bits || !f->need_bits) {
         filler_free(f);
         return NULL;
     }
@@ -190,7 +191,7 @@ void filler_free(struct filler *f) {
     free(f->holes);
     free(f->cur_mask);
     free(f->zero_row);
-    free(f->need);
+    free(f->need_row);
     free(f->zero_bits);
     free(f->need_bits);
     for (int p = 0; p < 3; p++)
@@ -234,6 +235,14 @@ static inline uint64_t bits_at(const uint64_t *row, int words, long pos) {
     uint64_t lo = row[w] >> shift;
     if (shift && w + 1 < words) lo |= row[w + 1] << (64 - shift);
     return lo;
+}
+
+/* The bits of the word for pixels X0 to X0 + 63 that lie in [XA, XB). */
+static inline uint64_t bits_in(long x0, long xa, long xb) {
+    long lo = xa - x0, hi = xb - x0;
+    if (hi <= 0 || lo >= 64) return 0;
+    uint64_t range = hi >= 64 ? ~0ull : (1ull << hi) - 1;
+    return lo > 0 ? range & ~((1ull << lo) - 1) : range;
 }
 
 /* Writes the bits of W mask bytes MASK into ROW of WORDS words, byte x to
@@ -603,7 +612,7 @@ static inline uint8_t clamp8(int v) {
 }
 
 /* Copies into the tile's still-unfilled masked luma pixels what SOURCE shows
- * (and clears them in f->need); returns how many remain unfilled. */
+ * (and clears them in f->need_bits); returns how many remain unfilled. */
 static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty, int remaining) {
     const struct source *s = &f->sources[id - 1];
     uint8_t *cp = cur->frame->data[0];
@@ -613,7 +622,7 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
      * a few pixels away). Every tap set source_read may use for pixel x of
      * row y (and a whole shift's one tap) holds pixel (x + cx, y + cy), x + dx
      * rounded up, whatever the last bit of x + dx: where that pixel is masked,
-     * x is skipped unread, eight at a time where it can be. */
+     * x is skipped unread, 64 at a time in bits. */
     double fx = floor(s->dx), fy = floor(s->dy);
     int cx = (int)fx + (s->dx != fx), cy = (int)fy + (s->dy != fy);
     int xa = f->need_x0 > -cx ? f->need_x0 : -cx;
@@ -624,36 +633,31 @@ static int take_from(struct filler *f, struct slot *cur, int id, int tx, int ty,
         struct source_row sr;
         if (!source_row(f, s->slot, s->use_filled, y, s->dy, &sr)) continue;
         uint16_t *source_of = f->source_of + (size_t)y * f->width;
-        uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
         uint64_t *need_bits = f->need_bits + (size_t)(y - ty) * f->need_words;
         uint8_t *dst = cp + (size_t)y * cs;
-        const uint8_t *hidden = NULL; /* the source's mask row y + cy */
+        const uint64_t *hidden = NULL; /* the source's mask bits, row y + cy */
         if (!s->use_filled && y + cy >= 0 && y + cy < f->height)
-            hidden = slot_mask_row(f, s->slot, y + cy);
-        for (int x = f->need_x0; x < f->need_x1; x++) {
-            if (hidden && x >= xa && x + 8 <= xb) { /* eight at a time where none is due */
-                uint64_t due, masked;
-                memcpy(&due, need + x, 8);
-                memcpy(&masked, hidden + x + cx, 8);
-                if (!(due & ~masked)) {
-                    x += 7;
+            hidden = mask_bits_row(f, s->slot, y + cy);
+        for (int i = 0; i < f->need_words; i++) {
+            long x0 = (long)tx + 64L * i; /* bit b: pixel x0 + b */
+            uint64_t due = need_bits[i];
+            if (due && hidden)
+                due &= ~(bits_at(hidden, f->bits_words, x0 + cx) & bits_in(x0, xa, xb));
+            for (; due; due &= due - 1) {
+                int b = __builtin_ctzll(due), x = (int)x0 + b;
+                int v;
+                if (shift) { /* one tap, as source_read reads a whole pixel */
+                    int sx = x + ix;
+                    if (sx < 0 || sx > f->width - 2 || (sr.m0 && sr.m0[sx])) continue;
+                    v = sr.s0[sx];
+                } else if (!source_read(f, &sr, x + s->dx, &v)) {
                     continue;
                 }
+                dst[x] = clamp8(v + s->offset);
+                source_of[x] = (uint16_t)id;
+                need_bits[i] &= ~(1ull << b);
+                remaining--;
             }
-            if (!need[x] || (hidden && x >= xa && x < xb && hidden[x + cx])) continue;
-            int v;
-            if (shift) { /* one tap, as source_read reads a whole pixel */
-                int sx = x + ix;
-                if (sx < 0 || sx > f->width - 2 || (sr.m0 && sr.m0[sx])) continue;
-                v = sr.s0[sx];
-            } else if (!source_read(f, &sr, x + s->dx, &v)) {
-                continue;
-            }
-            dst[x] = clamp8(v + s->offset);
-            source_of[x] = (uint16_t)id;
-            need[x] = 0;
-            need_bits[(x - tx) >> 6] &= ~(1ull << ((x - tx) & 63));
-            remaining--;
         }
     }
     return remaining;
@@ -773,7 +777,7 @@ static struct match search_wide(struct filler *f, const struct slot *cur, const 
     return best;
 }
 
-/* Gathers the tile's pixels still to fill into f->need, and their box;
+/* Gathers the tile's pixels still to fill into f->need_bits, and their box;
  * take_from clears the pixels it fills (the box stays as it was). */
 static void need_of(struct filler *f, int tx, int ty) {
     int x1 = tx + f->tile > f->width ? f->width : tx + f->tile;
@@ -782,22 +786,22 @@ static void need_of(struct filler *f, int tx, int ty) {
     for (int y = ty; y < y1; y++) {
         const uint8_t *cm = f->cur_mask + (size_t)y * f->width;
         const uint16_t *so = f->source_of + (size_t)y * f->width;
-        uint8_t *need = f->need + (size_t)(y - ty) * f->tile - tx;
+        uint8_t *need = f->need_row;
         uint64_t *bits = f->need_bits + (size_t)(y - ty) * f->need_words;
         int any = 0;
         for (int x = tx; x < x1; x++) {
-            need[x] = (cm[x] != 0) & (so[x] == 0);
-            any |= need[x];
+            need[x - tx] = (cm[x] != 0) & (so[x] == 0);
+            any |= need[x - tx];
         }
         if (!any) {
             memset(bits, 0, (size_t)f->need_words * sizeof *bits);
             continue;
         }
-        mask_to_bits(need + tx, x1 - tx, bits, f->need_words, 0);
+        mask_to_bits(need, x1 - tx, bits, f->need_words, 0);
         if (y < f->need_y0) f->need_y0 = y;
         f->need_y1 = y + 1;
         for (int x = tx; x < x1; x++)
-            if (need[x]) {
+            if (need[x - tx]) {
                 if (x < f->need_x0) f->need_x0 = x;
                 if (x >= f->need_x1) f->need_x1 = x + 1;
             }
@@ -805,7 +809,7 @@ static void need_of(struct filler *f, int tx, int ty) {
 }
 
 /* Whether SRC, displaced by (dx, dy), shows any pixel the tile still needs
- * (f->need, from need_of): most frames near a subtitle hide the same pixels,
+ * (f->need_bits, from need_of): most frames near a subtitle hide the same pixels,
  * and skipping them before any matching is what keeps the fill fast. */
 static int can_contribute(const struct filler *f, const struct slot *cur, const struct slot *src,
                           int tx, int ty, double dx, double dy) {
@@ -826,13 +830,8 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
         const uint64_t *r0 = mask_bits_row(f, src, sy);
         const uint64_t *r1 = wide_y ? mask_bits_row(f, src, sy + 1) : r0;
         for (int i = 0; i < f->need_words; i++) {
-            /* Pixels x = tx + 64 i + b, for x in [xa, xb). */
-            long x0 = (long)tx + 64L * i;
-            long lo = xa - x0, hi = xb - x0;
-            if (hi <= 0 || lo >= 64) continue;
-            uint64_t range = hi >= 64 ? ~0ull : (1ull << hi) - 1;
-            if (lo > 0) range &= ~((1ull << lo) - 1);
-            uint64_t due = need[i] & range;
+            long x0 = (long)tx + 64L * i; /* bit b: pixel x0 + b */
+            uint64_t due = need[i] & bits_in(x0, xa, xb);
             if (!due) continue;
             long sx = x0 + ix;
             int n = f->bits_words;
