@@ -800,10 +800,12 @@ static void need_of(struct filler *f, int tx, int ty) {
         mask_to_bits(need, x1 - tx, bits, f->need_words, 0);
         if (y < f->need_y0) f->need_y0 = y;
         f->need_y1 = y + 1;
-        for (int x = tx; x < x1; x++)
-            if (need[x - tx]) {
-                if (x < f->need_x0) f->need_x0 = x;
-                if (x >= f->need_x1) f->need_x1 = x + 1;
+        for (int i = 0; i < f->need_words; i++)
+            if (bits[i]) {
+                int first = tx + 64 * i + __builtin_ctzll(bits[i]);
+                int last = tx + 64 * i + 63 - __builtin_clzll(bits[i]);
+                if (first < f->need_x0) f->need_x0 = first;
+                if (last >= f->need_x1) f->need_x1 = last + 1;
             }
     }
 }
@@ -968,11 +970,9 @@ static int copy_chroma(const struct filler *f, struct slot *cur, const struct so
         /* At a whole chroma pixel, sample() reads that one alone. */
         int lx = 2 * (int)sx, ly = 2 * (int)sy;
         int lw = sx == (int)sx && sy == (int)sy ? 2 : 4;
-        for (int yy = ly; yy < ly + lw && yy < h; yy++) {
-            const uint8_t *row = slot_mask_row(f, s->slot, yy);
-            for (int xx = lx; xx < lx + lw && xx < w; xx++)
-                if (row[xx]) return 0;
-        }
+        uint64_t taps = (1ull << lw) - 1; /* columns lx.., none past w (zero bits) */
+        for (int yy = ly; yy < ly + lw && yy < h; yy++)
+            if (bits_at(mask_bits_row(f, s->slot, yy), f->bits_words, lx) & taps) return 0;
     }
     /* No chroma offset: estimated from a few pixels per tile it varies more
      * than it helps (flicker). */
