@@ -246,9 +246,11 @@ static inline uint64_t bits_in(long x0, long xa, long xb) {
 }
 
 /* Writes the bits of W mask bytes MASK into ROW of WORDS words, byte x to
- * bit x + FIRST: eight bytes at a time, each non-zero byte to one bit. */
-static void mask_to_bits(const uint8_t *mask, int w, uint64_t *row, int words, int first) {
+ * bit x of word SKIP on: eight bytes at a time, each non-zero byte to one
+ * bit (eight bits from a multiple of eight never straddle two words). */
+static void mask_to_bits(const uint8_t *mask, int w, uint64_t *row, int words, int skip) {
     memset(row, 0, (size_t)words * sizeof *row);
+    row += skip;
     int x = 0;
     for (; x + 8 <= w; x += 8) {
         uint64_t v, low = 0x7F7F7F7F7F7F7F7Full;
@@ -257,12 +259,10 @@ static void mask_to_bits(const uint8_t *mask, int w, uint64_t *row, int words, i
         /* Byte i's bit to bit i of the top byte (the multiply's columns do
          * not carry: each sum has one term). */
         uint64_t bits = (v * 0x0102040810204080ull) >> 56;
-        int b = x + first;
-        row[b >> 6] |= bits << (b & 63);
-        if ((b & 63) > 56) row[(b >> 6) + 1] |= bits >> (64 - (b & 63));
+        row[x >> 6] |= bits << (x & 63);
     }
     for (; x < w; x++)
-        if (mask[x]) row[(x + first) >> 6] |= 1ull << ((x + first) & 63);
+        if (mask[x]) row[x >> 6] |= 1ull << (x & 63);
 }
 
 int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask, int mask_y0, int mask_y1) {
@@ -306,7 +306,7 @@ int filler_push(struct filler *f, AVFrame *frame, const uint8_t *mask, int mask_
     }
     for (int y = y0; y < y1; y++)
         mask_to_bits(mask + (size_t)y * w, w, s->mask_bits + (size_t)(y - y0) * f->bits_words,
-                     f->bits_words, 64);
+                     f->bits_words, 1);
     s->mask_y0 = y0;
     s->mask_y1 = y1;
     const struct slot *before = f->pushed > 0 ? slot_at(f, f->pushed - 1) : NULL;

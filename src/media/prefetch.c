@@ -20,7 +20,7 @@ struct media_prefetch {
     int depth;      /* frames decoded ahead at most: first_depth, then depth */
     int next_depth; /* depth once a frame was taken */
     int head, count;
-    int pictures; /* to reserve once the first FIRST_DEPTH are decoded */
+    int pictures; /* to reserve, RESERVE_STEP at a time while the ring is full */
     int ended;    /* no frame will follow the queued ones */
     int status;   /* after them: 0 at the end, or the failure */
     struct vsr_error error;
