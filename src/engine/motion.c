@@ -156,6 +156,35 @@ void motion_pyramid_build(struct motion_pyramid *p, const uint8_t *luma, int str
     }
 }
 
+/* One sampled row of cost: adds the truncated squares of the row's inlier
+ * pixels into *SUM and their count into *N. MASKED says whether either mask
+ * row may be set: outside the two bands neither is read. */
+static inline __attribute__((always_inline)) void
+cost_row(const struct level *prev, const struct level *cur, int dx, int dy, int y, int x0, int x1,
+         int step, const uint8_t *inliers, int masked, long long *sum, long long *n) {
+    int w = cur->w;
+    const uint8_t *c = cur->luma + (size_t)y * cur->stride, *cm = cur->mask + (size_t)y * w;
+    const uint8_t *p = prev->luma + (size_t)(y + dy) * prev->stride + dx;
+    const uint8_t *pm = prev->mask + (size_t)(y + dy) * w + dx;
+    const uint8_t *row_inliers = inliers + (y * GRID_Y / cur->h) * GRID_X;
+    long long s = 0, k = 0;
+    for (int x = x0; x < x1; x += step) {
+        if (masked && (cm[x] | pm[x])) continue;
+        if (!row_inliers[cur->grid_col[x]]) continue;
+        int d = c[x] - p[x];
+        if (d < 0) d = -d;
+        if (d > TRUNCATE) d = TRUNCATE;
+        s += d * d;
+        k++;
+    }
+    *sum += s;
+    *n += k;
+}
+
+static int in_band(const struct level *l, int y) {
+    return y >= l->band_y0 && y < l->band_y1;
+}
+
 /* Mean truncated squared difference between cur and prev shifted by (dx, dy),
  * over pixels unmasked in both and in an inlier block, looking at no more than
  * SAMPLES_MAX pixels; HUGE_VAL when too few overlap. */
@@ -171,19 +200,10 @@ static double cost(const struct level *prev, const struct level *cur, int dx, in
         step++;
     long long sum = 0, n = 0;
     for (int y = y0; y < y1; y += step) {
-        const uint8_t *c = cur->luma + (size_t)y * cur->stride, *cm = cur->mask + (size_t)y * w;
-        const uint8_t *p = prev->luma + (size_t)(y + dy) * prev->stride + dx;
-        const uint8_t *pm = prev->mask + (size_t)(y + dy) * w + dx;
-        const uint8_t *row_inliers = inliers + (y * GRID_Y / h) * GRID_X;
-        for (int x = x0; x < x1; x += step) {
-            if (cm[x] | pm[x]) continue;
-            if (!row_inliers[cur->grid_col[x]]) continue;
-            int d = c[x] - p[x];
-            if (d < 0) d = -d;
-            if (d > TRUNCATE) d = TRUNCATE;
-            sum += d * d;
-            n++;
-        }
+        if (in_band(cur, y) || in_band(prev, y + dy))
+            cost_row(prev, cur, dx, dy, y, x0, x1, step, inliers, 1, &sum, &n);
+        else
+            cost_row(prev, cur, dx, dy, y, x0, x1, step, inliers, 0, &sum, &n);
     }
     return n * 16 < area / ((long long)step * step) ? HUGE_VAL : (double)sum / (double)n;
 }
