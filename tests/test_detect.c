@@ -256,6 +256,125 @@ TEST(detect_text_at_both_ends) {
     check_text_found(&last);
 }
 
+/* As detect_scene, but the detector sees only every STEP-th frame (from
+ * frame 0), as when reader A skips non-reference frames; a line that comes or
+ * goes between two of them is decided on the frame itself, as remove.c does.
+ * Counts what check_text_found counts; besides the frame after the line's
+ * last (the encoder's trace), the first frame seen without it may be masked. */
+static void check_text_found_skipping(const struct scene *s, int step) {
+    struct detector *d = detector_new(W, H, FPS, NULL, 0);
+    uint8_t *mask = malloc((size_t)W * H), *plane = NULL;
+    uint16_t *sums = NULL;
+    struct detector_edges edges = {0};
+    CHECK(d && mask);
+    if (!d || !mask) goto done;
+    int pw, ph;
+    detector_plane_size(d, &pw, &ph);
+    plane = malloc((size_t)pw * ph);
+    sums = malloc(detector_shrink_scratch(d) * sizeof *sums);
+    CHECK(plane && sums);
+    if (!plane || !sums) goto done;
+    int pushed = 0, finished = 0, edge_frames = 0;
+    size_t missed = 0, stray = 0, before = 0, after = 0;
+    int end_seen = (s->text_to + step - 1) / step * step;
+    for (int i = 0; i < s->frames; i++) {
+        int y0, y1, ret;
+        while ((ret = detector_mask_edges(d, i, mask, &y0, &y1, &edges)) == 0) {
+            if (pushed >= s->frames) {
+                CHECK(!finished);
+                if (finished) goto done;
+                detector_finish_at(d, s->frames);
+                finished = 1;
+                continue;
+            }
+            AVFrame *frame = scene_frame(s, pushed, NULL);
+            CHECK(frame != NULL);
+            if (!frame) goto done;
+            detector_shrink(d, frame, plane, sums);
+            av_frame_free(&frame);
+            CHECK_INT(0, detector_push_plane_at(d, plane, pushed));
+            pushed += step;
+        }
+        CHECK_INT(1, ret);
+        if (ret != 1) goto done;
+        memset(mask, 0, (size_t)y0 * W);
+        memset(mask + (size_t)y1 * W, 0, (size_t)(H - y1) * W);
+        AVFrame *frame = scene_frame(s, i, NULL);
+        CHECK(frame != NULL);
+        if (!frame) goto done;
+        edge_frames += edges.count > 0;
+        for (int k = 0; k < edges.count; k++)
+            if (detector_edge_shows(d, &edges.edge[k], frame))
+                detector_edge_paint(d, &edges.edge[k], mask, &y0, &y1);
+        av_frame_free(&frame);
+        if (i < s->text_from)
+            before += count_set(mask);
+        else if (i < s->text_to) {
+            missed += count_missed(s, i, mask);
+            stray += count_stray(s, i, mask, 6);
+        } else if (i > s->text_to && i != end_seen)
+            after += count_set(mask);
+    }
+    CHECK_INT(0, missed);
+    CHECK_INT(0, stray);
+    CHECK_INT(0, before);
+    CHECK_INT(0, after);
+    CHECK_AT_LEAST(1, edge_frames); /* the frames between were decided by the frame */
+done:
+    detector_edges_free(&edges);
+    detector_free(d);
+    free(mask);
+    free(plane);
+    free(sums);
+}
+
+/* Seeing every second (or third) frame, the line's first and last frames
+ * may be among those not seen: they must be masked when the line is on them,
+ * and not when it is not (the frames beside the line, decided by the frame). */
+TEST(detect_text_seeing_every_second_frame) {
+    /* On at a frame not seen (21), off after one not seen (44). */
+    struct scene odd = {.frames = 80,
+                        .seed = 11,
+                        .noise = 3,
+                        .text_from = 21,
+                        .text_to = 45,
+                        .text_x = 60,
+                        .text_y = 140};
+    check_text_found_skipping(&odd, 2);
+    /* On at a frame seen (22) after one not seen without it (21); off after
+     * one seen (46), with one not seen (47) before the next seen. */
+    struct scene even = {.frames = 80,
+                         .seed = 1,
+                         .noise = 3,
+                         .text_from = 22,
+                         .text_to = 47,
+                         .text_x = 60,
+                         .text_y = 140};
+    check_text_found_skipping(&even, 2);
+    /* Over a pan: the picture beside the line moves, and frames not seen
+     * must still come out right. */
+    struct scene pan = {.frames = 80,
+                        .seed = 13,
+                        .pan_x = 0.7,
+                        .pan_y = 0.45,
+                        .noise = 2,
+                        .text_from = 22,
+                        .text_to = 47,
+                        .text_x = 40,
+                        .text_y = 20};
+    check_text_found_skipping(&pan, 2);
+    /* Every third frame: off after 42, seen at 45; 43 may hold the trace,
+     * 44 must not be masked. */
+    struct scene third = {.frames = 80,
+                          .seed = 14,
+                          .noise = 3,
+                          .text_from = 22,
+                          .text_to = 43,
+                          .text_x = 60,
+                          .text_y = 140};
+    check_text_found_skipping(&third, 3);
+}
+
 TEST(detect_nothing_without_text) {
     struct scene still = {.frames = 80, .seed = 5, .noise = 4};
     check_nothing_found(&still);

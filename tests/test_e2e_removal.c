@@ -42,6 +42,9 @@ struct e2e_case {
      * these subtitles. */
     const char *inputs;
     const char *srt;
+    /* How far psnr_outside may fall below the fixture's own encode (0: 3 dB,
+     * see check_case). */
+    double outside_margin;
 };
 
 struct scores {
@@ -173,7 +176,7 @@ static void check_case(const struct e2e_case *c) {
     CHECK_AT_MOST(c->max_area_ratio, s.area_ratio);
     /* Pixels away from the text must come out as a plain re-encode leaves
      * them: a second encode costs about 2.5 dB against the fixture's own. */
-    CHECK_AT_LEAST(s.psnr_encode - 3, s.psnr_outside);
+    CHECK_AT_LEAST(s.psnr_encode - (c->outside_margin ? c->outside_margin : 3), s.psnr_outside);
     CHECK_INT(audio_in, audio_out);
     media_test_remove_dir(dir);
 }
@@ -182,7 +185,7 @@ static void check_case(const struct e2e_case *c) {
  * Measured: psnr_text 39.1, recall 1.000, area 1.05. */
 TEST(e2e_removal_bottom_static) {
     static const struct e2e_case c = {
-        "bottle-detection", 20, STYLE_OUTLINE, 28, 0.95, 2.5, NULL, NULL, NULL};
+        "bottle-detection", 20, STYLE_OUTLINE, 28, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
 }
 
@@ -193,7 +196,7 @@ TEST(e2e_removal_bottom_static) {
  * 28 dB of the static cases until fill follows moving objects better. */
 TEST(e2e_removal_moving_object) {
     static const struct e2e_case c = {
-        "car-detection", 15, STYLE_OUTLINE, 24.5, 0.95, 2.5, NULL, NULL, NULL};
+        "car-detection", 15, STYLE_OUTLINE, 24.5, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
 }
 
@@ -201,7 +204,7 @@ TEST(e2e_removal_moving_object) {
  * the bottom. Measured: psnr_text 37.7, recall 1.000, area 1.05. */
 TEST(e2e_removal_top) {
     static const struct e2e_case c = {
-        "bottle-detection", 20, STYLE_OUTLINE ",Alignment=8", 28, 0.95, 2.5, NULL, NULL, NULL};
+        "bottle-detection", 20, STYLE_OUTLINE ",Alignment=8", 28, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
 }
 
@@ -209,7 +212,7 @@ TEST(e2e_removal_top) {
  * Measured: psnr_text 36.3, recall 1.000, area 1.02. */
 TEST(e2e_removal_box) {
     static const struct e2e_case c = {
-        "bottle-detection", 20, STYLE_BOX, 28, 0.95, 2.5, NULL, NULL, NULL};
+        "bottle-detection", 20, STYLE_BOX, 28, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
 }
 
@@ -218,7 +221,7 @@ TEST(e2e_removal_box) {
  * 23.2 (the cars under the box are the hard part), recall 1.000, area 1.04. */
 TEST(e2e_removal_box_moving) {
     static const struct e2e_case c = {
-        "car-detection", 15, STYLE_BOX, 21, 0.95, 2.5, NULL, NULL, NULL};
+        "car-detection", 15, STYLE_BOX, 21, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
 }
 
@@ -239,7 +242,8 @@ TEST(e2e_removal_bold_shadow) {
         2.5,
         NULL,
         NULL,
-        NULL};
+        NULL,
+        0};
     check_case(&c);
 }
 
@@ -249,7 +253,12 @@ TEST(e2e_removal_bold_shadow) {
  * frame (a shot) and must pick the line out of it. The middle shot never
  * shows what its line hides, so its fill is spatial: psnr_text is low by
  * nature. Measured: psnr_text 18.8 (12.7 with the middle line missed),
- * recall 0.954, area 1.01. */
+ * recall 0.954, area 1.01. At 25 fps reader A skips non-reference frames;
+ * seeing half the frames, a few more of the table's pixels beside the first
+ * line hold through its shot and are taken into it (area 1.08), and since
+ * that line covers its whole shot they are filled spatially: psnr_outside
+ * 44.07 against 44.69 when A decodes every frame (encode 47.15; psnr_text
+ * 19.2). Hence 3.5 dB here. */
 #define THREE_SHOTS                                                                                \
     "-ss 20 -t 3 -i '%1$s/media/bottle-detection.mp4' "                                            \
     "-ss 10 -t 3 -i '%1$s/media/one-by-one-person-detection.mp4' "                                 \
@@ -270,7 +279,8 @@ TEST(e2e_removal_lines_on_cuts) {
         THREE_SHOTS,
         "1\n00:00:00,000 --> 00:00:03,000\nThe quick brown fox jumps.\n\n"
         "2\n00:00:03,000 --> 00:00:06,000\nOver the lazy dog, twice.\n\n"
-        "3\n00:00:06,000 --> 00:00:09,000\nAnd then it rests a while.\n"};
+        "3\n00:00:06,000 --> 00:00:09,000\nAnd then it rests a while.\n",
+        3.5};
     check_case(&c);
 }
 

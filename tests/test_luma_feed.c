@@ -17,6 +17,8 @@ enum { MAX_FRAMES = 400 };
 
 struct planes {
     uint8_t *pixels[MAX_FRAMES];
+    int64_t index[MAX_FRAMES]; /* in the video (media_reader_index) */
+    int64_t total;             /* frames in the video, at the end */
     int count;
     int status; /* how the reading ended: 0 or a vsr_status */
 };
@@ -33,13 +35,14 @@ static size_t plane_bytes(const struct detector *d) {
     return (size_t)w * (size_t)h;
 }
 
-/* The planes one reader gives, shrunk as the feed shrinks them. */
-static void read_plainly(const char *path, const struct detector *d, size_t bytes,
+/* The planes one reader opened with FLAGS gives, shrunk as the feed shrinks
+ * them. */
+static void read_plainly(const char *path, const struct detector *d, size_t bytes, int flags,
                          struct planes *out) {
     struct media_reader *reader = NULL;
     struct vsr_error error = {0, ""};
     out->count = 0;
-    out->status = media_reader_open(&reader, path, 1, MEDIA_READ_FAST, &error);
+    out->status = media_reader_open(&reader, path, 1, flags, &error);
     uint16_t *sums = malloc(detector_shrink_scratch(d) * sizeof *sums);
     AVFrame *frame = NULL;
     int ret = 0;
@@ -47,11 +50,13 @@ static void read_plainly(const char *path, const struct detector *d, size_t byte
            (ret = media_reader_next(reader, &frame, &error)) == 1) {
         uint8_t *plane = malloc(bytes);
         if (plane) detector_shrink(d, frame, plane, sums);
+        out->index[out->count] = media_reader_index(reader);
         out->pixels[out->count++] = plane;
         av_frame_free(&frame);
         out->status = 0;
     }
     if (reader) out->status = ret < 0 ? ret : 0;
+    if (reader && ret == 0) out->total = media_reader_frames_total(reader);
     free(sums);
     media_reader_free(reader);
 }
@@ -79,20 +84,22 @@ static int threads_named(const char *name) {
 /* Reads PATH through a feed and compares every plane with EXPECTED, taking
  * each plane PAUSE_US microseconds after the one before. Returns the readers
  * the feed used, or -1 when it could not start. */
-static int read_through_feed(const char *path, const struct detector *d, size_t bytes,
+static int read_through_feed(const char *path, const struct detector *d, size_t bytes, int flags,
                              const struct planes *expected, long pause_us) {
     struct media_reader *reader = NULL;
     struct vsr_error error = {0, ""};
-    if (media_reader_open(&reader, path, 1, MEDIA_READ_FAST, &error) < 0) return -1;
+    if (media_reader_open(&reader, path, 1, flags, &error) < 0) return -1;
     const struct media_info *info = media_reader_info(reader);
     double fps = av_q2d(info->frame_rate);
     struct luma_feed *feed = NULL;
-    if (luma_feed_start(&feed, reader, 1, MEDIA_READ_FAST, d, fps, &error) < 0) return -1;
+    if (luma_feed_start(&feed, reader, 1, flags, d, fps, &error) < 0) return -1;
     int frames = 0, differ = 0, ret;
-    const uint8_t *plane = NULL;
-    while ((ret = luma_feed_next(feed, &plane, &error)) == 1) {
-        if (frames < expected->count && expected->pixels[frames])
-            differ += memcmp(plane, expected->pixels[frames], bytes) != 0;
+    struct luma_frame frame;
+    while ((ret = luma_feed_next(feed, &frame, &error)) == 1) {
+        if (frames < expected->count && expected->pixels[frames]) {
+            differ += memcmp(frame.plane, expected->pixels[frames], bytes) != 0;
+            differ += frame.index != expected->index[frames];
+        }
         frames++;
         if (pause_us > 0) nanosleep(&(struct timespec){0, pause_us * 1000}, NULL);
         /* The reader's thread, waiting full, says what it is (top -H, perf). */
@@ -101,6 +108,7 @@ static int read_through_feed(const char *path, const struct detector *d, size_t 
     CHECK_INT(expected->count, frames);
     CHECK_INT(0, differ);
     CHECK_INT(expected->status, ret);
+    if (ret == 0) CHECK_INT(expected->total, frame.index); /* the count of frames at the end */
     if (ret < 0) CHECK(strlen(error.message) > 0);
     int used = luma_feed_readers_used(feed);
     luma_feed_stop(feed);
@@ -151,13 +159,23 @@ TEST(luma_feed_matches_one_reader) {
         int readers;
     } cases[] = {{gop5, 0}, {two_keys, 3}, {gop12, 2}, {one_gop, 1}, {mkv, 2}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        read_plainly(cases[i].path, d, bytes, &expected);
+        read_plainly(cases[i].path, d, bytes, MEDIA_READ_FAST, &expected);
         CHECK_INT(25, expected.count);
-        int used = read_through_feed(cases[i].path, d, bytes, &expected, 0);
+        CHECK_INT(25, expected.total);
+        int used = read_through_feed(cases[i].path, d, bytes, MEDIA_READ_FAST, &expected, 0);
         if (cases[i].readers)
             CHECK_INT(cases[i].readers, used);
         else
             CHECK(used >= 2);
+        planes_free(&expected);
+        /* Readers that skip non-reference frames: the later ones count
+         * frames from their keyframe, which the feed places in the video. */
+        int skip = MEDIA_READ_FAST | MEDIA_READ_SKIP_NONREF;
+        read_plainly(cases[i].path, d, bytes, skip, &expected);
+        CHECK(expected.count < 25);
+        CHECK_INT(25, expected.total);
+        used = read_through_feed(cases[i].path, d, bytes, skip, &expected, 0);
+        if (cases[i].readers) CHECK_INT(cases[i].readers, used);
         planes_free(&expected);
     }
 
@@ -170,9 +188,9 @@ TEST(luma_feed_matches_one_reader) {
     CHECK_INT(0, media_test_ffmpeg(args));
     snprintf(args, sizeof args, "cat '%s' '%s' > '%s'", ts, ts, looped);
     CHECK_INT(0, system(args));
-    read_plainly(looped, d, bytes, &expected);
+    read_plainly(looped, d, bytes, MEDIA_READ_FAST, &expected);
     CHECK_INT(50, expected.count);
-    CHECK(read_through_feed(looped, d, bytes, &expected, 0) > 0);
+    CHECK(read_through_feed(looped, d, bytes, MEDIA_READ_FAST, &expected, 0) > 0);
     planes_free(&expected);
 
     detector_free(d);
@@ -201,9 +219,9 @@ TEST(luma_feed_refills_for_a_slow_consumer) {
     if (!d) return;
     size_t bytes = plane_bytes(d);
     struct planes expected = {0};
-    read_plainly(path, d, bytes, &expected);
+    read_plainly(path, d, bytes, MEDIA_READ_FAST, &expected);
     CHECK(expected.count >= 370 && expected.count < MAX_FRAMES);
-    CHECK(read_through_feed(path, d, bytes, &expected, 300) > 0);
+    CHECK(read_through_feed(path, d, bytes, MEDIA_READ_FAST, &expected, 300) > 0);
     planes_free(&expected);
     detector_free(d);
     media_test_remove_dir(dir);

@@ -760,6 +760,120 @@ TEST(media_frame_pool_decodes_exactly) {
     media_test_remove_dir(dir);
 }
 
+/* The pts of every frame of PATH, decoded by a reader that reads them all,
+ * into PTS (at most MAX). Returns how many, -1 on failure. */
+static int all_pts(const char *path, int64_t *pts, int max) {
+    struct media_reader *reader = NULL;
+    struct vsr_error error = {0};
+    if (media_reader_open(&reader, path, 1, MEDIA_READ_FAST, &error) < 0) return -1;
+    AVFrame *frame = NULL;
+    int n = 0;
+    while (media_reader_next(reader, &frame, &error) == 1) {
+        if (n < max) pts[n] = frame->pts;
+        CHECK_INT(n, media_reader_index(reader));
+        n++;
+        av_frame_free(&frame);
+    }
+    CHECK_INT(n, media_reader_frames_total(reader));
+    media_reader_free(reader);
+    return n;
+}
+
+/* A reader that skips non-reference frames places each frame it decodes
+ * where a reader of every frame has it (same pts at that index), from the
+ * start and from a keyframe it was moved to, and counts the frames after
+ * its last; it decodes fewer. Where packets carry no time (AVI, raw H.264)
+ * it says so rather than guess. */
+TEST(media_skipping_reader_places_frames) {
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    char path[600], avi[600];
+    /* x264's veryfast: 3 B-frames, the middle one a reference (b-pyramid). */
+    if (media_test_clip(dir, "skip.mp4",
+                        "-r 30 -vf scale=320:180 -c:v libx264 -preset veryfast -g 20", path,
+                        sizeof path) != 0 ||
+        media_test_clip(dir, "skip.avi",
+                        "-r 30 -vf scale=320:180 -c:v libx264 -preset veryfast -an", avi,
+                        sizeof avi) != 0) {
+        CHECK(!"could not make the clips");
+        media_test_remove_dir(dir);
+        return;
+    }
+    enum { MAX = 256 };
+    int64_t pts[MAX];
+    int total = all_pts(path, pts, MAX);
+    CHECK(total >= 50 && total <= MAX);
+    if (total < 50 || total > MAX) {
+        media_test_remove_dir(dir);
+        return;
+    }
+    struct vsr_error error = {0};
+    struct media_reader *reader = NULL;
+    CHECK_INT(
+        0, media_reader_open(&reader, path, 1, MEDIA_READ_FAST | MEDIA_READ_SKIP_NONREF, &error));
+    struct media_streams *streams = reader ? media_reader_streams(reader) : NULL;
+    AVFrame *frame = NULL;
+    int decoded = 0, misplaced = 0;
+    int64_t last = -1;
+    while (reader && media_reader_next(reader, &frame, &error) == 1) {
+        int64_t index = media_reader_index(reader);
+        misplaced += index <= last || index >= total || pts[index] != frame->pts;
+        last = index;
+        decoded++;
+        av_frame_free(&frame);
+    }
+    CHECK_INT(0, misplaced);
+    if (reader) CHECK_INT(total, media_reader_frames_total(reader));
+    CHECK(decoded < total * 3 / 4); /* it skipped */
+    CHECK(decoded > total / 4);
+    media_reader_free(reader);
+
+    /* From a keyframe in the middle: indices count from it. */
+    int64_t key_ts[4];
+    double key_at[4];
+    struct media_reader *moved = NULL;
+    if (streams)
+        CHECK_INT(0,
+                  media_reader_open_as(&moved, streams, 1, MEDIA_READ_FAST | MEDIA_READ_SKIP_NONREF,
+                                       AV_NOPTS_VALUE, &error));
+    int keys = moved ? media_reader_keyframes(moved, 0.5, 1.5, key_ts, key_at, 4) : 0;
+    CHECK_AT_LEAST(1, keys);
+    if (keys > 0) CHECK_INT(0, media_reader_seek(moved, key_ts[0], &error));
+    int first = -1;
+    misplaced = 0;
+    last = -1;
+    while (keys > 0 && media_reader_next(moved, &frame, &error) == 1) {
+        int64_t index = media_reader_index(moved);
+        if (first < 0) {
+            CHECK_INT(0, index);
+            for (int i = 0; i < total; i++)
+                if (pts[i] == frame->pts) first = i;
+            CHECK(first > 0);
+            if (first < 0) break;
+        }
+        misplaced += index <= last || first + index >= total || pts[first + index] != frame->pts;
+        last = index;
+        av_frame_free(&frame);
+    }
+    av_frame_free(&frame);
+    CHECK_INT(0, misplaced);
+    if (keys > 0 && first > 0) CHECK_INT(total - first, media_reader_frames_total(moved));
+    media_reader_free(moved);
+    media_streams_free(streams);
+
+    /* AVI packets carry no pts: the frames after the first (decoded by the
+     * opening, before skipping starts, as in remove.c) cannot be placed. */
+    struct media_reader *untimed = NULL;
+    CHECK_INT(0, media_reader_open(&untimed, avi, 1, MEDIA_READ_FAST, &error));
+    if (untimed) CHECK_INT(1, media_reader_skip_nonref(untimed));
+    int ret = 1;
+    while (untimed && (ret = media_reader_next(untimed, &frame, &error)) == 1)
+        av_frame_free(&frame);
+    CHECK_INT(MEDIA_E_UNCOUNTED, ret);
+    media_reader_free(untimed);
+    media_test_remove_dir(dir);
+}
+
 /* Frames decoded ahead on a thread, by a reader opened as the first found the
  * file, come out as the first gives them, in order, with the end after the
  * last; stopping early frees what was queued. */

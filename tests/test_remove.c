@@ -84,6 +84,43 @@ TEST(remove_writes_video_and_mask) {
     media_test_remove_dir(dir);
 }
 
+/* At 30 fps reader A skips non-reference frames, placing each frame it
+ * decodes by its packet's time. AVI packets have none: A gives up, and the
+ * file is read again with A decoding every frame; the output is complete and
+ * nothing of the first try is left. */
+TEST(remove_reads_again_when_frames_have_no_time) {
+    media_test_quiet();
+    const char *dir = test_tmpdir();
+    char clip[512], out[600], mask[600];
+    if (media_test_clip(dir, "clip.avi", "-vf fps=30 -c:v libx264 -preset veryfast -c:a copy", clip,
+                        sizeof clip) != 0) {
+        CHECK(!"could not make the test clip");
+        return;
+    }
+    snprintf(out, sizeof out, "%s/clean.mp4", dir);
+    snprintf(mask, sizeof mask, "%s/mask.mkv", dir);
+    struct vsr_remove_options options;
+    vsr_remove_options_init(&options);
+    options.mask_out = mask;
+    options.preset = "ultrafast";
+    struct progress_log log = {0};
+    options.progress = log_progress;
+    options.progress_opaque = &log;
+    struct vsr_error error = {0};
+    int ret = vsr_remove(clip, out, &options, &error);
+    if (ret) fprintf(stderr, "    vsr_remove: %s\n", error.message);
+    CHECK_INT(VSR_OK, ret);
+    CHECK_INT(VSR_OK, error.code);
+    int frames = count_video_packets(clip);
+    CHECK_AT_LEAST(50, frames);
+    CHECK_INT(frames, count_video_packets(out));
+    CHECK_INT(frames, count_video_packets(mask));
+    CHECK_INT(0, log.went_back);
+    CHECK_INT(frames, log.last.frames_done);
+    CHECK_INT(3, media_test_count_files(dir));
+    media_test_remove_dir(dir);
+}
+
 TEST(remove_cancel_and_failure_leave_nothing) {
     media_test_quiet();
     const char *dir = test_tmpdir();

@@ -25,7 +25,9 @@ struct analysis {
     size_t mask_size;
     size_t width;
     uint8_t *masks[QUEUE_MASKS];
-    struct mask_rows rows[QUEUE_MASKS]; /* of each slot's mask */
+    struct mask_rows rows[QUEUE_MASKS];       /* of each slot's mask */
+    int64_t pts[QUEUE_MASKS];                 /* of each slot's frame as reader A saw it */
+    struct detector_edges edges[QUEUE_MASKS]; /* lines each slot's frame must decide */
     pthread_t thread;
     int started;
 
@@ -38,9 +40,43 @@ struct analysis {
     struct vsr_error error;
 
     /* The thread's own state. */
-    int64_t frames_pushed;
+    int64_t frames_pushed; /* index of the last frame pushed, plus one */
     int reader_done;
+    /* The frames pushed and not yet masked, in order: (index, pts) pairs. */
+    struct seen {
+        int64_t index, pts;
+    } * seen;
+    size_t seen_head, seen_count, seen_capacity;
 };
+
+/* Notes that the detector saw frame INDEX, with PTS. Returns 0 or -1. */
+static int seen_push(struct analysis *a, int64_t index, int64_t pts) {
+    if (a->seen_count == a->seen_capacity) {
+        size_t capacity = a->seen_capacity ? 2 * a->seen_capacity : 256;
+        struct seen *grown = malloc(capacity * sizeof *grown);
+        if (!grown) return -1;
+        for (size_t i = 0; i < a->seen_count; i++)
+            grown[i] = a->seen[(a->seen_head + i) % a->seen_capacity];
+        free(a->seen);
+        a->seen = grown;
+        a->seen_head = 0;
+        a->seen_capacity = capacity;
+    }
+    a->seen[(a->seen_head + a->seen_count++) % a->seen_capacity] = (struct seen){index, pts};
+    return 0;
+}
+
+/* The pts reader A gave frame INDEX, or AV_NOPTS_VALUE when it skipped it.
+ * Asked in increasing INDEX order. */
+static int64_t seen_take(struct analysis *a, int64_t index) {
+    while (a->seen_count > 0 && a->seen[a->seen_head].index <= index) {
+        struct seen s = a->seen[a->seen_head];
+        a->seen_head = (a->seen_head + 1) % a->seen_capacity;
+        a->seen_count--;
+        if (s.index == index) return s.pts;
+    }
+    return AV_NOPTS_VALUE;
+}
 
 /* Zeroes the rows of MASK that ROWS says may be set, and says none are. */
 static void clear_rows(uint8_t *mask, size_t width, struct mask_rows *rows) {
@@ -59,11 +95,14 @@ static int stopping(struct analysis *a) {
 /* Writes the mask of frame INDEX into MASK, feeding the detector from the
  * reader until it can tell. Returns 1, 0 past the last frame, or a failure. */
 static int produce(struct analysis *a, int64_t index, uint8_t *mask, struct mask_rows *rows,
-                   struct vsr_error *error) {
+                   int64_t *pts, struct detector_edges *edges, struct vsr_error *error) {
     for (;;) {
         if (a->reader_done && index >= a->frames_pushed) return 0;
-        int ret = detector_mask_rows(a->detector, index, mask, &rows->y0, &rows->y1);
-        if (ret == 1) return 1;
+        int ret = detector_mask_edges(a->detector, index, mask, &rows->y0, &rows->y1, edges);
+        if (ret == 1) {
+            *pts = seen_take(a, index);
+            return 1;
+        }
         if (ret < 0)
             return error_set(error, ret, "subtitle detection failed on frame %lld",
                              (long long)index);
@@ -72,17 +111,24 @@ static int produce(struct analysis *a, int64_t index, uint8_t *mask, struct mask
                              "the detector wants frames past the end of the video (frame %lld)",
                              (long long)index);
         if (stopping(a)) return error_set(error, VSR_E_CANCELED, "canceled");
-        const uint8_t *plane = NULL;
-        ret = luma_feed_next(a->feed, &plane, error);
+        struct luma_frame frame;
+        ret = luma_feed_next(a->feed, &frame, error);
         if (ret < 0) return ret;
         if (ret == 0) {
-            detector_finish(a->detector);
+            /* Frames reader A skipped may follow the last it decoded. */
+            if (frame.index > a->frames_pushed) a->frames_pushed = frame.index;
+            detector_finish_at(a->detector, a->frames_pushed);
             a->reader_done = 1;
             continue;
         }
-        ret = detector_push_plane(a->detector, plane);
+        if (frame.index < a->frames_pushed)
+            return error_set(error, VSR_E_INTERNAL, "frame %lld came after frame %lld",
+                             (long long)frame.index, (long long)a->frames_pushed - 1);
+        if (seen_push(a, frame.index, frame.pts) < 0)
+            return error_set(error, VSR_E_NOMEM, "out of memory");
+        ret = detector_push_plane_at(a->detector, frame.plane, frame.index);
         if (ret < 0) return error_set(error, ret, "subtitle detection failed");
-        a->frames_pushed++;
+        a->frames_pushed = frame.index + 1;
     }
 }
 
@@ -103,7 +149,8 @@ static void *run(void *arg) {
         struct vsr_error error = {0, ""};
         /* The slot's last mask goes; its rows outside the new band stay zero. */
         clear_rows(a->masks[slot], a->width, &a->rows[slot]);
-        int ret = produce(a, index, a->masks[slot], &a->rows[slot], &error);
+        int ret = produce(a, index, a->masks[slot], &a->rows[slot], &a->pts[slot], &a->edges[slot],
+                          &error);
 
         pthread_mutex_lock(&a->lock);
         if (ret == 1) {
@@ -149,8 +196,8 @@ int analysis_start(struct analysis **out, struct luma_feed *feed, struct detecto
     return 0;
 }
 
-int analysis_next(struct analysis *a, uint8_t *mask, struct mask_rows *rows,
-                  struct vsr_error *error) {
+int analysis_next(struct analysis *a, uint8_t *mask, struct mask_rows *rows, int64_t *pts,
+                  struct detector_edges *edges, struct vsr_error *error) {
     pthread_mutex_lock(&a->lock);
     while (a->count == 0 && !a->ended)
         pthread_cond_wait(&a->changed, &a->lock);
@@ -165,6 +212,11 @@ int analysis_next(struct analysis *a, uint8_t *mask, struct mask_rows *rows,
     /* The slot stays ours until count drops: the thread writes only free slots. */
     clear_rows(mask, a->width, rows);
     *rows = a->rows[slot];
+    *pts = a->pts[slot];
+    /* The caller's buffers go back to the slot, to be filled again. */
+    struct detector_edges swap = *edges;
+    *edges = a->edges[slot];
+    a->edges[slot] = swap;
     if (rows->y1 > rows->y0)
         memcpy(mask + (size_t)rows->y0 * a->width, a->masks[slot] + (size_t)rows->y0 * a->width,
                (size_t)(rows->y1 - rows->y0) * a->width);
@@ -188,6 +240,9 @@ void analysis_stop(struct analysis *a) {
     luma_feed_stop(a->feed);
     for (int i = 0; i < QUEUE_MASKS; i++)
         free(a->masks[i]);
+    free(a->seen);
+    for (int i = 0; i < QUEUE_MASKS; i++)
+        detector_edges_free(&a->edges[i]);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->changed);
     free(a);

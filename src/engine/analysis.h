@@ -34,10 +34,15 @@ struct mask_rows {
 
 /* Waits for the mask of the next frame and puts it into MASK, whose rows
  * outside *ROWS must be zero; *ROWS becomes the new mask's (only the rows
- * of a subtitle band are copied). Returns 1, 0 when reader A has no more
- * frames, or a negative vsr_status with ERROR set (a truncated input, say). */
-int analysis_next(struct analysis *analysis, uint8_t *mask, struct mask_rows *rows,
-                  struct vsr_error *error);
+ * of a subtitle band are copied). *PTS becomes the frame's pts as reader A
+ * decoded it, AV_NOPTS_VALUE when A skipped it; *EDGES the lines that came or
+ * went between two frames A decoded, which the full frame must decide
+ * (detector_edge_shows): they are not in MASK. EDGES' buffers are swapped
+ * with the queue's; start from a zeroed struct and detector_edges_free it at
+ * the end. Returns 1, 0 when reader A has no more frames, or a negative
+ * vsr_status with ERROR set (a truncated input, say). */
+int analysis_next(struct analysis *analysis, uint8_t *mask, struct mask_rows *rows, int64_t *pts,
+                  struct detector_edges *edges, struct vsr_error *error);
 
 /* Stops the thread, waits for it and frees everything. NULL is a no-op. */
 void analysis_stop(struct analysis *analysis);

@@ -33,8 +33,9 @@
  * stroke test and the radii above are in pixels of a frame of that size, so
  * text is judged the same at 360p and at 4K, and a 1080p frame costs a ninth. */
 #define ANALYSIS_ROWS   360
-#define ECHO_OVERLAP    0.7 /* see echo_of */
-#define STRONG_CONTRAST 100 /* levels: a fill next to its outline (see text_band) */
+#define ECHO_OVERLAP    0.7  /* see echo_of */
+#define STRONG_CONTRAST 100  /* levels: a fill next to its outline (see text_band) */
+#define EDGE_SAMPLES    4096 /* stroke pixels an event keeps for detector_edge_shows */
 
 /* Values of the core plane of an event (non-zero = passed the stroke test):
  * a strong stroke has, within 2 px, recorded pixels STRONG_CONTRAST levels
@@ -43,7 +44,8 @@ enum { STROKE = 1, STRONG_STROKE = 2 };
 
 struct run_record {
     uint32_t pos;
-    uint8_t value;
+    uint8_t value;         /* held through the run */
+    uint8_t before, after; /* in the frames seen just before and just after it */
 };
 
 /* Pixels that share one (start, end) key, while it is still open. */
@@ -63,7 +65,16 @@ struct event {
     /* Open at the first frame or at the last: it may be the background that
      * a line covered, not a line (see echo_of). */
     int at_start, at_end;
-    int boxed; /* bits are the box drawn behind the line */
+    int boxed;    /* bits are the box drawn behind the line */
+    int deferred; /* in the edges of the mask being made */
+    /* Frames the detector did not see (a reader skipped them) between its
+     * start and seen_start, or between seen_end and the end, may or may not
+     * show the line: the samples, stroke pixels with the line's luma and the
+     * picture's on either side, let the full frame decide (detector_edge). */
+    int64_t seen_start, seen_end; /* first and last frame seen showing it */
+    int samples;
+    uint32_t *sample_pos;
+    uint8_t *sample_text, *sample_before, *sample_after;
     struct event *next;
 };
 
@@ -74,7 +85,8 @@ struct detector {
     uint8_t *small;              /* the analysis plane, for detector_push */
     uint16_t *row_sums;          /* width * scale column sums, for detector_shrink */
     uint8_t *full_allowed;       /* full-size region plane, when regions are given */
-    int64_t frames_in;           /* frames pushed so far */
+    int64_t frames_in;           /* index of the last frame pushed, plus one */
+    int64_t planes_in;           /* planes pushed: fewer when frames were skipped */
     int finished;
     int finishing; /* detector_finish is closing the runs still open */
     int min_frames, max_frames;
@@ -88,6 +100,12 @@ struct detector {
      * frame or two) waits here for SETTLE_FRAMES to see if it was a jump. */
     int32_t *soft_start, *soft_end;
     uint8_t *soft_held;
+    uint8_t *before;      /* the value before the current run, in the frame seen last before it */
+    uint8_t *soft_before; /* the same for the soft-ended run */
+    /* Which frames were seen, over the last seen_ring (twice the look-ahead,
+     * past any event's start when it closes): seen[t % seen_ring] == t. */
+    int64_t *seen;
+    int seen_ring;
     struct pending **buckets; /* hash on (start, end) */
     size_t bucket_count;
     struct event *events;           /* kept events, ordered by end */
@@ -98,6 +116,10 @@ static void event_free(struct event *e) {
     if (!e) return;
     free(e->bits);
     free(e->core);
+    free(e->sample_pos);
+    free(e->sample_text);
+    free(e->sample_before);
+    free(e->sample_after);
     free(e);
 }
 
@@ -145,6 +167,10 @@ struct detector *detector_new(int width, int height, double fps, const struct vs
     d->soft_start = calloc(n, sizeof *d->soft_start);
     d->soft_end = calloc(n, sizeof *d->soft_end);
     d->soft_held = calloc(n, 1);
+    d->before = calloc(n, 1);
+    d->soft_before = calloc(n, 1);
+    d->seen_ring = 2 * detector_lookahead(d) + 64;
+    d->seen = malloc((size_t)d->seen_ring * sizeof *d->seen);
     d->buckets = calloc(d->bucket_count, sizeof *d->buckets);
     d->scratch_a = malloc(n);
     d->scratch_b = malloc(n);
@@ -154,10 +180,13 @@ struct detector *detector_new(int width, int height, double fps, const struct vs
         return NULL;
     }
     if (!d->allowed || !d->held || !d->last || !d->jumped_in || !d->run_start || !d->buckets ||
-        !d->soft_start || !d->soft_end || !d->soft_held || !d->scratch_a || !d->scratch_b) {
+        !d->soft_start || !d->soft_end || !d->soft_held || !d->scratch_a || !d->scratch_b ||
+        !d->before || !d->soft_before || !d->seen) {
         detector_free(d);
         return NULL;
     }
+    for (int i = 0; i < d->seen_ring; i++)
+        d->seen[i] = -1;
     if (region_count <= 0 || !regions) {
         memset(d->allowed, 1, n);
     } else {
@@ -210,6 +239,9 @@ void detector_free(struct detector *d) {
     free(d->soft_start);
     free(d->soft_end);
     free(d->soft_held);
+    free(d->before);
+    free(d->soft_before);
+    free(d->seen);
     free(d->buckets);
     free(d->scratch_a);
     free(d->scratch_b);
@@ -254,7 +286,8 @@ static int echo_of(const struct detector *d, const struct event *e) {
     return 0;
 }
 
-static int record_run(struct detector *d, uint32_t pos, int64_t start, int64_t end, uint8_t value) {
+static int record_run(struct detector *d, uint32_t pos, int64_t start, int64_t end, uint8_t value,
+                      uint8_t before, uint8_t after) {
     size_t b = bucket_of(d, start, end);
     struct pending *p = d->buckets[b];
     while (p && (p->start != start || p->end != end))
@@ -274,7 +307,7 @@ static int record_run(struct detector *d, uint32_t pos, int64_t start, int64_t e
         p->pixels = grown;
         p->capacity = cap;
     }
-    p->pixels[p->count++] = (struct run_record){pos, value};
+    p->pixels[p->count++] = (struct run_record){pos, value, before, after};
     return 0;
 }
 
@@ -426,6 +459,45 @@ static int text_band(const uint8_t *core, int bw, int bh, int x_offset, int fram
     return found;
 }
 
+static int was_seen(const struct detector *d, int64_t t) {
+    return t >= 0 && d->seen[t % d->seen_ring] == t;
+}
+
+/* Keeps, for E, up to EDGE_SAMPLES of the stroke pixels (STROKES, over the
+ * box at X0, Y0 of BW x BH) with their luma in the line and on either side
+ * of it: an even spread, every k-th. Returns 0 or -1. */
+static int take_samples(const struct detector *d, struct event *e, struct pending **group,
+                        int group_count, const uint8_t *strokes, int x0, int y0, int bw, int bh) {
+    size_t count = 0;
+    for (int g = 0; g < group_count; g++)
+        for (size_t i = 0; i < group[g]->count; i++) {
+            int x = (int)(group[g]->pixels[i].pos % (uint32_t)d->width) - x0;
+            int y = (int)(group[g]->pixels[i].pos / (uint32_t)d->width) - y0;
+            count += x >= 0 && y >= 0 && x < bw && y < bh && strokes[(size_t)y * bw + x];
+        }
+    size_t step = count / EDGE_SAMPLES + 1, keep = count / step + 1;
+    e->sample_pos = malloc(keep * sizeof *e->sample_pos);
+    e->sample_text = malloc(keep);
+    e->sample_before = malloc(keep);
+    e->sample_after = malloc(keep);
+    if (!e->sample_pos || !e->sample_text || !e->sample_before || !e->sample_after) return -1;
+    size_t seen = 0;
+    for (int g = 0; g < group_count; g++)
+        for (size_t i = 0; i < group[g]->count; i++) {
+            const struct run_record *r = &group[g]->pixels[i];
+            int x = (int)(r->pos % (uint32_t)d->width) - x0;
+            int y = (int)(r->pos / (uint32_t)d->width) - y0;
+            if (x < 0 || y < 0 || x >= bw || y >= bh || !strokes[(size_t)y * bw + x]) continue;
+            if (seen++ % step || (size_t)e->samples == keep) continue;
+            e->sample_pos[e->samples] = r->pos;
+            e->sample_text[e->samples] = r->value;
+            e->sample_before[e->samples] = r->before;
+            e->sample_after[e->samples] = r->after;
+            e->samples++;
+        }
+    return 0;
+}
+
 /* Decides whether the pixels of one merged event look like a subtitle, and if
  * so turns them into a mask event. Strokes of rendered text are thin: nearly
  * every recorded pixel has, within a 5x5 window, another recorded pixel at
@@ -555,8 +627,20 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
 
     struct event *e = calloc(1, sizeof *e);
     if (!e) goto done;
+    if (take_samples(d, e, group, group_count, strokes_kept, x0, y0, bw, bh) < 0) {
+        event_free(e);
+        goto done;
+    }
     e->start = start;
     e->end = end + 1; /* the frame after may still hold a blurred trace */
+    /* The frames seen last with the line and first without it (at the end
+     * the line's last frame is the one before the end's jump was seen). */
+    e->seen_start = start;
+    while (e->seen_start < end && !was_seen(d, e->seen_start))
+        e->seen_start++;
+    e->seen_end = end - 1;
+    while (e->seen_end > e->seen_start && !was_seen(d, e->seen_end))
+        e->seen_end--;
     e->core = strokes_kept;
     strokes_kept = NULL;
     e->at_start = start == 0;
@@ -719,23 +803,33 @@ static inline int all_holding(const struct detector *d, const uint8_t *v, size_t
     return !moved;
 }
 
-CPU_CLONES
 int detector_push_plane(struct detector *d, const uint8_t *plane) {
+    return detector_push_plane_at(d, plane, d->frames_in);
+}
+
+CPU_CLONES
+int detector_push_plane_at(struct detector *d, const uint8_t *plane, int64_t t) {
     enum { CHUNK = 32 };
     int w = d->width, h = d->height;
-    int64_t t = d->frames_in;
+    if (t < d->frames_in) t = d->frames_in;
+    int first = d->planes_in == 0;
+    /* A change seen now happened in one of the frames since the last plane:
+     * the run starts at the earliest, so that frames not seen are masked
+     * rather than missed. */
+    int64_t since = d->frames_in;
     for (int y = 0; y < h; y++) {
         const uint8_t *row = plane + (size_t)y * w;
         size_t base = (size_t)y * w;
         for (int x = 0; x < w; x++) {
             size_t i = base + x;
-            if (t > 0 && x % CHUNK == 0 && x + CHUNK <= w && all_holding(d, row + x, i, CHUNK)) {
+            if (!first && x % CHUNK == 0 && x + CHUNK <= w && all_holding(d, row + x, i, CHUNK)) {
                 memcpy(d->last + i, row + x, CHUNK);
                 x += CHUNK - 1;
                 continue;
             }
             int v = row[x];
-            if (t == 0) {
+            if (first) {
+                d->before[i] = (uint8_t)v;
                 d->held[i] = (uint8_t)v;
                 d->run_start[i] = 0;
                 d->jumped_in[i] = 1; /* a line may already be on screen at frame 0 */
@@ -750,7 +844,7 @@ int detector_push_plane(struct detector *d, const uint8_t *plane) {
                     d->soft_end[i] = 0;
                 } else if (far >= JUMP_MIN) {
                     int rc = record_run(d, (uint32_t)i, d->soft_start[i], d->soft_end[i],
-                                        d->soft_held[i]);
+                                        d->soft_held[i], d->soft_before[i], (uint8_t)v);
                     if (rc) return rc;
                     d->soft_end[i] = 0;
                 }
@@ -774,37 +868,48 @@ int detector_push_plane(struct detector *d, const uint8_t *plane) {
             int candidate =
                 d->jumped_in[i] && len >= d->min_frames && len <= d->max_frames && d->allowed[i];
             if (candidate && jumped) {
-                int rc = record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i]);
+                int rc = record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i], d->before[i],
+                                    (uint8_t)v);
                 if (rc) return rc;
             } else if (candidate) {
                 d->soft_start[i] = d->run_start[i];
                 d->soft_end[i] = (int32_t)t;
                 d->soft_held[i] = d->held[i];
+                d->soft_before[i] = d->before[i];
             }
             /* A jump right after a short run: the line came in over two frames
              * (soft start); the run begins where the change began. */
             int64_t begin =
-                jumped && len <= SETTLE_FRAMES && d->run_start[i] > 0 ? d->run_start[i] : t;
+                jumped && len <= SETTLE_FRAMES && d->run_start[i] > 0 ? d->run_start[i] : since;
+            if (begin == since) d->before[i] = d->last[i]; /* a new run, not a settling one */
             d->held[i] = (uint8_t)v;
             d->run_start[i] = (int32_t)begin;
             d->jumped_in[i] = (uint8_t)jumped;
             d->last[i] = (uint8_t)v;
         }
     }
-    d->frames_in++;
+    d->frames_in = t + 1;
+    d->planes_in++;
+    d->seen[t % d->seen_ring] = t;
     return close_pending(d, d->frames_in, 0);
 }
 
 void detector_finish(struct detector *d) {
+    detector_finish_at(d, d->frames_in);
+}
+
+void detector_finish_at(struct detector *d, int64_t frames) {
     if (d->finished) return;
-    /* Lines still on screen at the end close with the video. */
+    /* Lines still on screen at the end close with the video, over any frames
+     * after the last plane. */
+    if (frames > d->frames_in) d->frames_in = frames;
     int64_t t = d->frames_in;
     size_t n = (size_t)d->width * d->height;
     for (size_t i = 0; i < n; i++) {
         int64_t len = t - d->run_start[i];
         if (d->jumped_in[i] && d->run_start[i] > 0 && len >= d->min_frames &&
             len <= d->max_frames && d->allowed[i])
-            record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i]);
+            record_run(d, (uint32_t)i, d->run_start[i], t, d->held[i], d->before[i], d->held[i]);
     }
     d->finishing = 1;
     close_pending(d, t, 1);
@@ -812,22 +917,28 @@ void detector_finish(struct detector *d) {
     d->finished = 1;
 }
 
-/* ORs the event's analysis-plane bits into the full-size MASK: each analysis
- * pixel covers a scale x scale block, the last row and column reach the edge. */
-static void paint_event(const struct detector *d, const struct event *e, uint8_t *mask) {
+/* ORs the analysis-plane BITS (W x H at X0, Y0) into the full-size MASK:
+ * each analysis pixel covers a scale x scale block, the last row and column
+ * reach the edge. */
+static void paint_bits(const struct detector *d, int x0, int y0, int w, int h, const uint8_t *bits,
+                       uint8_t *mask) {
     int s = d->scale, fw = d->full_width, fh = d->full_height;
-    for (int y = 0; y < e->h; y++) {
-        const uint8_t *src = e->bits + (size_t)y * e->w;
-        int ly = y + e->y0;
+    for (int y = 0; y < h; y++) {
+        const uint8_t *src = bits + (size_t)y * w;
+        int ly = y + y0;
         int row0 = ly * s, row1 = ly == d->height - 1 ? fh : row0 + s;
-        for (int x = 0; x < e->w; x++) {
+        for (int x = 0; x < w; x++) {
             if (!src[x]) continue;
-            int lx = x + e->x0;
+            int lx = x + x0;
             int col0 = lx * s, col1 = lx == d->width - 1 ? fw : col0 + s;
             for (int r = row0; r < row1; r++)
                 memset(mask + (size_t)r * fw + col0, 255, (size_t)(col1 - col0));
         }
     }
+}
+
+static void paint_event(const struct detector *d, const struct event *e, uint8_t *mask) {
+    paint_bits(d, e->x0, e->y0, e->w, e->h, e->bits, mask);
 }
 
 /* Whether an event open at the first frame covers INDEX and the line that
@@ -839,15 +950,64 @@ static int start_undecided(const struct detector *d, int64_t index) {
     return 0;
 }
 
-/* The full-size rows [*y0, *y1) event E paints. */
-static void event_rows(const struct detector *d, const struct event *e, int *y0, int *y1) {
-    *y0 = e->y0 * d->scale;
-    int last = e->y0 + e->h - 1;
+/* The full-size rows [*y0, *y1) a box at row BOX_Y0, BOX_H rows high, paints. */
+static void box_rows(const struct detector *d, int box_y0, int box_h, int *y0, int *y1) {
+    *y0 = box_y0 * d->scale;
+    int last = box_y0 + box_h - 1;
     *y1 = last == d->height - 1 ? d->full_height : (last + 1) * d->scale;
 }
 
+static void event_rows(const struct detector *d, const struct event *e, int *y0, int *y1) {
+    box_rows(d, e->y0, e->h, y0, y1);
+}
+
+/* Whether INDEX is a frame of E the detector did not see, between the line's
+ * first (or last) frame seen and the frame before it seen without (after). */
+static int on_edge(const struct event *e, int64_t index) {
+    return index < e->seen_start || (index > e->seen_end && index < e->end - 1);
+}
+
+/* Copies E's box and samples into EDGE, as seen on frame INDEX. */
+static int edge_copy(struct detector_edge *edge, const struct event *e, int64_t index) {
+    size_t bits = (size_t)e->w * e->h;
+    if (bits > edge->bits_capacity) {
+        uint8_t *grown = realloc(edge->bits, bits);
+        if (!grown) return -1;
+        edge->bits = grown;
+        edge->bits_capacity = bits;
+    }
+    if ((size_t)e->samples > edge->samples_capacity) {
+        size_t n = (size_t)e->samples;
+        uint32_t *pos = realloc(edge->pos, n * sizeof *pos);
+        if (pos) edge->pos = pos;
+        uint8_t *text = realloc(edge->text, n);
+        if (text) edge->text = text;
+        uint8_t *other = realloc(edge->other, n);
+        if (other) edge->other = other;
+        if (!pos || !text || !other) return -1;
+        edge->samples_capacity = n;
+    }
+    edge->x0 = e->x0;
+    edge->y0 = e->y0;
+    edge->w = e->w;
+    edge->h = e->h;
+    memcpy(edge->bits, e->bits, bits);
+    edge->samples = e->samples;
+    memcpy(edge->pos, e->sample_pos, (size_t)e->samples * sizeof *edge->pos);
+    memcpy(edge->text, e->sample_text, (size_t)e->samples);
+    memcpy(edge->other, index < e->seen_start ? e->sample_before : e->sample_after,
+           (size_t)e->samples);
+    return 0;
+}
+
 int detector_mask_rows(struct detector *d, int64_t index, uint8_t *mask, int *y0, int *y1) {
+    return detector_mask_edges(d, index, mask, y0, y1, NULL);
+}
+
+int detector_mask_edges(struct detector *d, int64_t index, uint8_t *mask, int *y0, int *y1,
+                        struct detector_edges *edges) {
     *y0 = *y1 = 0;
+    if (edges) edges->count = 0;
     /* Every event covering INDEX has ended, and been closed, by now. */
     if (!d->finished && (d->frames_in < index + detector_lookahead(d) || start_undecided(d, index)))
         return 0;
@@ -862,7 +1022,12 @@ int detector_mask_rows(struct detector *d, int64_t index, uint8_t *mask, int *y0
             event_free(e);
             continue;
         }
-        if (e->start <= index) {
+        e->deferred = 0;
+        if (e->start <= index && edges && on_edge(e, index) && edges->count < DETECTOR_MAX_EDGES) {
+            if (edge_copy(&edges->edge[edges->count], e, index) < 0) return VSR_E_NOMEM;
+            edges->count++;
+            e->deferred = 1;
+        } else if (e->start <= index) {
             int r0, r1;
             event_rows(d, e, &r0, &r1);
             if (r0 < band0) band0 = r0;
@@ -874,13 +1039,71 @@ int detector_mask_rows(struct detector *d, int64_t index, uint8_t *mask, int *y0
     int fw = d->full_width;
     memset(mask + (size_t)band0 * fw, 0, (size_t)(band1 - band0) * fw);
     for (const struct event *e = d->events; e; e = e->next)
-        if (e->start <= index) paint_event(d, e, mask);
+        if (e->start <= index && !e->deferred) paint_event(d, e, mask);
     if (d->full_allowed)
         for (size_t i = (size_t)band0 * fw; i < (size_t)band1 * fw; i++)
             if (!d->full_allowed[i]) mask[i] = 0;
     *y0 = band0;
     *y1 = band1;
     return 1;
+}
+
+CPU_CLONES
+int detector_edge_shows(const struct detector *d, const struct detector_edge *edge,
+                        const AVFrame *frame) {
+    int s = d->scale, area = s * s, informative = 0, like_text = 0, like_other = 0;
+    for (int k = 0; k < edge->samples; k++) {
+        int text = edge->text[k], other = edge->other[k];
+        if (abs(text - other) < JUMP_MIN) continue; /* the line did not change it */
+        informative++;
+        int x = (int)(edge->pos[k] % (uint32_t)d->width) * s;
+        int y = (int)(edge->pos[k] / (uint32_t)d->width) * s;
+        int sum = 0; /* the analysis plane's pixel: detector_shrink's box average */
+        for (int j = 0; j < s; j++) {
+            const uint8_t *row = frame->data[0] + (size_t)(y + j) * frame->linesize[0] + x;
+            for (int i = 0; i < s; i++)
+                sum += row[i];
+        }
+        int v = (sum + area / 2) / area;
+        if (abs(v - text) <= HOLD_TOLERANCE)
+            like_text++;
+        else if (abs(v - other) <= HOLD_TOLERANCE)
+            like_other++;
+    }
+    if (informative < 16) return 1;
+    /* Gone only when few of its pixels hold the line's luma and most the
+     * picture's: a moving picture or a line half faded in still shows. */
+    return !(like_text * 4 < informative && like_other * 2 >= informative);
+}
+
+void detector_edge_paint(const struct detector *d, const struct detector_edge *edge, uint8_t *mask,
+                         int *y0, int *y1) {
+    paint_bits(d, edge->x0, edge->y0, edge->w, edge->h, edge->bits, mask);
+    int r0, r1;
+    box_rows(d, edge->y0, edge->h, &r0, &r1);
+    int fw = d->full_width;
+    if (d->full_allowed)
+        for (size_t i = (size_t)r0 * fw; i < (size_t)r1 * fw; i++)
+            if (!d->full_allowed[i]) mask[i] = 0;
+    if (*y1 <= *y0) {
+        *y0 = r0;
+        *y1 = r1;
+    } else {
+        if (r0 < *y0) *y0 = r0;
+        if (r1 > *y1) *y1 = r1;
+    }
+}
+
+void detector_edges_free(struct detector_edges *edges) {
+    for (int i = 0; i < DETECTOR_MAX_EDGES; i++) {
+        struct detector_edge *e = &edges->edge[i];
+        free(e->bits);
+        free(e->pos);
+        free(e->text);
+        free(e->other);
+        *e = (struct detector_edge){0};
+    }
+    edges->count = 0;
 }
 
 int detector_mask(struct detector *d, int64_t index, uint8_t *mask) {

@@ -44,12 +44,22 @@ void detector_shrink(const struct detector *detector, const AVFrame *frame, uint
                      uint16_t *row_sums);
 int detector_push_plane(struct detector *detector, const uint8_t *plane);
 
+/* As detector_push_plane, for frame T (at least the last one's plus one):
+ * the frames between the two were not seen (a reader skipped them). A line
+ * that appears or goes between two planes is taken to cover the frames
+ * between, so that none shows text. */
+int detector_push_plane_at(struct detector *detector, const uint8_t *plane, int64_t t);
+
 /* How many frames past frame I the detector must see before it can give
  * I's mask, at most: the longest subtitle it accepts, and a little. */
 int detector_lookahead(const struct detector *detector);
 
 /* Says that no frame will follow. */
 void detector_finish(struct detector *detector);
+
+/* The same, for a video of FRAMES frames: those after the last plane were
+ * not seen, and lines on screen then cover them. */
+void detector_finish_at(struct detector *detector, int64_t frames);
 
 /* Writes the mask of frame INDEX (0-based, in decode order) into MASK
  * (width*height bytes, row-major, 255 = subtitle, 0 = picture). Returns 1 when
@@ -61,5 +71,46 @@ int detector_mask(struct detector *detector, int64_t index, uint8_t *mask);
  * subtitles of frame INDEX cover (an empty band when none): the caller keeps
  * the other rows zero. */
 int detector_mask_rows(struct detector *detector, int64_t index, uint8_t *mask, int *y0, int *y1);
+
+/* A line that came or went between two frames the detector saw, on a frame
+ * between them (detector_push_plane_at): whether it shows there is for the
+ * full frame to tell. Buffers are the caller's, reused from frame to frame. */
+struct detector_edge {
+    int x0, y0, w, h; /* box on the analysis plane */
+    uint8_t *bits;    /* w*h, 255 where the line is masked */
+    size_t bits_capacity;
+    int samples; /* stroke pixels: analysis-plane index, the line's luma there, */
+    uint32_t *pos;
+    uint8_t *text, *other; /* and the picture's without it, from the frame seen beside */
+    size_t samples_capacity;
+};
+
+#define DETECTOR_MAX_EDGES 4
+
+struct detector_edges {
+    int count;
+    struct detector_edge edge[DETECTOR_MAX_EDGES];
+};
+
+/* As detector_mask_rows, but lines whose edge frame INDEX is (see above)
+ * go into EDGES rather than MASK; past DETECTOR_MAX_EDGES they are masked. */
+int detector_mask_edges(struct detector *detector, int64_t index, uint8_t *mask, int *y0, int *y1,
+                        struct detector_edges *edges);
+
+/* Whether EDGE's line shows on FRAME (the full-size YUV frame of the index it
+ * was given for): most of its stroke pixels hold the line's luma, and few the
+ * picture's. When the samples cannot tell (the picture moved, the line faded),
+ * it shows. Reads only what detector_new set, so it may run on another
+ * thread than the detector's. */
+int detector_edge_shows(const struct detector *detector, const struct detector_edge *edge,
+                        const AVFrame *frame);
+
+/* Masks EDGE's line in MASK (full size) and widens [*Y0, *Y1) to cover it;
+ * on any thread, as detector_edge_shows. */
+void detector_edge_paint(const struct detector *detector, const struct detector_edge *edge,
+                         uint8_t *mask, int *y0, int *y1);
+
+/* Frees the buffers of EDGES' entries. */
+void detector_edges_free(struct detector_edges *edges);
 
 #endif

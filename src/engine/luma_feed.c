@@ -36,7 +36,8 @@
 struct queued {
     uint8_t *pixels;
     int64_t pts;
-    int64_t pos; /* of the frame's packet in the file, -1 when unknown */
+    int64_t pos;   /* of the frame's packet in the file, -1 when unknown */
+    int64_t index; /* the frame's, from the segment's first (media_reader_index) */
 };
 
 struct segment {
@@ -50,9 +51,11 @@ struct segment {
     /* Under the feed's lock. */
     struct queued *ring;
     int capacity, head, count;
-    int limit;  /* planes it may queue before it waits */
-    int ended;  /* no plane will follow the queued ones: status says why */
-    int status; /* 0 at the end of the video, or the failure */
+    int limit;            /* planes it may queue before it waits */
+    int ended;            /* no plane will follow the queued ones: status says why */
+    int status;           /* 0 at the end of the video, or the failure */
+    int64_t frames_total; /* at the end of the video: media_reader_frames_total */
+    int64_t base;         /* its first frame's index in the video, once it is current */
     struct vsr_error error;
     int stop;         /* the thread must exit */
     int has_first;    /* a plane went into the queue; first_pts is its */
@@ -71,10 +74,11 @@ struct luma_feed {
     size_t plane_bytes;  /* a plane's share of a slab */
     size_t plane_pixels; /* the detector's plane: width x height */
     struct segment segments[MAX_READERS];
-    int chain;         /* segments in use: those past current run and are unjudged */
-    int current;       /* the segment planes come from */
-    uint8_t *given;    /* the plane luma_feed_next handed out last */
-    int64_t given_pts; /* its pts, AV_NOPTS_VALUE before the first */
+    int chain;           /* segments in use: those past current run and are unjudged */
+    int current;         /* the segment planes come from */
+    uint8_t *given;      /* the plane luma_feed_next handed out last */
+    int64_t given_pts;   /* its pts, AV_NOPTS_VALUE before the first */
+    int64_t given_index; /* its index in the video */
     uint8_t *spare[SPARE_PLANES];
     int spares;
     struct slab *open_slab; /* planes are carved from it */
@@ -208,6 +212,7 @@ static void *decode(void *arg) {
         int ret = media_reader_next(s->reader, &frame, &error);
         if (ret <= 0) {
             pthread_mutex_lock(&f->lock);
+            if (ret == 0) s->frames_total = media_reader_frames_total(s->reader);
             segment_end(s, ret, &error);
             if (s->index > 0 && s->index < f->chain && !s->has_first) drop_from(f, s->index);
             pthread_mutex_unlock(&f->lock);
@@ -217,7 +222,7 @@ static void *decode(void *arg) {
         uint8_t *pixels = plane_new(f);
         pthread_mutex_unlock(&f->lock);
         if (pixels) detector_shrink(f->detector, frame, pixels, s->row_sums);
-        int64_t pts = frame->pts, pos = frame->pkt_pos;
+        int64_t pts = frame->pts, pos = frame->pkt_pos, index = media_reader_index(s->reader);
         int key = frame->key_frame;
         av_frame_free(&frame);
 
@@ -233,7 +238,7 @@ static void *decode(void *arg) {
             pthread_mutex_unlock(&f->lock);
             break;
         }
-        s->ring[(s->head + s->count) % s->capacity] = (struct queued){pixels, pts, pos};
+        s->ring[(s->head + s->count) % s->capacity] = (struct queued){pixels, pts, pos, index};
         s->count++;
         s->last_pts = pts;
         if (!s->has_first) {
@@ -289,7 +294,8 @@ static void drop_from(struct luma_feed *f, int index) {
 }
 
 /* Planes from here on come from the next segment. Under the lock. */
-static void switch_to_next(struct luma_feed *f) {
+static void switch_to_next(struct luma_feed *f, const struct queued *seam) {
+    f->segments[f->current + 1].base = f->segments[f->current].base + seam->index;
     retire(f, &f->segments[f->current]);
     f->current++;
     /* The last reader goes on to the end, STEADY_PLANES ahead; one before it
@@ -318,13 +324,13 @@ static void judge_seam(struct luma_feed *f, const struct queued *next) {
     const struct queued *theirs = &second->ring[second->head];
     if (next->pts == second->first_pts && next->pos >= 0 && next->pos == theirs->pos &&
         second->first_is_key && memcmp(next->pixels, theirs->pixels, f->plane_pixels) == 0)
-        switch_to_next(f);
+        switch_to_next(f, next);
     else
         drop_from(f, after);
 }
 
-int luma_feed_next(struct luma_feed *f, const uint8_t **plane, struct vsr_error *error) {
-    *plane = NULL;
+int luma_feed_next(struct luma_feed *f, struct luma_frame *out, struct vsr_error *error) {
+    *out = (struct luma_frame){NULL, 0, AV_NOPTS_VALUE};
     pthread_mutex_lock(&f->lock);
     plane_free(f, f->given);
     f->given = NULL;
@@ -342,8 +348,9 @@ int luma_feed_next(struct luma_feed *f, const uint8_t **plane, struct vsr_error 
             pthread_cond_broadcast(&f->changed);
             f->given = q.pixels;
             f->given_pts = q.pts;
+            f->given_index = s->base + q.index;
             pthread_mutex_unlock(&f->lock);
-            *plane = q.pixels;
+            *out = (struct luma_frame){q.pixels, f->given_index, q.pts};
             return 1;
         }
         if (f->current + 1 < f->chain) {
@@ -361,6 +368,7 @@ int luma_feed_next(struct luma_feed *f, const uint8_t **plane, struct vsr_error 
             if (f->current + 1 < f->chain) drop_from(f, f->current + 1);
             int status = s->status;
             if (status < 0 && error) *error = s->error;
+            if (status == 0) out->index = s->base + s->frames_total;
             pthread_mutex_unlock(&f->lock);
             return status;
         }

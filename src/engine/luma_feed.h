@@ -37,10 +37,17 @@ struct luma_feed;
 int luma_feed_start(struct luma_feed **out, struct media_reader *reader, int threads, int flags,
                     const struct detector *detector, double fps, struct vsr_error *error);
 
-/* Points *PLANE at the next frame's plane, valid until the next call.
- * Returns 1, 0 after the last frame, or the reader's failure (a negative
- * vsr_status, with ERROR set) in the place where it happened. */
-int luma_feed_next(struct luma_feed *feed, const uint8_t **plane, struct vsr_error *error);
+struct luma_frame {
+    const uint8_t *plane; /* valid until the next luma_feed_next */
+    int64_t index;        /* the frame's in the video; skipping readers skip indices too */
+    int64_t pts;          /* in the stream's time base */
+};
+
+/* Gives the next frame's plane in *FRAME. Returns 1; 0 after the last
+ * frame, with FRAME->index the number of frames in the video; or the
+ * reader's failure (a negative vsr_status, with ERROR set) in the place where
+ * it happened. */
+int luma_feed_next(struct luma_feed *feed, struct luma_frame *frame, struct vsr_error *error);
 
 /* Which reader planes come from now: 1 for the first, 2 or 3 once a later one
  * took over. */

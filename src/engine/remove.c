@@ -6,8 +6,13 @@
  * frames again for the filler as their masks become ready, a few ahead on a
  * thread of its own (prefetch.h).
  * Decoding twice costs CPU but keeps memory bounded by the detector's window
- * rather than by the length of the video. Filled frames go to the writer, and
- * the masks to a second writer when asked for. Outputs appear only complete:
+ * rather than by the length of the video. At 24 fps and up, A decodes only
+ * the frames others refer to (half of them, with B-frames); whether a line
+ * that came or went between two of those shows on a frame between is told
+ * on B's frame (detector_edge_shows). Each frame A decoded must have the time
+ * B gives it; if not (or if A cannot place a frame in time), the whole file
+ * is done again with A decoding every frame. Filled frames go to the writer,
+ * and the masks to a second writer when asked for. Outputs appear only complete:
  * on any failure or cancel, nothing is left behind. */
 #include <stdlib.h>
 #include <string.h>
@@ -34,9 +39,15 @@
  * start of the fill, decoding and the first touch of the pictures' memory
  * otherwise kept the encoder waiting (one core busy for a second at 1080p). */
 #define PREFETCH_FRAMES 4
+/* Reader A skips frames others do not refer to at this frame rate and up:
+ * one skipped frame is then at most 42 ms, and the extra fill at a line's
+ * edges too short to show. Below it (12.5 fps) the extra fill costs quality. */
+#define SKIP_MIN_FPS 23.5
 
 struct pipeline {
     const struct vsr_remove_options *options;
+    int may_skip;                    /* reader A may skip frames */
+    int skipping;                    /* it does */
     struct media_reader *source;     /* reader B: frames to fill */
     struct media_prefetch *prefetch; /* decodes B ahead of the fill */
     struct detector *detector;
@@ -44,9 +55,10 @@ struct pipeline {
     struct filler *filler;
     struct media_writer *writer;
     struct media_writer *mask_writer;
-    AVFrame *mask_frame;        /* GRAY8, for mask_writer */
-    uint8_t *mask;              /* width*height, of the frame going into the filler */
-    struct mask_rows mask_rows; /* rows of mask that may be non-zero */
+    AVFrame *mask_frame;         /* GRAY8, for mask_writer */
+    uint8_t *mask;               /* width*height, of the frame going into the filler */
+    struct mask_rows mask_rows;  /* rows of mask that may be non-zero */
+    struct detector_edges edges; /* lines the frame itself must decide (analysis_next) */
     uint8_t *filled_mask;
     struct media_info info; /* reader A's (a copy: the feed owns reader A) */
     int64_t frames_in;      /* frames given to the filler */
@@ -152,6 +164,11 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
                              r->x, r->y, r->w, r->h, width, height);
         }
     }
+    int feed_flags = MEDIA_READ_FAST;
+    if (p->may_skip && fps >= SKIP_MIN_FPS && media_reader_skip_nonref(analysis)) {
+        feed_flags |= MEDIA_READ_SKIP_NONREF;
+        p->skipping = 1;
+    }
     p->detector = detector_new(width, height, fps, o->regions, o->region_count);
     if (!p->detector) {
         media_reader_free(analysis);
@@ -164,8 +181,8 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
         return error_set(error, VSR_E_NOMEM, "out of memory");
     }
     struct luma_feed *feed = NULL;
-    ret = luma_feed_start(&feed, analysis, decoder_threads(o->threads), MEDIA_READ_FAST,
-                          p->detector, fps, error);
+    ret = luma_feed_start(&feed, analysis, decoder_threads(o->threads), feed_flags, p->detector,
+                          fps, error);
     if (ret == 0)
         ret =
             analysis_start(&p->analysis_thread, feed, p->detector, width, height, o->cancel, error);
@@ -227,6 +244,13 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
     return 0;
 }
 
+/* The two readers disagree: when A skipped frames, it may have placed them
+ * wrong, and the file is read again without skipping. */
+static int disagree(const struct pipeline *p, const char *what, struct vsr_error *error) {
+    return error_set(error, p->skipping ? MEDIA_E_UNCOUNTED : VSR_E_INTERNAL,
+                     "the two decoding passes of the input disagree on its %s", what);
+}
+
 static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
     for (;;) {
         if (canceled(p)) return error_set(error, VSR_E_CANCELED, "canceled");
@@ -234,11 +258,17 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
         int ret = media_prefetch_next(p->prefetch, &frame, error);
         if (ret < 0) return ret;
         if (ret == 0) break;
-        ret = analysis_next(p->analysis_thread, p->mask, &p->mask_rows, error);
-        if (ret == 0)
-            ret = error_set(error, VSR_E_INTERNAL,
-                            "the two decoding passes of the input disagree on its length");
+        int64_t seen_pts;
+        ret =
+            analysis_next(p->analysis_thread, p->mask, &p->mask_rows, &seen_pts, &p->edges, error);
+        if (ret == 0) ret = disagree(p, "length", error);
+        if (ret == 1 && seen_pts != AV_NOPTS_VALUE && seen_pts != frame->pts)
+            ret = disagree(p, "timestamps", error);
         if (ret == 1) {
+            for (int i = 0; i < p->edges.count; i++)
+                if (detector_edge_shows(p->detector, &p->edges.edge[i], frame))
+                    detector_edge_paint(p->detector, &p->edges.edge[i], p->mask, &p->mask_rows.y0,
+                                        &p->mask_rows.y1);
             ret = filler_push(p->filler, frame, p->mask, p->mask_rows.y0,
                               p->mask_rows.y1); /* takes the frame */
             frame = NULL;
@@ -252,11 +282,11 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
     }
     /* Reader A must end where B did: a file whose decoders disagree is not
      * one we can trust (and A may still hold a truncation to report). */
-    int ret = analysis_next(p->analysis_thread, p->mask, &p->mask_rows, error);
+    int64_t seen_pts;
+    int ret =
+        analysis_next(p->analysis_thread, p->mask, &p->mask_rows, &seen_pts, &p->edges, error);
     if (ret < 0) return ret;
-    if (ret == 1)
-        return error_set(error, VSR_E_INTERNAL,
-                         "the two decoding passes of the input disagree on its length");
+    if (ret == 1) return disagree(p, "length", error);
     filler_finish(p->filler);
     ret = drain_filler(p, error);
     if (ret < 0) return ret;
@@ -288,6 +318,7 @@ static void close_pipeline(struct pipeline *p) {
     detector_free(p->detector);
     media_reader_free(p->source);
     av_frame_free(&p->mask_frame);
+    detector_edges_free(&p->edges);
     free(p->mask);
     free(p->filled_mask);
 }
@@ -326,10 +357,20 @@ int vsr_remove(const char *input, const char *output, const struct vsr_remove_op
     if (options->mask_out && strcmp(options->mask_out, output) == 0)
         return error_set(error, VSR_E_USAGE, "the mask and the output must be different files");
 
-    struct pipeline p = {.options = options};
-    p.started = p.last_report = now_seconds();
-    int ret = open_pipeline(&p, input, output, error);
-    if (ret == 0) ret = run_pipeline(&p, error);
-    close_pipeline(&p);
+    double started = now_seconds();
+    int ret = MEDIA_E_UNCOUNTED;
+    for (int may_skip = 1; ret == MEDIA_E_UNCOUNTED && may_skip >= 0; may_skip--) {
+        if (error) *error = (struct vsr_error){VSR_OK, ""};
+        struct pipeline p = {.options = options, .may_skip = may_skip};
+        p.started = p.last_report = started;
+        ret = open_pipeline(&p, input, output, error);
+        if (ret == 0) ret = run_pipeline(&p, error);
+        close_pipeline(&p);
+    }
+    /* Not skipping, A places every frame: it cannot come back. */
+    if (ret == MEDIA_E_UNCOUNTED) {
+        struct vsr_error said = error ? *error : (struct vsr_error){VSR_OK, ""};
+        ret = error_set(error, VSR_E_INTERNAL, "%s", said.message);
+    }
     return ret;
 }

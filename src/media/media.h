@@ -30,7 +30,13 @@ struct media_info {
 struct media_reader;
 
 /* Flags for media_reader_open. */
-#define MEDIA_READ_FAST 1 /* approximate frames, decoded faster: for analysis only */
+#define MEDIA_READ_FAST        1 /* approximate frames, decoded faster: for analysis only */
+#define MEDIA_READ_SKIP_NONREF 2 /* media_reader_skip_nonref from the start */
+
+/* A skipping reader (media_reader_skip_nonref) could not place a frame in
+ * display order (a packet without a time, say): read the file again without
+ * skipping. Internal to the engine, never returned by the public API. */
+#define MEDIA_E_UNCOUNTED (-100)
 
 /* Opens PATH and its first video stream. Fails with VSR_E_INPUT (missing,
  * unreadable, not media, corrupt headers) or VSR_E_NO_VIDEO. */
@@ -45,6 +51,23 @@ const struct media_info *media_reader_info(const struct media_reader *reader);
  * vsr_status. A file that ends in the middle, or whose video cannot be decoded
  * at all, is VSR_E_INPUT: a truncated upload must not become a short output. */
 int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_error *error);
+
+/* The display index of the frame media_reader_next returned last: its
+ * place among all the frames from the reader's first (0; after a seek, the
+ * keyframe), the ones a skipping reader did not decode included. */
+int64_t media_reader_index(const struct media_reader *reader);
+
+/* After media_reader_next returned 0: how many frames the video holds from
+ * the reader's first, skipped ones after the last returned included. */
+int64_t media_reader_frames_total(const struct media_reader *reader);
+
+/* Makes READER decode only the frames that others refer to (half of them in
+ * H.264 with B-frames), for analysis that can do with those: each frame's
+ * media_reader_index says where it falls. Returns 1 when it skips, 0 when the
+ * codec or the container does not allow it (it then reads every frame).
+ * Call before the second media_reader_next. A skipping reader fails with
+ * MEDIA_E_UNCOUNTED where it cannot place a frame. */
+int media_reader_skip_nonref(struct media_reader *reader);
 
 /* What a reader found the file to hold (its path, video stream and info),
  * for opening more readers of it without probing it again: FFmpeg's probing

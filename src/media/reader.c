@@ -24,6 +24,9 @@
 /* Undecodable packets are tolerated (the decoder conceals them) up to this
  * share of the stream; past it the video is too damaged to be worth keeping. */
 #define MAX_BAD_PACKET_SHARE 0.10
+/* Packet timestamps waiting for their frame (see count_frame): as many as the
+ * decoder holds back, a few dozen at most. */
+#define MAX_PENDING 256
 
 struct media_reader {
     AVFormatContext *format;
@@ -41,6 +44,16 @@ struct media_reader {
     int64_t frames_decoded;
     int64_t last_timestamp; /* greatest pts or dts read, AV_NOPTS_VALUE before any */
     int seeked;             /* read from a keyframe on, not from the start */
+    /* Display indices (see media_reader_index). The pts of packets sent whose
+     * frames have not come out yet: a frame's index advances past every one
+     * at or before its pts, which counts the frames the decoder skipped. */
+    int skip_nonref;
+    int64_t pending[MAX_PENDING];
+    int pending_count;
+    int uncounted;        /* a packet or frame without pts, or too many pending */
+    int64_t index;        /* of the frame returned last, -1 before any */
+    int64_t last_pts;     /* its pts, AV_NOPTS_VALUE before any */
+    int64_t frames_total; /* once ended: frames in display order, skipped ones too */
     struct media_info info;
     char path[1024];
 };
@@ -370,6 +383,14 @@ static int feed_decoder(struct media_reader *reader, struct vsr_error *error) {
             (reader->last_timestamp == AV_NOPTS_VALUE || ts > reader->last_timestamp))
             reader->last_timestamp = ts;
         if (packet->flags & AV_PKT_FLAG_CORRUPT) reader->bad_packets++;
+        /* Frames of discarded packets (before an edit list's start) never
+         * come out, skipped or not. */
+        if (!(packet->flags & AV_PKT_FLAG_DISCARD)) {
+            if (packet->pts == AV_NOPTS_VALUE || reader->pending_count == MAX_PENDING)
+                reader->uncounted = 1;
+            else
+                reader->pending[reader->pending_count++] = packet->pts;
+        }
         ret = avcodec_send_packet(reader->decoder, packet);
         av_packet_unref(packet);
         if (ret == AVERROR(ENOMEM)) return error_set(error, VSR_E_NOMEM, "out of memory");
@@ -378,18 +399,66 @@ static int feed_decoder(struct media_reader *reader, struct vsr_error *error) {
     }
 }
 
+/* Removes the pending timestamps in (after, upto] and returns how many;
+ * those at or before AFTER belong to frames that never come out (the leading
+ * pictures of a keyframe a reader was moved to) and go uncounted. */
+static int64_t take_pending(struct media_reader *reader, int64_t after, int64_t upto) {
+    int64_t taken = 0;
+    int kept = 0;
+    for (int i = 0; i < reader->pending_count; i++) {
+        int64_t pts = reader->pending[i];
+        if (pts > upto)
+            reader->pending[kept++] = pts;
+        else if (after == AV_NOPTS_VALUE || pts > after)
+            taken++;
+    }
+    reader->pending_count = kept;
+    return taken;
+}
+
+/* Gives the frame just decoded its display index. Reading every frame, it
+ * is the count; skipping, the frame after the last one returned also stands
+ * for the packets between the two. The first frame after a seek is 0 (its
+ * leading pictures, earlier in time, are not counted). */
+static int count_frame(struct media_reader *reader, struct vsr_error *error) {
+    int64_t pts = reader->decoded->pts;
+    int64_t after = reader->last_pts;
+    if (after == AV_NOPTS_VALUE && reader->seeked && pts != AV_NOPTS_VALUE) after = pts - 1;
+    int64_t taken = pts == AV_NOPTS_VALUE ? 0 : take_pending(reader, after, pts);
+    if (!reader->skip_nonref) {
+        reader->index++;
+    } else {
+        if (reader->uncounted || taken == 0)
+            return error_set(error, MEDIA_E_UNCOUNTED,
+                             "input '%s': a frame's place in time is not known", reader->path);
+        reader->index += taken;
+    }
+    if (pts != AV_NOPTS_VALUE) reader->last_pts = pts;
+    return 0;
+}
+
 /* Decodes the next frame from the file, ignoring reader->first. */
 static int decode_next(struct media_reader *reader, AVFrame **frame, struct vsr_error *error) {
     for (;;) {
         int ret = avcodec_receive_frame(reader->decoder, reader->decoded);
         if (ret == 0) {
             reader->frames_decoded++;
+            ret = count_frame(reader, error);
+            if (ret < 0) {
+                av_frame_unref(reader->decoded);
+                return ret;
+            }
             ret = convert(reader, frame, error);
             return ret < 0 ? ret : 1;
         }
         if (ret == AVERROR_EOF || (ret == AVERROR(EAGAIN) && reader->flushing)) {
             ret = finish_stream(reader, error);
-            return ret < 0 ? ret : 0;
+            if (ret < 0) return ret;
+            /* Skipped frames after the last one returned end the video too. */
+            reader->frames_total = reader->index + 1;
+            if (reader->skip_nonref)
+                reader->frames_total += take_pending(reader, reader->last_pts, INT64_MAX);
+            return 0;
         }
         if (ret == AVERROR(ENOMEM)) return error_set(error, VSR_E_NOMEM, "out of memory");
         if (ret != AVERROR(EAGAIN)) {
@@ -411,10 +480,13 @@ static int open_reader(struct media_reader **out, const char *path,
     if (!reader) return error_set(error, VSR_E_NOMEM, "out of memory");
     snprintf(reader->path, sizeof reader->path, "%s", path);
     reader->last_timestamp = AV_NOPTS_VALUE;
+    reader->index = -1;
+    reader->last_pts = AV_NOPTS_VALUE;
     int ret = open_container(reader, path, like, error);
     if (ret < 0) goto fail;
     ret = open_decoder(reader, threads, flags, error);
     if (ret < 0) goto fail;
+    if (flags & MEDIA_READ_SKIP_NONREF) media_reader_skip_nonref(reader);
     if (like && reader->stream->index != like->index) {
         ret = error_set(error, VSR_E_INPUT, "input '%s' changed while it was read", path);
         goto fail;
@@ -493,6 +565,26 @@ int media_reader_next(struct media_reader *reader, AVFrame **frame, struct vsr_e
     return decode_next(reader, frame, error);
 }
 
+int64_t media_reader_index(const struct media_reader *reader) {
+    return reader->index;
+}
+
+int64_t media_reader_frames_total(const struct media_reader *reader) {
+    return reader->frames_total;
+}
+
+int media_reader_skip_nonref(struct media_reader *reader) {
+    enum AVCodecID codec = reader->stream->codecpar->codec_id;
+    /* Only where the decoder honours it and every packet has a time: raw
+     * streams (.h264) have none to count by. */
+    if ((codec != AV_CODEC_ID_H264 && codec != AV_CODEC_ID_HEVC) ||
+        (reader->format->iformat->flags & AVFMT_NOTIMESTAMPS))
+        return 0;
+    reader->decoder->skip_frame = AVDISCARD_NONREF;
+    reader->skip_nonref = 1;
+    return 1;
+}
+
 int media_reader_keyframes(const struct media_reader *reader, double low, double high, int64_t *ts,
                            double *seconds, int max) {
     AVStream *stream = reader->stream;
@@ -528,6 +620,10 @@ int media_reader_seek(struct media_reader *reader, int64_t ts, struct vsr_error 
                          reader->path, av_err2str(ret));
     avcodec_flush_buffers(reader->decoder);
     av_frame_free(&reader->first);
+    reader->pending_count = 0;
+    reader->uncounted = 0;
+    reader->index = -1;
+    reader->last_pts = AV_NOPTS_VALUE;
     reader->flushing = 0;
     reader->ended = 0;
     reader->seeked = 1;
