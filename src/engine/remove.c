@@ -60,9 +60,10 @@ struct pipeline {
     struct mask_rows mask_rows;  /* rows of mask that may be non-zero */
     struct detector_edges edges; /* lines the frame itself must decide (analysis_next) */
     uint8_t *filled_mask;
-    struct media_info info; /* reader A's (a copy: the feed owns reader A) */
-    int64_t frames_in;      /* frames given to the filler */
-    int64_t frames_done;    /* frames written */
+    struct media_info info;  /* reader A's (a copy: the feed owns reader A) */
+    int64_t frames_in;       /* frames given to the filler */
+    int64_t frames_done;     /* frames written */
+    int64_t reported_before; /* frames a failed first try reported: not reported again */
     double started, last_report;
 };
 
@@ -78,6 +79,8 @@ static int canceled(const struct pipeline *p) {
 
 static void report(struct pipeline *p, int final) {
     if (!p->options->progress) return;
+    /* A second try (see vsr_remove) does not take progress back. */
+    if (!final && p->frames_done <= p->reported_before) return;
     double t = now_seconds();
     /* The first frame is reported at once: a caller sees the work start. */
     if (!final && p->frames_done > 1 && t - p->last_report < PROGRESS_INTERVAL) return;
@@ -359,13 +362,15 @@ int vsr_remove(const char *input, const char *output, const struct vsr_remove_op
 
     double started = now_seconds();
     int ret = MEDIA_E_UNCOUNTED;
+    int64_t reported = 0;
     for (int may_skip = 1; ret == MEDIA_E_UNCOUNTED && may_skip >= 0; may_skip--) {
         if (error) *error = (struct vsr_error){VSR_OK, ""};
-        struct pipeline p = {.options = options, .may_skip = may_skip};
+        struct pipeline p = {.options = options, .may_skip = may_skip, .reported_before = reported};
         p.started = p.last_report = started;
         ret = open_pipeline(&p, input, output, error);
         if (ret == 0) ret = run_pipeline(&p, error);
         close_pipeline(&p);
+        if (p.frames_done > reported) reported = p.frames_done;
     }
     /* Not skipping, A places every frame: it cannot come back. */
     if (ret == MEDIA_E_UNCOUNTED) {
