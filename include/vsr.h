@@ -74,7 +74,11 @@ void vsr_remove_options_init(struct vsr_remove_options *options);
 
 /* Removes burned-in subtitles from INPUT and writes OUTPUT (container from its
  * extension, H.264 video, audio streams copied). OUTPUT appears only when
- * complete: it is written to a temporary file beside it and renamed. */
+ * complete: it is written to a temporary file beside it and renamed. Where
+ * the fast detection pass cannot place frames in time (packets without
+ * timestamps, as in AVI), the run starts again decoding every frame for
+ * detection: frame_hook may then see the first frames twice, and progress
+ * resumes where it was. */
 int vsr_remove(const char *input, const char *output, const struct vsr_remove_options *options,
                struct vsr_error *error);
 
