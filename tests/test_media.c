@@ -760,6 +760,30 @@ TEST(media_frame_pool_decodes_exactly) {
     media_test_remove_dir(dir);
 }
 
+/* A reader that skips non-reference frames over PATH: each frame it decodes
+ * has the pts a reader of every frame has at that index (PTS, TOTAL frames),
+ * and it counts TOTAL frames. Returns how many it decoded, -1 on failure. */
+static int check_skipping(const char *path, const int64_t *pts, int total) {
+    struct vsr_error error = {0};
+    struct media_reader *reader = NULL;
+    if (media_reader_open(&reader, path, 1, MEDIA_READ_FAST | MEDIA_READ_SKIP_NONREF, &error) < 0)
+        return -1;
+    AVFrame *frame = NULL;
+    int decoded = 0, misplaced = 0;
+    int64_t last = -1;
+    while (media_reader_next(reader, &frame, &error) == 1) {
+        int64_t index = media_reader_index(reader);
+        misplaced += index <= last || index >= total || pts[index] != frame->pts;
+        last = index;
+        decoded++;
+        av_frame_free(&frame);
+    }
+    CHECK_INT(0, misplaced);
+    CHECK_INT(total, media_reader_frames_total(reader));
+    media_reader_free(reader);
+    return decoded;
+}
+
 /* The pts of every frame of PATH, decoded by a reader that reads them all,
  * into PTS (at most MAX). Returns how many, -1 on failure. */
 static int all_pts(const char *path, int64_t *pts, int max) {
@@ -807,26 +831,36 @@ TEST(media_skipping_reader_places_frames) {
         media_test_remove_dir(dir);
         return;
     }
-    struct vsr_error error = {0};
-    struct media_reader *reader = NULL;
-    CHECK_INT(
-        0, media_reader_open(&reader, path, 1, MEDIA_READ_FAST | MEDIA_READ_SKIP_NONREF, &error));
-    struct media_streams *streams = reader ? media_reader_streams(reader) : NULL;
-    AVFrame *frame = NULL;
-    int decoded = 0, misplaced = 0;
-    int64_t last = -1;
-    while (reader && media_reader_next(reader, &frame, &error) == 1) {
-        int64_t index = media_reader_index(reader);
-        misplaced += index <= last || index >= total || pts[index] != frame->pts;
-        last = index;
-        decoded++;
-        av_frame_free(&frame);
-    }
-    CHECK_INT(0, misplaced);
-    if (reader) CHECK_INT(total, media_reader_frames_total(reader));
+    int decoded = check_skipping(path, pts, total);
     CHECK(decoded < total * 3 / 4); /* it skipped */
     CHECK(decoded > total / 4);
-    media_reader_free(reader);
+
+    /* Variable frame rate (every fifth frame dropped, the others keeping
+     * their times): indices come from the packets, not from a rate. */
+    char vfr[700], args[1600];
+    snprintf(vfr, sizeof vfr, "%s/vfr.mp4", dir);
+    snprintf(args, sizeof args,
+             "-i %s -vf \"select='not(eq(mod(n\\,5)\\,2))'\" -fps_mode vfr "
+             "-video_track_timescale 90000 -c:v libx264 -preset veryfast %s",
+             path, vfr);
+    CHECK_INT(0, media_test_ffmpeg(args));
+    int64_t vfr_pts[MAX];
+    int vfr_total = all_pts(vfr, vfr_pts, MAX);
+    CHECK(vfr_total > 0 && vfr_total < total);
+    int gaps = 0;
+    for (int i = 2; i < vfr_total; i++)
+        gaps += vfr_pts[i] - vfr_pts[i - 1] != vfr_pts[1] - vfr_pts[0];
+    CHECK_AT_LEAST(5, gaps); /* it is variable */
+    if (vfr_total > 0) CHECK(check_skipping(vfr, vfr_pts, vfr_total) > 0);
+
+    struct vsr_error error = {0};
+    struct media_reader *opened = NULL;
+    CHECK_INT(0, media_reader_open(&opened, path, 1, MEDIA_READ_FAST, &error));
+    struct media_streams *streams = opened ? media_reader_streams(opened) : NULL;
+    media_reader_free(opened);
+    AVFrame *frame = NULL;
+    int misplaced = 0;
+    int64_t last = -1;
 
     /* From a keyframe in the middle: indices count from it. */
     int64_t key_ts[4];
@@ -840,8 +874,6 @@ TEST(media_skipping_reader_places_frames) {
     CHECK_AT_LEAST(1, keys);
     if (keys > 0) CHECK_INT(0, media_reader_seek(moved, key_ts[0], &error));
     int first = -1;
-    misplaced = 0;
-    last = -1;
     while (keys > 0 && media_reader_next(moved, &frame, &error) == 1) {
         int64_t index = media_reader_index(moved);
         if (first < 0) {
