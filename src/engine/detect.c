@@ -466,15 +466,18 @@ static int was_seen(const struct detector *d, int64_t t) {
 /* Keeps, for E, up to EDGE_SAMPLES of the stroke pixels (STROKES, over the
  * box at X0, Y0 of BW x BH) with their luma in the line and on either side
  * of it: an even spread, every k-th. Returns 0 or -1. */
+static int on_stroke(const struct detector *d, uint32_t pos, const uint8_t *strokes, int x0, int y0,
+                     int bw, int bh) {
+    int x = (int)(pos % (uint32_t)d->width) - x0, y = (int)(pos / (uint32_t)d->width) - y0;
+    return x >= 0 && y >= 0 && x < bw && y < bh && strokes[(size_t)y * bw + x];
+}
+
 static int take_samples(const struct detector *d, struct event *e, struct pending **group,
                         int group_count, const uint8_t *strokes, int x0, int y0, int bw, int bh) {
     size_t count = 0;
     for (int g = 0; g < group_count; g++)
-        for (size_t i = 0; i < group[g]->count; i++) {
-            int x = (int)(group[g]->pixels[i].pos % (uint32_t)d->width) - x0;
-            int y = (int)(group[g]->pixels[i].pos / (uint32_t)d->width) - y0;
-            count += x >= 0 && y >= 0 && x < bw && y < bh && strokes[(size_t)y * bw + x];
-        }
+        for (size_t i = 0; i < group[g]->count; i++)
+            count += on_stroke(d, group[g]->pixels[i].pos, strokes, x0, y0, bw, bh);
     size_t step = count / EDGE_SAMPLES + 1, keep = count / step + 1;
     e->sample_pos = malloc(keep * sizeof *e->sample_pos);
     e->sample_text = malloc(keep);
@@ -485,9 +488,7 @@ static int take_samples(const struct detector *d, struct event *e, struct pendin
     for (int g = 0; g < group_count; g++)
         for (size_t i = 0; i < group[g]->count; i++) {
             const struct run_record *r = &group[g]->pixels[i];
-            int x = (int)(r->pos % (uint32_t)d->width) - x0;
-            int y = (int)(r->pos / (uint32_t)d->width) - y0;
-            if (x < 0 || y < 0 || x >= bw || y >= bh || !strokes[(size_t)y * bw + x]) continue;
+            if (!on_stroke(d, r->pos, strokes, x0, y0, bw, bh)) continue;
             if (seen++ % step || (size_t)e->samples == keep) continue;
             e->sample_pos[e->samples] = r->pos;
             e->sample_text[e->samples] = r->value;
@@ -961,6 +962,14 @@ static void event_rows(const struct detector *d, const struct event *e, int *y0,
     box_rows(d, e->y0, e->h, y0, y1);
 }
 
+/* Clears the pixels of MASK's rows [Y0, Y1) that no region allows. */
+static void clip_to_regions(const struct detector *d, uint8_t *mask, int y0, int y1) {
+    if (!d->full_allowed) return;
+    size_t fw = (size_t)d->full_width;
+    for (size_t i = (size_t)y0 * fw; i < (size_t)y1 * fw; i++)
+        if (!d->full_allowed[i]) mask[i] = 0;
+}
+
 /* Whether INDEX is a frame of E the detector did not see, between the line's
  * first (or last) frame seen and the frame before it seen without (after). */
 static int on_edge(const struct event *e, int64_t index) {
@@ -1040,9 +1049,7 @@ int detector_mask_edges(struct detector *d, int64_t index, uint8_t *mask, int *y
     memset(mask + (size_t)band0 * fw, 0, (size_t)(band1 - band0) * fw);
     for (const struct event *e = d->events; e; e = e->next)
         if (e->start <= index && !e->deferred) paint_event(d, e, mask);
-    if (d->full_allowed)
-        for (size_t i = (size_t)band0 * fw; i < (size_t)band1 * fw; i++)
-            if (!d->full_allowed[i]) mask[i] = 0;
+    clip_to_regions(d, mask, band0, band1);
     *y0 = band0;
     *y1 = band1;
     return 1;
@@ -1081,10 +1088,7 @@ void detector_edge_paint(const struct detector *d, const struct detector_edge *e
     paint_bits(d, edge->x0, edge->y0, edge->w, edge->h, edge->bits, mask);
     int r0, r1;
     box_rows(d, edge->y0, edge->h, &r0, &r1);
-    int fw = d->full_width;
-    if (d->full_allowed)
-        for (size_t i = (size_t)r0 * fw; i < (size_t)r1 * fw; i++)
-            if (!d->full_allowed[i]) mask[i] = 0;
+    clip_to_regions(d, mask, r0, r1);
     if (*y1 <= *y0) {
         *y0 = r0;
         *y1 = r1;

@@ -74,11 +74,10 @@ struct luma_feed {
     size_t plane_bytes;  /* a plane's share of a slab */
     size_t plane_pixels; /* the detector's plane: width x height */
     struct segment segments[MAX_READERS];
-    int chain;           /* segments in use: those past current run and are unjudged */
-    int current;         /* the segment planes come from */
-    uint8_t *given;      /* the plane luma_feed_next handed out last */
-    int64_t given_pts;   /* its pts, AV_NOPTS_VALUE before the first */
-    int64_t given_index; /* its index in the video */
+    int chain;         /* segments in use: those past current run and are unjudged */
+    int current;       /* the segment planes come from */
+    uint8_t *given;    /* the plane luma_feed_next handed out last */
+    int64_t given_pts; /* its pts, AV_NOPTS_VALUE before the first */
     uint8_t *spare[SPARE_PLANES];
     int spares;
     struct slab *open_slab; /* planes are carved from it */
@@ -348,9 +347,9 @@ int luma_feed_next(struct luma_feed *f, struct luma_frame *out, struct vsr_error
             pthread_cond_broadcast(&f->changed);
             f->given = q.pixels;
             f->given_pts = q.pts;
-            f->given_index = s->base + q.index;
+            int64_t index = s->base + q.index;
             pthread_mutex_unlock(&f->lock);
-            *out = (struct luma_frame){q.pixels, f->given_index, q.pts};
+            *out = (struct luma_frame){q.pixels, index, q.pts};
             return 1;
         }
         if (f->current + 1 < f->chain) {

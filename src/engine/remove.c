@@ -39,9 +39,10 @@
  * start of the fill, decoding and the first touch of the pictures' memory
  * otherwise kept the encoder waiting (one core busy for a second at 1080p). */
 #define PREFETCH_FRAMES 4
-/* Reader A skips frames others do not refer to at this frame rate and up:
- * one skipped frame is then at most 42 ms, and the extra fill at a line's
- * edges too short to show. Below it (12.5 fps) the extra fill costs quality. */
+/* Reader A skips frames others do not refer to at this frame rate and up.
+ * Below it a skipped frame is long enough for a moving object to look still
+ * on the frames seen (p2 at 12.5 fps: a passing car taken for a boxed line,
+ * psnr_text 27.44 -> 27.12). */
 #define SKIP_MIN_FPS 23.5
 
 struct pipeline {
