@@ -40,17 +40,29 @@ static int count_video_packets(const char *path) {
     return n;
 }
 
+enum { PATH_MAX_LEN = 600 }; /* the paths below */
+
+/* Makes the test's clip DIR/NAME from the shared car clip with ARGS, and
+ * names the outputs beside it: DIR/OUT_NAME and DIR/mask.mkv (each
+ * PATH_MAX_LEN bytes). 0, or -1 after a failed check. */
+static int make_clip(const char *dir, const char *name, const char *args, char *clip,
+                     const char *out_name, char *out, char *mask) {
+    if (media_test_clip(dir, name, args, clip, PATH_MAX_LEN) != 0) {
+        CHECK(!"could not make the test clip");
+        return -1;
+    }
+    snprintf(out, PATH_MAX_LEN, "%s/%s", dir, out_name);
+    snprintf(mask, PATH_MAX_LEN, "%s/mask.mkv", dir);
+    return 0;
+}
+
 TEST(remove_writes_video_and_mask) {
     media_test_quiet();
     const char *dir = test_tmpdir();
-    char clip[512], out[600], mask[600];
-    if (media_test_clip(dir, "clip.mp4", "-c:v libx264 -preset ultrafast -c:a copy", clip,
-                        sizeof clip) != 0) {
-        CHECK(!"could not make the test clip");
+    char clip[PATH_MAX_LEN], out[PATH_MAX_LEN], mask[PATH_MAX_LEN];
+    if (make_clip(dir, "clip.mp4", "-c:v libx264 -preset ultrafast -c:a copy", clip, "clean.mkv",
+                  out, mask) != 0)
         return;
-    }
-    snprintf(out, sizeof out, "%s/clean.mkv", dir);
-    snprintf(mask, sizeof mask, "%s/mask.mkv", dir);
     struct vsr_remove_options options;
     vsr_remove_options_init(&options);
     CHECK_INT(18, options.crf);
@@ -91,14 +103,10 @@ TEST(remove_writes_video_and_mask) {
 TEST(remove_reads_again_when_frames_have_no_time) {
     media_test_quiet();
     const char *dir = test_tmpdir();
-    char clip[512], out[600], mask[600];
-    if (media_test_clip(dir, "clip.avi", "-vf fps=30 -c:v libx264 -preset veryfast -c:a copy", clip,
-                        sizeof clip) != 0) {
-        CHECK(!"could not make the test clip");
+    char clip[PATH_MAX_LEN], out[PATH_MAX_LEN], mask[PATH_MAX_LEN];
+    if (make_clip(dir, "clip.avi", "-vf fps=30 -c:v libx264 -preset veryfast -c:a copy", clip,
+                  "clean.mp4", out, mask) != 0)
         return;
-    }
-    snprintf(out, sizeof out, "%s/clean.mp4", dir);
-    snprintf(mask, sizeof mask, "%s/mask.mkv", dir);
     struct vsr_remove_options options;
     vsr_remove_options_init(&options);
     options.mask_out = mask;
@@ -124,14 +132,10 @@ TEST(remove_reads_again_when_frames_have_no_time) {
 TEST(remove_cancel_and_failure_leave_nothing) {
     media_test_quiet();
     const char *dir = test_tmpdir();
-    char clip[512], out[600], mask[600];
-    if (media_test_clip(dir, "clip.mp4", "-c:v libx264 -preset ultrafast -c:a copy", clip,
-                        sizeof clip) != 0) {
-        CHECK(!"could not make the test clip");
+    char clip[PATH_MAX_LEN], out[PATH_MAX_LEN], mask[PATH_MAX_LEN];
+    if (make_clip(dir, "clip.mp4", "-c:v libx264 -preset ultrafast -c:a copy", clip, "clean.mp4",
+                  out, mask) != 0)
         return;
-    }
-    snprintf(out, sizeof out, "%s/clean.mp4", dir);
-    snprintf(mask, sizeof mask, "%s/mask.mkv", dir);
     atomic_int cancel = 0;
     struct progress_log log = {.cancel_at_call = &cancel};
     struct vsr_remove_options options;
