@@ -511,6 +511,18 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     /* The anchor (group[0], the most pixels) times the event: stragglers
      * that jumped a frame late must not stretch it. */
     int64_t start = group[0]->start, end = group[0]->end;
+    /* The frames seen first and last showing it. A run is timed from the
+     * frame after the last plane before it, so that frames not seen are
+     * masked rather than missed; but it is only known to hold on the planes
+     * seen, and those must span the shortest line too. When a reader skips
+     * frames, something moving can look still on a few planes seen (a car's
+     * flat side, at 12.5 fps), and would otherwise pass for a line. */
+    int64_t seen_start = start, seen_end = end - 1;
+    while (seen_start < end && !was_seen(d, seen_start))
+        seen_start++;
+    while (seen_end > seen_start && !was_seen(d, seen_end))
+        seen_end--;
+    if (seen_end - seen_start + 1 < d->min_frames) return 0;
     for (int g = 0; g < group_count; g++) {
         total += group[g]->count;
         for (size_t i = 0; i < group[g]->count; i++) {
@@ -636,12 +648,8 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     e->end = end + 1; /* the frame after may still hold a blurred trace */
     /* The frames seen last with the line and first without it (at the end
      * the line's last frame is the one before the end's jump was seen). */
-    e->seen_start = start;
-    while (e->seen_start < end && !was_seen(d, e->seen_start))
-        e->seen_start++;
-    e->seen_end = end - 1;
-    while (e->seen_end > e->seen_start && !was_seen(d, e->seen_end))
-        e->seen_end--;
+    e->seen_start = seen_start;
+    e->seen_end = seen_end;
     e->core = strokes_kept;
     strokes_kept = NULL;
     e->at_start = start == 0;

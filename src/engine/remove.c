@@ -6,10 +6,10 @@
  * frames again for the filler as their masks become ready, a few ahead on a
  * thread of its own (prefetch.h).
  * Decoding twice costs CPU but keeps memory bounded by the detector's window
- * rather than by the length of the video. At 24 fps and up, A decodes only
- * the frames others refer to (half of them, with B-frames); whether a line
- * that came or went between two of those shows on a frame between is told
- * on B's frame (detector_edge_shows). Each frame A decoded must have the time
+ * rather than by the length of the video. A decodes only the frames others
+ * refer to (half of them, with B-frames); whether a line that came or went
+ * between two of those shows on a frame between is told on B's frame
+ * (detector_edge_shows). Each frame A decoded must have the time
  * B gives it; if not (or if A cannot place a frame in time), the whole file
  * is done again with A decoding every frame. Filled frames go to the writer,
  * and the masks to a second writer when asked for. Outputs appear only complete:
@@ -39,11 +39,6 @@
  * start of the fill, decoding and the first touch of the pictures' memory
  * otherwise kept the encoder waiting (one core busy for a second at 1080p). */
 #define PREFETCH_FRAMES 4
-/* Reader A skips frames others do not refer to at this frame rate and up.
- * Below it a skipped frame is long enough for a moving object to look still
- * on the frames seen (p2 at 12.5 fps: a passing car taken for a boxed line,
- * psnr_text 27.44 -> 27.12). */
-#define SKIP_MIN_FPS 23.5
 
 struct pipeline {
     const struct vsr_remove_options *options;
@@ -169,7 +164,7 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
         }
     }
     int feed_flags = MEDIA_READ_FAST;
-    if (p->may_skip && fps >= SKIP_MIN_FPS && media_reader_skip_nonref(analysis)) {
+    if (p->may_skip && media_reader_skip_nonref(analysis)) {
         feed_flags |= MEDIA_READ_SKIP_NONREF;
         p->skipping = 1;
     }
