@@ -47,7 +47,9 @@ int detector_push_plane(struct detector *detector, const uint8_t *plane);
 /* As detector_push_plane, for frame T (at least the last one's plus one):
  * the frames between the two were not seen (a reader skipped them). A line
  * that appears or goes between two planes is taken to cover the frames
- * between, so that none shows text. */
+ * between, so that none shows text; but the planes seen showing it must span
+ * the shortest line, so that something moving that looks still on a few
+ * planes is not taken for one. */
 int detector_push_plane_at(struct detector *detector, const uint8_t *plane, int64_t t);
 
 /* How many frames past frame I the detector must see before it can give
