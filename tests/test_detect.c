@@ -316,14 +316,15 @@ static int skipping_counts(const struct scene *s, int step, struct skip_counts *
             if (detector_edge_shows(d, &edges.edge[k], frame))
                 detector_edge_paint(d, &edges.edge[k], mask, &y0, &y1);
         av_frame_free(&frame);
-        c->masked += count_set(mask);
+        size_t set = count_set(mask);
+        c->masked += set;
         if (i < s->text_from)
-            c->before += count_set(mask);
+            c->before += set;
         else if (i < s->text_to) {
             c->missed += count_missed(s, i, mask);
             c->stray += count_stray(s, i, mask, 6);
         } else if (i > s->text_to && i != end_seen)
-            c->after += count_set(mask);
+            c->after += set;
     }
     rc = 0;
 done:

@@ -463,15 +463,16 @@ static int was_seen(const struct detector *d, int64_t t) {
     return t >= 0 && d->seen[t % d->seen_ring] == t;
 }
 
-/* Keeps, for E, up to EDGE_SAMPLES of the stroke pixels (STROKES, over the
- * box at X0, Y0 of BW x BH) with their luma in the line and on either side
- * of it: an even spread, every k-th. Returns 0 or -1. */
+/* Whether analysis pixel POS lies on STROKES, a plane of BW x BH at X0, Y0. */
 static int on_stroke(const struct detector *d, uint32_t pos, const uint8_t *strokes, int x0, int y0,
                      int bw, int bh) {
     int x = (int)(pos % (uint32_t)d->width) - x0, y = (int)(pos / (uint32_t)d->width) - y0;
     return x >= 0 && y >= 0 && x < bw && y < bh && strokes[(size_t)y * bw + x];
 }
 
+/* Keeps, for E, up to EDGE_SAMPLES of the stroke pixels (STROKES, over the
+ * box at X0, Y0 of BW x BH) with their luma in the line and on either side
+ * of it: an even spread, every k-th. Returns 0 or -1. */
 static int take_samples(const struct detector *d, struct event *e, struct pending **group,
                         int group_count, const uint8_t *strokes, int x0, int y0, int bw, int bh) {
     size_t count = 0;
@@ -511,7 +512,8 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     /* The anchor (group[0], the most pixels) times the event: stragglers
      * that jumped a frame late must not stretch it. */
     int64_t start = group[0]->start, end = group[0]->end;
-    /* The frames seen first and last showing it. A run is timed from the
+    /* The frames seen first and last showing it (at the end of the video,
+     * the one before the end's jump was seen). A run is timed from the
      * frame after the last plane before it, so that frames not seen are
      * masked rather than missed; but it is only known to hold on the planes
      * seen, and those must span the shortest line too. When a reader skips
@@ -646,8 +648,6 @@ static int keep_event(struct detector *d, struct pending **group, int group_coun
     }
     e->start = start;
     e->end = end + 1; /* the frame after may still hold a blurred trace */
-    /* The frames seen last with the line and first without it (at the end
-     * the line's last frame is the one before the end's jump was seen). */
     e->seen_start = seen_start;
     e->seen_end = seen_end;
     e->core = strokes_kept;
