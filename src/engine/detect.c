@@ -928,7 +928,8 @@ void detector_finish_at(struct detector *d, int64_t frames) {
 
 /* ORs the analysis-plane BITS (W x H at X0, Y0) into the full-size MASK:
  * each analysis pixel covers a scale x scale block, the last row and column
- * reach the edge. */
+ * reach the edge. A run of set pixels is one memset per full-size row: a
+ * memset per pixel was a third of the detector thread's time at 1080p. */
 static void paint_bits(const struct detector *d, int x0, int y0, int w, int h, const uint8_t *bits,
                        uint8_t *mask) {
     int s = d->scale, fw = d->full_width, fh = d->full_height;
@@ -936,10 +937,16 @@ static void paint_bits(const struct detector *d, int x0, int y0, int w, int h, c
         const uint8_t *src = bits + (size_t)y * w;
         int ly = y + y0;
         int row0 = ly * s, row1 = ly == d->height - 1 ? fh : row0 + s;
-        for (int x = 0; x < w; x++) {
-            if (!src[x]) continue;
-            int lx = x + x0;
-            int col0 = lx * s, col1 = lx == d->width - 1 ? fw : col0 + s;
+        for (int x = 0; x < w;) {
+            if (!src[x]) {
+                x++;
+                continue;
+            }
+            int first = x;
+            while (x < w && src[x])
+                x++;
+            int last = x0 + x - 1; /* the run's last analysis column */
+            int col0 = (x0 + first) * s, col1 = last == d->width - 1 ? fw : (last + 1) * s;
             for (int r = row0; r < row1; r++)
                 memset(mask + (size_t)r * fw + col0, 255, (size_t)(col1 - col0));
         }
