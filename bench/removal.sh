@@ -4,7 +4,7 @@
 # Builds the public fixtures with ../shared/bench/fixtures/make.sh (reused when
 # present), removes their subtitles with build/vsr, scores the results and the
 # masks with the shared scorers, times vsr against a plain x264 re-encode of
-# the same clip with the same settings (median of 3, interleaved) at the
+# the same clip with the same settings (median of 4, interleaved) at the
 # fixture's size and at 1080p (12 s, and the car case looped to 36 s), and
 # records peak RSS at 1080p for a 12 s and a 36 s clip. Writes bench/RESULTS.md
 # and prints it.
@@ -25,7 +25,8 @@ ff() { ffmpeg -nostdin -v error -y "$@"; }
 reencode() { ff -i "$1" -map 0 -c:v libx264 -preset veryfast -crf 18 -c:a copy "$2"; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN { print $1 }"; }
-median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+# The median of its arguments (the mean of the middle two when they are even).
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 mkdir -p "$work"
 if [ ! -s "$work/public/p3-bottle-pan/render-white.mkv" ]; then
@@ -35,24 +36,40 @@ fi
 
 json_field() { $py -c 'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
 
-# Times vsr and the plain re-encode on CLIP, three runs each, interleaved so
-# that machine load hits both alike. Prints "vsr_s encode_s ratio cpu_ratio":
-# medians of wall time, and the ratio of medians of CPU time (user + system),
-# which other load on the machine disturbs less.
+# Times vsr and the plain re-encode on CLIP, four runs each, in the order
+# ff V V ff ff V V ff: machine load hits both alike, and each follows itself
+# as often as the other. Order matters on these VMs: a run that needs more
+# memory than the run before it freed faults in pages the host has not backed
+# lately (2.5 ms per MB), and vsr needs about 150 MB more than ffmpeg at
+# 1080p. Run always after ffmpeg, vsr spent twice the system time it spends
+# after itself (0.9 s against 0.45 s on p3-1080); a server running job after
+# job is the second case. Prints "vsr_s encode_s ratio cpu_ratio
+# cross_ratio": medians of wall time, the ratio of medians of CPU time (user
+# + system), which other load on the machine disturbs less, and the ratio of
+# wall times taking only vsr's runs right after ffmpeg and ffmpeg's right
+# after vsr (the order this bench used before, which favours ffmpeg).
 time_pair() {
-  local clip=$1 out=$work/timing.mp4 log=$work/timing.log v=() e=() vc=() ec=()
-  for _ in 1 2 3; do
-    /usr/bin/time -f '%e %U %S' -o "$log" "$vsr" remove "$clip" "$out" --preset veryfast --crf 18
-    read -r wall user sys <"$log"; v+=("$wall"); vc+=("$(calc "$user + $sys")")
-    /usr/bin/time -f '%e %U %S' -o "$log" \
-      ffmpeg -nostdin -v error -y -i "$clip" -map 0 -c:v libx264 -preset veryfast -crf 18 -c:a copy "$out"
-    read -r wall user sys <"$log"; e+=("$wall"); ec+=("$(calc "$user + $sys")")
+  local clip=$1 out=$work/timing.mp4 log=$work/timing.log v=() e=() vc=() ec=() vx=() ex=()
+  local prev=none
+  for who in ff vsr vsr ff ff vsr vsr ff; do
+    if [ "$who" = vsr ]; then
+      /usr/bin/time -f '%e %U %S' -o "$log" "$vsr" remove "$clip" "$out" --preset veryfast --crf 18
+      read -r wall user sys <"$log"; v+=("$wall"); vc+=("$(calc "$user + $sys")")
+      [ "$prev" = ff ] && vx+=("$wall")
+    else
+      /usr/bin/time -f '%e %U %S' -o "$log" \
+        ffmpeg -nostdin -v error -y -i "$clip" -map 0 -c:v libx264 -preset veryfast -crf 18 -c:a copy "$out"
+      read -r wall user sys <"$log"; e+=("$wall"); ec+=("$(calc "$user + $sys")")
+      [ "$prev" = vsr ] && ex+=("$wall")
+    fi
+    prev=$who
   done
   rm -f "$out" "$log"
   local mv me mvc mec
-  mv=$(median3 "${v[@]}"); me=$(median3 "${e[@]}")
-  mvc=$(median3 "${vc[@]}"); mec=$(median3 "${ec[@]}")
-  printf '%.2f %.2f %.2f %.2f\n' "$mv" "$me" "$(calc "$mv / $me")" "$(calc "$mvc / $mec")"
+  mv=$(median "${v[@]}"); me=$(median "${e[@]}")
+  mvc=$(median "${vc[@]}"); mec=$(median "${ec[@]}")
+  printf '%.2f %.2f %.2f %.2f %.2f\n' "$mv" "$me" "$(calc "$mv / $me")" "$(calc "$mvc / $mec")" \
+    "$(calc "$(median "${vx[@]}") / $(median "${ex[@]}")")"
 }
 
 peak_rss_mb() {
@@ -87,9 +104,9 @@ for fx in "$work"/public/*/; do
   count=$((count + 1))
   rows+=("| $name | $text | ${telea_psnr[$name]:-?} | $outside | $plain_outside | $flicker | ${telea_flicker[$name]:-?} | $recall | $area |")
   echo "timing $name" >&2
-  read -r tv te tr tc < <(time_pair "$fx/burned.mp4")
+  read -r tv te tr tc tx < <(time_pair "$fx/burned.mp4")
   size=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=s=x:p=0 "$fx/burned.mp4")
-  timing_rows+=("| $name ($size, 12 s) | $tv | $te | $tr | $tc |")
+  timing_rows+=("| $name ($size, 12 s) | $tv | $te | $tr | $tc | $tx |")
 done
 mean_text=$(printf '%.2f' "$(calc "$sum_text / $count")")
 
@@ -112,8 +129,8 @@ hd_case() { # NAME CLIP STYLE FILTER
   mask=$($py "$shared/bench/score-mask.py" "$dir" "$work/$name.mask.mkv" 2>/dev/null)
   hd_rows+=("| $name | $(json_field psnr_text <<<"$removal") | $(json_field psnr_outside <<<"$removal") | $(json_field psnr_outside <<<"$plain") | $(json_field flicker_text <<<"$removal") | $(json_field recall <<<"$mask") | $(json_field area_ratio <<<"$mask") |")
   echo "timing $name" >&2
-  read -r tv te tr tc < <(time_pair "$dir/burned.mp4")
-  timing_rows+=("| $name (1920x1080, 12 s) | $tv | $te | $tr | $tc |")
+  read -r tv te tr tc tx < <(time_pair "$dir/burned.mp4")
+  timing_rows+=("| $name (1920x1080, 12 s) | $tv | $te | $tr | $tc | $tx |")
 }
 hd_case p1-bottle-white-1080 bottle-detection \
   'Fontname=DejaVu Sans,Fontsize=22,PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,BorderStyle=1,Outline=2' \
@@ -134,8 +151,8 @@ rss36=$(peak_rss_mb "$hd36")
 # Speed over a longer clip: the head start and the first touch of memory
 # count once per run, and weigh less here than in the 12 s clips.
 echo "timing hd-36s" >&2
-read -r tv te tr tc < <(time_pair "$hd36")
-timing_rows+=("| p2-car-yellow-1080 looped (1920x1080, 36 s) | $tv | $te | $tr | $tc |")
+read -r tv te tr tc tx < <(time_pair "$hd36")
+timing_rows+=("| p2-car-yellow-1080 looped (1920x1080, 36 s) | $tv | $te | $tr | $tc | $tx |")
 
 {
   echo "# Removal benchmark"
@@ -168,12 +185,16 @@ timing_rows+=("| p2-car-yellow-1080 looped (1920x1080, 36 s) | $tv | $te | $tr |
   echo
   echo "## Speed"
   echo
-  echo "Wall time in seconds, median of 3 interleaved runs; ratio = vsr / re-encode;"
-  echo "CPU ratio = the same for user + system CPU time. Load average when done:"
-  echo "$(cut -d' ' -f1-3 /proc/loadavg)."
+  echo "Wall time in seconds, median of 4 runs each in the order re-encode, vsr,"
+  echo "vsr, re-encode, re-encode, vsr, vsr, re-encode (each follows itself as often"
+  echo "as the other: see time_pair in bench/removal.sh); ratio = vsr / re-encode;"
+  echo "CPU ratio = the same for user + system CPU time; after the other = the wall"
+  echo "ratio of only vsr's runs right after a re-encode and the re-encode's right"
+  echo "after vsr, the order this bench used before 2026-11-25. Load average when"
+  echo "done: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| clip | vsr remove | ffmpeg re-encode | ratio | CPU ratio |"
-  echo "|---|---|---|---|---|"
+  echo "| clip | vsr remove | ffmpeg re-encode | ratio | CPU ratio | after the other |"
+  echo "|---|---|---|---|---|---|"
   printf '%s\n' "${timing_rows[@]}"
   echo
   echo "## Memory"
