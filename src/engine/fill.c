@@ -837,8 +837,13 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
             if (!due) continue;
             long sx = x0 + ix;
             int n = f->bits_words;
-            uint64_t blocked = bits_at(r0, n, sx) | bits_at(r0, n, sx + wide_x) |
-                               bits_at(r1, n, sx) | bits_at(r1, n, sx + wide_x);
+            uint64_t blocked = bits_at(r0, n, sx) | bits_at(r1, n, sx);
+            if (wide_x) { /* the same and the next pixel: a shift, and pixel sx + 64 */
+                long b = sx + 128;
+                uint64_t next =
+                    b >= 0 && b < 64L * n ? ((r0[b >> 6] | r1[b >> 6]) >> (b & 63)) & 1 : 0;
+                blocked |= blocked >> 1 | next << 63;
+            }
             if (due & ~blocked) return 1;
         }
     }
@@ -985,6 +990,19 @@ static int copy_chroma(const struct filler *f, struct slot *cur, const struct so
     return 1;
 }
 
+/* How many pixels of box [X0, X1) x [Y0, Y1) the mask of CUR covers, counted
+ * in its bits: most tiles of the band hold none. */
+static int masked_in(const struct filler *f, const struct slot *cur, int x0, int y0, int x1,
+                     int y1) {
+    int n = 0;
+    for (int y = y0; y < y1; y++) {
+        const uint64_t *row = mask_bits_row(f, cur, y);
+        for (long x = x0; x < x1; x += 64)
+            n += __builtin_popcountll(bits_at(row, f->bits_words, x) & bits_in(x, x0, x1));
+    }
+    return n;
+}
+
 static int fill_frame(struct filler *f, struct slot *cur) {
     int w = f->width, h = f->height;
     /* Work only within the band of rows the mask covers: outside it, every
@@ -1002,11 +1020,8 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     int tile = f->tile;
     for (int ty = band0 / tile * tile; ty < band1; ty += tile)
         for (int tx = 0; tx < w; tx += tile) {
-            int remaining = 0;
             int x1 = tx + tile > w ? w : tx + tile, y1 = ty + tile > h ? h : ty + tile;
-            for (int y = ty; y < y1; y++)
-                for (int x = tx; x < x1; x++)
-                    remaining += f->cur_mask[(size_t)y * w + x] != 0;
+            int remaining = masked_in(f, cur, tx, ty, x1, y1);
             if (!remaining) continue;
             if (fill_tile(f, cur, tx, ty, remaining) > 0) {
                 if (tx < bx0) bx0 = tx;
@@ -1041,26 +1056,33 @@ static int fill_frame(struct filler *f, struct slot *cur) {
         int y = 2 * cy, two_rows = y + 1 < h;
         const uint8_t *m0 = f->cur_mask + (size_t)y * w, *m1 = two_rows ? m0 + w : m0;
         const uint16_t *s0 = f->source_of + (size_t)y * w, *s1 = two_rows ? s0 + w : s0;
-        for (int cx = 0; cx < cw; cx++) {
-            int x = 2 * cx, x1 = x + 1 < w ? x + 1 : x;
-            if (!(m0[x] | m0[x1] | m1[x] | m1[x1])) continue;
-            /* The sources of its masked luma pixels, in raster order: the
-             * first whose chroma is known there. A chroma pixel spans two
-             * luma columns, which a pan may reveal in different frames. */
-            int ids[4] = {m0[x] ? s0[x] : 0, m0[x1] ? s0[x1] : 0, m1[x] ? s1[x] : 0,
-                          m1[x1] ? s1[x1] : 0};
-            int ok = 0;
-            for (int t = 0; t < 4 && !ok; t++) {
-                int id = ids[t];
-                if (!id || id == SOURCE_SPATIAL || (t > 0 && id == ids[t - 1])) continue;
-                ok = copy_chroma(f, cur, &f->sources[id - 1], cx, cy);
-            }
-            if (!ok) {
-                f->holes[(size_t)cy * cw + cx] = 1;
-                if (cx < cbx0) cbx0 = cx;
-                if (cy < cby0) cby0 = cy;
-                if (cx > cbx1) cbx1 = cx;
-                if (cy > cby1) cby1 = cy;
+        /* The masked ones only, from the bits: a bit per column pair. */
+        const uint64_t *b0 = mask_bits_row(f, cur, y);
+        const uint64_t *b1 = two_rows ? mask_bits_row(f, cur, y + 1) : b0;
+        for (int k = 1; k < f->bits_words - 1; k++) {
+            uint64_t pairs = b0[k] | b1[k];
+            pairs = (pairs | pairs >> 1) & 0x5555555555555555ull;
+            for (; pairs; pairs &= pairs - 1) {
+                int cx = 32 * (k - 1) + __builtin_ctzll(pairs) / 2;
+                int x = 2 * cx, x1 = x + 1 < w ? x + 1 : x;
+                /* The sources of its masked luma pixels, in raster order: the
+                 * first whose chroma is known there. A chroma pixel spans two
+                 * luma columns, which a pan may reveal in different frames. */
+                int ids[4] = {m0[x] ? s0[x] : 0, m0[x1] ? s0[x1] : 0, m1[x] ? s1[x] : 0,
+                              m1[x1] ? s1[x1] : 0};
+                int ok = 0;
+                for (int t = 0; t < 4 && !ok; t++) {
+                    int id = ids[t];
+                    if (!id || id == SOURCE_SPATIAL || (t > 0 && id == ids[t - 1])) continue;
+                    ok = copy_chroma(f, cur, &f->sources[id - 1], cx, cy);
+                }
+                if (!ok) {
+                    f->holes[(size_t)cy * cw + cx] = 1;
+                    if (cx < cbx0) cbx0 = cx;
+                    if (cy < cby0) cby0 = cy;
+                    if (cx > cbx1) cbx1 = cx;
+                    if (cy > cby1) cby1 = cy;
+                }
             }
         }
     }
