@@ -237,6 +237,13 @@ static inline uint64_t bits_at(const uint64_t *row, int words, long pos) {
     return lo;
 }
 
+/* Bit POS of ROW (WORDS words, laid out as mask_bits_row says); zero beyond
+ * its words, as bits_at. */
+static inline uint64_t bit_at(const uint64_t *row, int words, long pos) {
+    long b = pos + 64;
+    return b >= 0 && b < 64L * words ? (row[b >> 6] >> (b & 63)) & 1 : 0;
+}
+
 /* The bits of the word for pixels X0 to X0 + 63 that lie in [XA, XB). */
 static inline uint64_t bits_in(long x0, long xa, long xb) {
     long lo = xa - x0, hi = xb - x0;
@@ -839,9 +846,7 @@ static int can_contribute(const struct filler *f, const struct slot *cur, const 
             int n = f->bits_words;
             uint64_t blocked = bits_at(r0, n, sx) | bits_at(r1, n, sx);
             if (wide_x) { /* the same and the next pixel: a shift, and pixel sx + 64 */
-                long b = sx + 128;
-                uint64_t next =
-                    b >= 0 && b < 64L * n ? ((r0[b >> 6] | r1[b >> 6]) >> (b & 63)) & 1 : 0;
+                uint64_t next = bit_at(r0, n, sx + 64) | bit_at(r1, n, sx + 64);
                 blocked |= blocked >> 1 | next << 63;
             }
             if (due & ~blocked) return 1;
