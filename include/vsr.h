@@ -7,8 +7,13 @@
 #ifndef VSR_H
 #define VSR_H
 
-#include <stdatomic.h>
 #include <stdint.h>
+#ifdef __cplusplus /* C++ before C++23 has no <stdatomic.h>; the types agree */
+#include <atomic>
+using std::atomic_int;
+#else
+#include <stdatomic.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,6 +56,18 @@ struct vsr_progress {
 
 typedef void (*vsr_progress_fn)(void *opaque, const struct vsr_progress *progress);
 
+/* What a removal did, so that a user knows how much of the result is the
+ * real background and how much a reconstruction. */
+struct vsr_remove_report {
+    int64_t frames;           /* frames written */
+    int64_t frames_with_text; /* frames where anything was removed */
+    int64_t pixels_filled;    /* removed luma pixels, over all frames */
+    double share_temporal;    /* of them, filled from other frames (0..1) */
+    double share_spatial;     /* made up from the pixels around them (0..1) */
+    int64_t detector_frames;  /* frames the text detector network ran on */
+    double detector_seconds;  /* the time it took (on its own thread) */
+};
+
 struct vsr_remove_options {
     const struct vsr_region *regions; /* where to look; NULL: the whole frame */
     int region_count;
@@ -67,6 +84,7 @@ struct vsr_remove_options {
     int (*frame_hook)(void *opaque, struct AVFrame *frame, int64_t time_ms,
                       struct vsr_error *error);
     void *frame_hook_opaque;
+    struct vsr_remove_report *report; /* optional: filled when the removal succeeds */
 };
 
 /* Fills options with the defaults (crf 18, preset veryfast, automatic threads). */

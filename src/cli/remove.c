@@ -103,11 +103,16 @@ static const char *option_value(int argc, char **argv, int *i, const char *name)
 }
 
 static void print_result(const char *output, int status, const struct vsr_error *error,
-                         int64_t frames, double seconds) {
+                         const struct vsr_remove_report *r, double seconds) {
     if (status == VSR_OK) {
         printf("{\"event\":\"done\",\"status\":\"ok\",\"output\":");
         cli_json_string(stdout, output);
-        printf(",\"frames\":%lld,\"seconds\":%.2f}\n", (long long)frames, seconds);
+        printf(",\"frames\":%lld,\"seconds\":%.2f,\"frames_with_text\":%lld,"
+               "\"pixels_filled\":%lld,\"share_temporal\":%.4f,\"share_spatial\":%.4f,"
+               "\"detector_frames\":%lld,\"detector_seconds\":%.2f}\n",
+               (long long)r->frames, seconds, (long long)r->frames_with_text,
+               (long long)r->pixels_filled, r->share_temporal, r->share_spatial,
+               (long long)r->detector_frames, r->detector_seconds);
     } else {
         printf("{\"event\":\"error\",\"status\":\"%s\",\"exit_code\":%d,\"message\":",
                vsr_status_name(status), cli_exit_code(status));
@@ -167,6 +172,8 @@ int cli_remove(int argc, char **argv) {
     sigaction(SIGINT, &action, NULL);
     sigaction(SIGTERM, &action, NULL);
 
+    struct vsr_remove_report report = {0};
+    options.report = &report;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct vsr_error error = {0};
@@ -175,7 +182,13 @@ int cli_remove(int argc, char **argv) {
     double seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 
     if (view.line_shown) fputc('\n', stderr);
-    if (json) print_result(paths[1], status, &error, view.frames, seconds);
+    if (json) print_result(paths[1], status, &error, &report, seconds);
     if (status != VSR_OK) return cli_fail(status, "%s", error.message);
+    if (!json)
+        fprintf(stderr,
+                "removed text on %lld of %lld frames: %.1f%% of its pixels from other frames, "
+                "%.1f%% filled from around them\n",
+                (long long)report.frames_with_text, (long long)report.frames,
+                100 * report.share_temporal, 100 * report.share_spatial);
     return 0;
 }

@@ -118,6 +118,7 @@ struct filler {
     int need_x0, need_y0, need_x1, need_y1;
     uint8_t *need_row;    /* tile bytes: need_of's work row */
     uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
+    int64_t filled_pixels, filled_spatial; /* luma pixels filled in all, and of them spatially */
     uint8_t *zero_row;    /* width: the mask outside a slot's band */
     int bits_words;       /* words in a row of mask bits */
     uint64_t *zero_bits;  /* bits_words: the mask bits outside a slot's band */
@@ -169,6 +170,11 @@ struct filler *filler_new(int width, int height, double fps, size_t memory_budge
         return NULL;
     }
     return f;
+}
+
+void filler_stats(const struct filler *f, int64_t *filled, int64_t *spatial) {
+    *filled = f->filled_pixels;
+    *spatial = f->filled_spatial;
 }
 
 void filler_window(const struct filler *f, int *ahead, int *held) {
@@ -1021,6 +1027,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     memcpy(f->cur_mask + (size_t)band0 * w, cur->mask_rows, (size_t)(band1 - band0) * w);
     memset(f->source_of + (size_t)band0 * w, 0, (size_t)(band1 - band0) * w * sizeof *f->source_of);
     f->source_count = 0;
+    for (size_t i = (size_t)band0 * w; i < (size_t)band1 * w; i++) f->filled_pixels += !!f->cur_mask[i];
     int bx0 = w, by0 = h, bx1 = -1, by1 = -1; /* box of pixels left for spatial fill */
     int tile = f->tile;
     for (int ty = band0 / tile * tile; ty < band1; ty += tile)
@@ -1041,7 +1048,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
         int x1 = bx1 + 8 >= w ? w - 1 : bx1 + 8, y1 = by1 + 8 >= h ? h - 1 : by1 + 8;
         for (size_t i = (size_t)y0 * w; i < (size_t)(y1 + 1) * w; i++) {
             f->holes[i] = f->cur_mask[i] && !f->source_of[i];
-            if (f->holes[i]) f->source_of[i] = SOURCE_SPATIAL;
+            if (f->holes[i]) f->source_of[i] = SOURCE_SPATIAL, f->filled_spatial++;
         }
         /* work plane: reuse the tail of holes is unsafe; allocate once here */
         uint8_t *work = malloc((size_t)(x1 - x0 + 1) * (y1 - y0 + 1));

@@ -26,6 +26,10 @@ void filler_free(struct filler *filler); /* NULL is a no-op; frees frames still 
  * (*HELD). */
 void filler_window(const struct filler *filler, int *ahead, int *held);
 
+/* The masked luma pixels filled so far (*FILLED), and how many of them no
+ * other frame showed, so that they were made up from around them (*SPATIAL). */
+void filler_stats(const struct filler *filler, int64_t *filled, int64_t *spatial);
+
 /* Takes FRAME (YUV420P; the filler owns it from now on) and its MASK
  * (width*height bytes, 255 = to fill; copied), which is zero outside rows
  * [MASK_Y0, MASK_Y1): only those are read. Returns 0 or a vsr_status. */

@@ -28,6 +28,8 @@
 #include "engine/fill.h"
 #include "media/media.h"
 #include "media/prefetch.h"
+#include "text/text_mask.h"
+#include "text/text_scan.h"
 #include "util/error.h"
 #include "vsr.h"
 
@@ -49,6 +51,10 @@ struct pipeline {
     struct detector *detector;
     struct analysis *analysis_thread; /* runs reader A and the detector */
     struct filler *filler;
+    struct text_scan *scan;  /* the text detector network, a few frames a second */
+    struct text_mask *texts; /* its lines to pixels, on reader B's frames */
+    struct text_box lines[2 * TEXT_SCAN_LINES];
+    int64_t frames_with_text;
     struct media_writer *writer;
     struct media_writer *mask_writer;
     AVFrame *mask_frame;         /* GRAY8, for mask_writer */
@@ -188,6 +194,15 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
     if (ret == 0)
         ret = media_reader_open_as(&p->source, streams, decoder_threads(o->threads), 0,
                                    AV_NOPTS_VALUE, error);
+    if (ret == 0) {
+        struct text_scan_options scan = {.streams = streams,
+                                         .skip_nonref = p->may_skip,
+                                         .threads = o->threads,
+                                         .regions = o->regions,
+                                         .region_count = o->region_count,
+                                         .cancel = o->cancel};
+        ret = text_scan_start(&p->scan, &scan, error);
+    }
     media_streams_free(streams);
     if (ret < 0) return ret;
     const struct media_info *b = media_reader_info(p->source);
@@ -198,7 +213,8 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
     p->mask = calloc(pixels, 1);
     p->filled_mask = malloc(pixels);
     p->filler = filler_new(width, height, fps, FILL_MEMORY_BUDGET);
-    if (!p->mask || !p->filled_mask || !p->filler)
+    p->texts = text_mask_new(width, height);
+    if (!p->mask || !p->filled_mask || !p->filler || !p->texts)
         return error_set(error, VSR_E_NOMEM, "out of memory");
     /* While the head start runs, one core is idle: B decodes the frames the
      * filler needs before its first frame is ready, and faults in the
@@ -250,6 +266,58 @@ static int disagree(const struct pipeline *p, const char *what, struct vsr_error
                      "the two decoding passes of the input disagree on its %s", what);
 }
 
+/* Clears the bands of rows of the temporal detector's mask that lie neither
+ * on one of the N lines the network found on this frame nor where this
+ * video's subtitles sit: text that comes and goes elsewhere (a speaker's
+ * name, a title) is part of the picture. */
+static void keep_subtitle_places(struct pipeline *p, int n) {
+    int width = p->info.width;
+    int y = p->mask_rows.y0, end = p->mask_rows.y1;
+    while (y < end) {
+        while (y < end && !memchr(p->mask + (size_t)y * width, 255, (size_t)width)) y++;
+        int y0 = y, gap = 0;
+        /* A band: rows with mask pixels, gaps of a few rows inside. */
+        for (; y < end && gap < 4; y++)
+            gap = memchr(p->mask + (size_t)y * width, 255, (size_t)width) ? 0 : gap + 1;
+        int y1 = y - gap;
+        if (y1 <= y0) break;
+        int on_line = 0;
+        for (int i = 0; i < n && !on_line; i++)
+            on_line = p->lines[i].y0 < y1 && p->lines[i].y1 > y0;
+        if (!on_line && !text_scan_place(p->scan, y0, y1))
+            memset(p->mask + (size_t)y0 * width, 0, (size_t)(y1 - y0) * (size_t)width);
+    }
+}
+
+/* Adds to the frame's mask the text the network's lines show on it.
+ * Returns 1, or a negative vsr_status. */
+static int add_text_lines(struct pipeline *p, const AVFrame *frame, struct vsr_error *error) {
+    int n = text_scan_lines(p->scan, p->frames_in, p->lines,
+                            (int)(sizeof p->lines / sizeof p->lines[0]), error);
+    if (n == MEDIA_E_UNCOUNTED && !p->skipping) n = disagree(p, "timestamps", error);
+    if (n < 0) return n;
+    if (p->mask_rows.y1 > p->mask_rows.y0) keep_subtitle_places(p, n);
+    if (n == 0) return 1;
+    long set = text_mask_paint(p->texts, frame, p->lines, n, p->mask, &p->mask_rows.y0,
+                               &p->mask_rows.y1);
+    return set < 0 ? error_set(error, (int)set, "out of memory") : 1;
+}
+
+static void fill_report(const struct pipeline *p) {
+    struct vsr_remove_report *r = p->options->report;
+    if (!r) return;
+    int64_t filled, spatial;
+    filler_stats(p->filler, &filled, &spatial);
+    *r = (struct vsr_remove_report){.frames = p->frames_done,
+                                    .frames_with_text = p->frames_with_text,
+                                    .pixels_filled = filled};
+    if (filled > 0) {
+        r->share_spatial = (double)spatial / (double)filled;
+        r->share_temporal = 1.0 - r->share_spatial;
+    }
+    text_scan_stats(p->scan, &r->detector_frames, &r->detector_seconds);
+}
+
 static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
     for (;;) {
         if (canceled(p)) return error_set(error, VSR_E_CANCELED, "canceled");
@@ -268,6 +336,10 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
                 if (detector_edge_shows(p->detector, &p->edges.edge[i], frame))
                     detector_edge_paint(p->detector, &p->edges.edge[i], p->mask, &p->mask_rows.y0,
                                         &p->mask_rows.y1);
+            ret = add_text_lines(p, frame, error);
+        }
+        if (ret == 1) {
+            if (p->mask_rows.y1 > p->mask_rows.y0) p->frames_with_text++;
             ret = filler_push(p->filler, frame, p->mask, p->mask_rows.y0,
                               p->mask_rows.y1); /* takes the frame */
             frame = NULL;
@@ -305,11 +377,14 @@ static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
         return ret;
     }
     report(p, 1);
+    fill_report(p);
     return 0;
 }
 
 static void close_pipeline(struct pipeline *p) {
     analysis_stop(p->analysis_thread); /* before what it borrows */
+    text_scan_stop(p->scan);
+    text_mask_free(p->texts);
     media_prefetch_stop(p->prefetch);  /* before reader B */
     media_writer_free(p->mask_writer); /* removes its temporary file if unfinished */
     media_writer_free(p->writer);
