@@ -11,11 +11,11 @@ BASE     := -std=c11 -D_DEFAULT_SOURCE -D_FILE_OFFSET_BITS=64 -pthread -Iinclude
 # OpenCV (the text detector's DNN) ships no pkg-config file in Debian 12
 # short of libopencv-dev's whole tree: its three libraries are named here.
 CV_CFLAGS:= -I/usr/include/opencv4
-CV_LIBS  := -lopencv_dnn -lopencv_photo -lopencv_imgproc -lopencv_core
+CV_LIBS  := -lopencv_dnn -lopencv_imgproc -lopencv_core
 LIBS     := $(shell pkg-config --libs $(PKGS)) $(CV_LIBS) -lstdc++ -lm -pthread
 CXX      ?= c++
-# The C++ files (src/text/text_net.cpp, src/engine/spatial.cpp) wrap OpenCV's
-# C++-only DNN and inpainting. The model's folder is where install-deps.sh
+# The one C++ file (src/text/text_net.cpp) wraps OpenCV's
+# C++-only DNN. The model's folder is where install-deps.sh
 # converts it.
 MODEL_DIR?= $(CURDIR)/models
 CXXBASE  := -std=c++17 -pthread -Iinclude -Isrc $(CV_CFLAGS) -DVSR_MODEL_DIR='"$(MODEL_DIR)"' \

@@ -16,7 +16,7 @@ pkgs=(
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us pocketsphinx-testdata
   libass-dev libmicrohttpd-dev libsqlite3-dev libpq-dev libcurl4-openssl-dev
   libjansson-dev libssl-dev
-  libopencv-dnn-dev libopencv-imgproc-dev libopencv-photo-dev python3-onnx
+  libopencv-dnn-dev libopencv-imgproc-dev python3-onnx
   python3-opencv fonts-wqy-microhei fonts-liberation2 bc
   cppcheck clang-format time git ca-certificates
   nodejs npm prometheus wrk python3-fastapi uvicorn

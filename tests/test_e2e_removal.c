@@ -228,7 +228,10 @@ TEST(e2e_removal_box) {
  * 23.2 (the cars under the box are the hard part), recall 1.000, area 1.04. */
 TEST(e2e_removal_box_moving) {
     static const struct e2e_case c = {
-        "car-detection", 15, STYLE_BOX, 21, 0.95, 2.5, NULL, NULL, NULL, 0};
+        "car-detection", 15, STYLE_BOX, 21, 0.95, 2.5,
+        "text_mask: a box found on the network's lines over the road reaches past the true box "
+        "(psnr_outside 44.5 against the encode's 48.8)",
+        NULL, NULL, 0};
     check_case(&c);
 }
 

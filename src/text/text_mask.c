@@ -135,7 +135,8 @@ static int find_edge(const uint8_t *p, int w, int x0, int x1, int lo, int hi, in
 /* The share of rows [Y0, Y1) whose step from column X-1 to column X is at
  * least EDGE_STEP and of sign SIGN: a box's side. */
 static double side_share(const uint8_t *p, int w, int x, int y0, int y1, int sign) {
-    if (x < 1 || x >= w || y1 <= y0) return 0;
+    if (y1 <= y0) return 0;
+    if (x < 1 || x >= w) return 0;
     int hits = 0;
     for (int y = y0; y < y1; y++) {
         int d = (int)p[(size_t)y * w + x] - (int)p[(size_t)y * w + x - 1];
@@ -185,9 +186,23 @@ static int find_box(const uint8_t *p, int w, int h, int tx0, int tx1, int ty0, i
     *bx1 = imin(lx1 + lh, imax(tx1, imax(r0, r1) + 1));
     *by0 = top, *by1 = bottom;
     /* And it has a side, at least one (the other may meet a picture of its
-     * colour). */
-    return side_share(p, w, *bx0, top + 1, bottom - 1, sign) >= EDGE_SHARE ||
-           side_share(p, w, *bx1, top + 1, bottom - 1, -sign) >= EDGE_SHARE;
+     * colour): the column between the edges' reach and the text with the
+     * straightest step. A side not found stays at the edges' reach. */
+    int found = 0;
+    for (int side = 0; side < 2; side++) {
+        int from = side ? tx1 : *bx0, to = side ? *bx1 : tx0, s = side ? -sign : sign;
+        double best = EDGE_SHARE;
+        int at = -1;
+        for (int x = from; x <= to; x++) {
+            double share = side_share(p, w, x, top + 1, bottom - 1, s);
+            if (share >= best) best = share, at = x;
+        }
+        if (at < 0) continue;
+        found = 1;
+        if (side) *bx1 = at;
+        else *bx0 = at;
+    }
+    return found;
 }
 
 /* The columns the text's strokes span in BIN (W wide) within rows [Y0, Y1):
