@@ -228,10 +228,17 @@ TEST(e2e_removal_box) {
  * 23.2 (the cars under the box are the hard part), recall 1.000, area 1.04. */
 TEST(e2e_removal_box_moving) {
     static const struct e2e_case c = {
-        "car-detection", 15, STYLE_BOX, 21, 0.95, 2.5,
+        "car-detection",
+        15,
+        STYLE_BOX,
+        21,
+        0.95,
+        2.5,
         "text_mask: a box found on the network's lines over the road reaches past the true box "
         "(psnr_outside 44.5 against the encode's 48.8)",
-        NULL, NULL, 0};
+        NULL,
+        NULL,
+        0};
     check_case(&c);
 }
 
@@ -351,8 +358,16 @@ TEST(e2e_removal_cuts_without_text) {
  * below. */
 TEST(e2e_removal_persistent_caption) {
     static const struct e2e_case c = {
-        "bottle-detection", 20, STYLE_OUTLINE, E2E_PERSISTENT_PSNR, 0.95, 2.5, NULL, NULL,
-        "1\n00:00:00,000 --> 00:00:05,000\nThe caption that never goes away.\n", 0};
+        "bottle-detection",
+        20,
+        STYLE_OUTLINE,
+        E2E_PERSISTENT_PSNR,
+        0.95,
+        2.5,
+        NULL,
+        NULL,
+        "1\n00:00:00,000 --> 00:00:05,000\nThe caption that never goes away.\n",
+        0};
     check_case(&c);
 }
 
@@ -360,7 +375,14 @@ TEST(e2e_removal_persistent_caption) {
  * is half there, it must be masked too. */
 TEST(e2e_removal_fading_line) {
     static const struct e2e_case c = {
-        "bottle-detection", 20, STYLE_OUTLINE, E2E_FADE_PSNR, 0.95, 2.5, NULL, NULL,
+        "bottle-detection",
+        20,
+        STYLE_OUTLINE,
+        E2E_FADE_PSNR,
+        0.95,
+        2.5,
+        NULL,
+        NULL,
         "1\n00:00:00,400 --> 00:00:02,200\n{\\fad(300,300)}The quick brown fox jumps.\n\n"
         "2\n00:00:02,600 --> 00:00:04,600\n{\\fad(300,300)}Over the lazy dog, twice.\n",
         0};
@@ -371,8 +393,16 @@ TEST(e2e_removal_fading_line) {
  * dark beside a bright fill to go by. */
 TEST(e2e_removal_no_outline) {
     static const struct e2e_case c = {
-        "car-detection", 15,
-        "Fontname=DejaVu Sans,Fontsize=22,PrimaryColour=&H00FFFFFF,BorderStyle=1,Outline=0,Shadow=0",
-        E2E_NO_OUTLINE_PSNR, 0.95, 2.5, NULL, NULL, NULL, 0};
+        "car-detection",
+        15,
+        "Fontname=DejaVu "
+        "Sans,Fontsize=22,PrimaryColour=&H00FFFFFF,BorderStyle=1,Outline=0,Shadow=0",
+        E2E_NO_OUTLINE_PSNR,
+        0.95,
+        2.5,
+        NULL,
+        NULL,
+        NULL,
+        0};
     check_case(&c);
 }

@@ -41,9 +41,11 @@ static AVFrame *new_frame(void) {
 }
 
 static void fill_plain(AVFrame *f, int luma) {
-    for (int y = 0; y < H; y++) memset(f->data[0] + (size_t)y * f->linesize[0], luma, W);
+    for (int y = 0; y < H; y++)
+        memset(f->data[0] + (size_t)y * f->linesize[0], luma, W);
     for (int p = 1; p <= 2; p++)
-        for (int y = 0; y < H / 2; y++) memset(f->data[p] + (size_t)y * f->linesize[p], 128, W / 2);
+        for (int y = 0; y < H / 2; y++)
+            memset(f->data[p] + (size_t)y * f->linesize[p], 128, W / 2);
 }
 
 /* One line of TEXT in STYLE ("Key=Value,..." ASS overrides), drawn at 1 s
@@ -109,8 +111,9 @@ static int find_lines(struct text_net *net, const AVFrame *frame, struct text_bo
             int rgbv[3] = {Y + (int)(1.402 * V), Y - (int)(0.344 * U + 0.714 * V),
                            Y + (int)(1.772 * U)};
             for (int c = 0; c < 3; c++)
-                rgb[((size_t)y * W + x) * 3 + c] =
-                    (uint8_t)(rgbv[c] < 0 ? 0 : rgbv[c] > 255 ? 255 : rgbv[c]);
+                rgb[((size_t)y * W + x) * 3 + c] = (uint8_t)(rgbv[c] < 0     ? 0
+                                                             : rgbv[c] > 255 ? 255
+                                                                             : rgbv[c]);
         }
     struct vsr_error error = {0};
     int n = -1;
@@ -151,12 +154,14 @@ static const struct text_case cases[] = {
      "Fontname=WenQuanYi Micro Hei,Fontsize=28,Outline=1.5,Alignment=2", 0.9, 0.95},
     /* White on an opaque dark box: the net finds the letters (two thirds of
      * the box), the mask must take the box whole. */
-    {"Listen carefully", "Fontname=DejaVu Sans,Fontsize=26,BorderStyle=3,Outline=5,"
-                         "OutlineColour=&H00202020,Alignment=2",
+    {"Listen carefully",
+     "Fontname=DejaVu Sans,Fontsize=26,BorderStyle=3,Outline=5,"
+     "OutlineColour=&H00202020,Alignment=2",
      0.6, 0.97},
     /* A translucent box. */
-    {"She said the train was late", "Fontname=DejaVu Sans,Fontsize=24,BorderStyle=3,Outline=4,"
-                                    "OutlineColour=&H80000000,Alignment=2",
+    {"She said the train was late",
+     "Fontname=DejaVu Sans,Fontsize=24,BorderStyle=3,Outline=4,"
+     "OutlineColour=&H80000000,Alignment=2",
      0.6, 0.95},
 };
 

@@ -116,13 +116,13 @@ struct filler {
     uint64_t *need_bits;
     int need_words;
     int need_x0, need_y0, need_x1, need_y1;
-    uint8_t *need_row;    /* tile bytes: need_of's work row */
-    uint8_t *cur_mask;    /* width*height: mask of the frame being filled */
+    uint8_t *need_row;                     /* tile bytes: need_of's work row */
+    uint8_t *cur_mask;                     /* width*height: mask of the frame being filled */
     int64_t filled_pixels, filled_spatial; /* luma pixels filled in all, and of them spatially */
-    uint8_t *zero_row;    /* width: the mask outside a slot's band */
-    int bits_words;       /* words in a row of mask bits */
-    uint64_t *zero_bits;  /* bits_words: the mask bits outside a slot's band */
-    int band_y0, band_y1; /* rows of cur_mask that may be non-zero */
+    uint8_t *zero_row;                     /* width: the mask outside a slot's band */
+    int bits_words;                        /* words in a row of mask bits */
+    uint64_t *zero_bits;                   /* bits_words: the mask bits outside a slot's band */
+    int band_y0, band_y1;                  /* rows of cur_mask that may be non-zero */
     /* Writable copies of decoded frames (the decoder keeps references to
      * them): pooled, so that each copy does not fault in fresh pages. */
     AVBufferPool *copy_pools[3];
@@ -1027,7 +1027,8 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     memcpy(f->cur_mask + (size_t)band0 * w, cur->mask_rows, (size_t)(band1 - band0) * w);
     memset(f->source_of + (size_t)band0 * w, 0, (size_t)(band1 - band0) * w * sizeof *f->source_of);
     f->source_count = 0;
-    for (size_t i = (size_t)band0 * w; i < (size_t)band1 * w; i++) f->filled_pixels += !!f->cur_mask[i];
+    for (size_t i = (size_t)band0 * w; i < (size_t)band1 * w; i++)
+        f->filled_pixels += !!f->cur_mask[i];
     int bx0 = w, by0 = h, bx1 = -1, by1 = -1; /* box of pixels left for spatial fill */
     int tile = f->tile;
     for (int ty = band0 / tile * tile; ty < band1; ty += tile)

@@ -274,7 +274,8 @@ static void keep_subtitle_places(struct pipeline *p, int n) {
     int width = p->info.width;
     int y = p->mask_rows.y0, end = p->mask_rows.y1;
     while (y < end) {
-        while (y < end && !memchr(p->mask + (size_t)y * width, 255, (size_t)width)) y++;
+        while (y < end && !memchr(p->mask + (size_t)y * width, 255, (size_t)width))
+            y++;
         int y0 = y, gap = 0;
         /* A band: rows with mask pixels, gaps of a few rows inside. */
         for (; y < end && gap < 4; y++)
@@ -298,8 +299,8 @@ static int add_text_lines(struct pipeline *p, const AVFrame *frame, struct vsr_e
     if (n < 0) return n;
     if (p->mask_rows.y1 > p->mask_rows.y0) keep_subtitle_places(p, n);
     if (n == 0) return 1;
-    long set = text_mask_paint(p->texts, frame, p->lines, n, p->mask, &p->mask_rows.y0,
-                               &p->mask_rows.y1);
+    long set =
+        text_mask_paint(p->texts, frame, p->lines, n, p->mask, &p->mask_rows.y0, &p->mask_rows.y1);
     return set < 0 ? error_set(error, (int)set, "out of memory") : 1;
 }
 
@@ -308,9 +309,8 @@ static void fill_report(const struct pipeline *p) {
     if (!r) return;
     int64_t filled, spatial;
     filler_stats(p->filler, &filled, &spatial);
-    *r = (struct vsr_remove_report){.frames = p->frames_done,
-                                    .frames_with_text = p->frames_with_text,
-                                    .pixels_filled = filled};
+    *r = (struct vsr_remove_report){
+        .frames = p->frames_done, .frames_with_text = p->frames_with_text, .pixels_filled = filled};
     if (filled > 0) {
         r->share_spatial = (double)spatial / (double)filled;
         r->share_temporal = 1.0 - r->share_spatial;

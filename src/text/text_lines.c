@@ -14,15 +14,20 @@ struct region {
     long area, sum;
 };
 
-static int imax(int a, int b) { return a > b ? a : b; }
-static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) {
+    return a > b ? a : b;
+}
+static int imin(int a, int b) {
+    return a < b ? a : b;
+}
 
 /* Labels 4-connected kernels with a stack-based fill over LABEL (the
  * scratch: 0 unvisited, -1 visited). Returns the regions found. */
 static int label_regions(const uint8_t *prob, int w, int h, int *label, struct region *out,
                          int max) {
     size_t n = (size_t)w * (size_t)h;
-    for (size_t i = 0; i < n; i++) label[i] = 0;
+    for (size_t i = 0; i < n; i++)
+        label[i] = 0;
     int count = 0;
     /* The stack reuses the pixels' own labels: each pushed pixel's slot holds
      * the next one down (an intrusive list), so no memory beyond LABEL. */
@@ -99,6 +104,7 @@ int text_lines_find(const uint8_t *prob, int w, int h, int *scratch, struct text
     }
     qsort(found, (size_t)count, sizeof *found, by_area);
     if (count > max) count = max;
-    for (int i = 0; i < count; i++) boxes[i] = found[i];
+    for (int i = 0; i < count; i++)
+        boxes[i] = found[i];
     return count;
 }

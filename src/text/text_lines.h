@@ -22,7 +22,11 @@ struct text_box {
 int text_lines_find(const uint8_t *prob, int w, int h, int *scratch, struct text_box *boxes,
                     int max);
 
-static inline int text_box_w(const struct text_box *b) { return b->x1 - b->x0; }
-static inline int text_box_h(const struct text_box *b) { return b->y1 - b->y0; }
+static inline int text_box_w(const struct text_box *b) {
+    return b->x1 - b->x0;
+}
+static inline int text_box_h(const struct text_box *b) {
+    return b->y1 - b->y0;
+}
 
 #endif

@@ -6,10 +6,10 @@
 
 #include "vsr.h"
 
-#define RESP_MIN    14   /* top-hat levels that are text, at the least */
-#define RESP_SHARE  0.30 /* of the line's strong strokes (95th percentile) */
-#define EDGE_STEP   4    /* a box edge: the grey-level step at a column, at least */
-#define EDGE_SHARE  0.6  /* of the columns along the line, all of one sign */
+#define RESP_MIN   14   /* top-hat levels that are text, at the least */
+#define RESP_SHARE 0.30 /* of the line's strong strokes (95th percentile) */
+#define EDGE_STEP  4    /* a box edge: the grey-level step at a column, at least */
+#define EDGE_SHARE 0.6  /* of the columns along the line, all of one sign */
 
 struct text_mask {
     int width, height;
@@ -20,8 +20,12 @@ struct text_mask {
     size_t line_capacity;
 };
 
-static int imax(int a, int b) { return a > b ? a : b; }
-static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) {
+    return a > b ? a : b;
+}
+static int imin(int a, int b) {
+    return a < b ? a : b;
+}
 
 struct text_mask *text_mask_new(int width, int height) {
     struct text_mask *tm = calloc(1, sizeof *tm);
@@ -83,14 +87,18 @@ static void filter_1d(struct text_mask *tm, const uint8_t *in, uint8_t *out, int
     int k = 2 * r + 1, padded = n + 2 * r;
     uint8_t neutral = is_max ? 0 : 255;
     uint8_t *x = tm->line_in, *g = tm->line_g, *h = tm->line_h;
-    for (int i = 0; i < r; i++) x[i] = x[r + n + i] = neutral;
-    for (int i = 0; i < n; i++) x[r + i] = in[(size_t)i * stride];
+    for (int i = 0; i < r; i++)
+        x[i] = x[r + n + i] = neutral;
+    for (int i = 0; i < n; i++)
+        x[r + i] = in[(size_t)i * stride];
     for (int b = 0; b < padded; b += k) {
         int e = imin(b + k, padded);
         g[b] = x[b];
-        for (int i = b + 1; i < e; i++) g[i] = pick(g[i - 1], x[i], is_max);
+        for (int i = b + 1; i < e; i++)
+            g[i] = pick(g[i - 1], x[i], is_max);
         h[e - 1] = x[e - 1];
-        for (int i = e - 2; i >= b; i--) h[i] = pick(h[i + 1], x[i], is_max);
+        for (int i = e - 2; i >= b; i--)
+            h[i] = pick(h[i + 1], x[i], is_max);
     }
     for (int i = 0; i < n; i++) {
         int j = i + k - 1;
@@ -103,7 +111,8 @@ static void filter_2d(struct text_mask *tm, const uint8_t *in, uint8_t *out, int
                       int is_max) {
     for (int y = 0; y < h; y++)
         filter_1d(tm, in + (size_t)y * w, tm->tmp + (size_t)y * w, w, 1, r, is_max);
-    for (int x = 0; x < w; x++) filter_1d(tm, tm->tmp + x, out + x, h, w, r, is_max);
+    for (int x = 0; x < w; x++)
+        filter_1d(tm, tm->tmp + x, out + x, h, w, r, is_max);
 }
 
 /* The share of columns [X0, X1) whose step from row Y-1 to row Y is at least
@@ -150,14 +159,18 @@ static void edge_extent(const uint8_t *p, int w, int x, int y, int sign, int *le
     int gap = 0, l = x, r = x;
     for (int i = x; i >= 0 && gap <= 3; i--) {
         int d = (int)p[(size_t)y * w + i] - (int)p[(size_t)(y - 1) * w + i];
-        if (d * sign >= EDGE_STEP) l = i, gap = 0;
-        else gap++;
+        if (d * sign >= EDGE_STEP)
+            l = i, gap = 0;
+        else
+            gap++;
     }
     gap = 0;
     for (int i = x; i < w && gap <= 3; i++) {
         int d = (int)p[(size_t)y * w + i] - (int)p[(size_t)(y - 1) * w + i];
-        if (d * sign >= EDGE_STEP) r = i, gap = 0;
-        else gap++;
+        if (d * sign >= EDGE_STEP)
+            r = i, gap = 0;
+        else
+            gap++;
     }
     *left = l, *right = r;
 }
@@ -199,8 +212,10 @@ static int find_box(const uint8_t *p, int w, int h, int tx0, int tx1, int ty0, i
         }
         if (at < 0) continue;
         found = 1;
-        if (side) *bx1 = at;
-        else *bx0 = at;
+        if (side)
+            *bx1 = at;
+        else
+            *bx0 = at;
     }
     return found;
 }
@@ -220,7 +235,8 @@ static int text_columns(const uint8_t *bin, int w, int x0, int y0, int x1, int y
         }
     for (int x = x0; x < x1; x++) {
         count[x] = 0;
-        for (int y = y0; y < y1; y++) count[x] += bin[(size_t)y * w + x] != 0;
+        for (int y = y0; y < y1; y++)
+            count[x] += bin[(size_t)y * w + x] != 0;
         total += count[x];
     }
     if (!total) return 0;
@@ -307,8 +323,10 @@ static long paint_line(struct text_mask *tm, const AVFrame *frame, const struct 
             }
         if (any) top = imin(top, y), bottom = y;
     }
-    if (bottom >= 0 && *y1 <= *y0) *y0 = ry0 + top, *y1 = ry0 + bottom + 1;
-    else if (bottom >= 0) *y0 = imin(*y0, ry0 + top), *y1 = imax(*y1, ry0 + bottom + 1);
+    if (bottom >= 0 && *y1 <= *y0)
+        *y0 = ry0 + top, *y1 = ry0 + bottom + 1;
+    else if (bottom >= 0)
+        *y0 = imin(*y0, ry0 + top), *y1 = imax(*y1, ry0 + bottom + 1);
     return set;
 }
 

@@ -24,11 +24,11 @@
 #define TRACK_MIN          6    /* lines seen before their height judges others */
 #define TRACK_LOW          0.5  /* a line's height against the median of the lines seen */
 #define TRACK_HIGH         2.2
-#define LOOKAHEAD_SECONDS  3.0  /* samples seen past a frame before its lines are judged */
-#define PLACE_SHARE        0.5  /* of the lines at the most used place, for a place to be used */
-#define PLACE_TOLERANCE    0.4  /* of the lines' height: how near a place counts as the same */
-#define MIN_CONTRAST       16   /* levels a kernel pixel differs by without the line: a stroke */
-#define SHOWS_SHARE        0.5  /* of those, nearer the line's value on a frame that shows it */
+#define LOOKAHEAD_SECONDS  3.0 /* samples seen past a frame before its lines are judged */
+#define PLACE_SHARE        0.5 /* of the lines at the most used place, for a place to be used */
+#define PLACE_TOLERANCE    0.4 /* of the lines' height: how near a place counts as the same */
+#define MIN_CONTRAST       16  /* levels a kernel pixel differs by without the line: a stroke */
+#define SHOWS_SHARE        0.5 /* of those, nearer the line's value on a frame that shows it */
 
 struct sample {
     int64_t index;
@@ -84,8 +84,12 @@ static double now_seconds(void) {
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-static int imax(int a, int b) { return a > b ? a : b; }
-static int imin(int a, int b) { return a < b ? a : b; }
+static int imax(int a, int b) {
+    return a > b ? a : b;
+}
+static int imin(int a, int b) {
+    return a < b ? a : b;
+}
 
 /* Whether LINE looks like a subtitle line by its shape and place. */
 static int subtitle_shaped(const struct text_scan *s, const struct text_box *line) {
@@ -185,8 +189,9 @@ static int overlaps(const struct text_box *a, const struct text_box *b) {
  * the video), LAST's lines are timed to the last frame decoded. */
 static void timing(struct text_scan *s, struct sample *last, struct sample *next) {
     size_t plane = (size_t)s->net_w * (size_t)s->net_h;
-    const uint8_t *other = next ? s->sample_luma
-                                : s->ring_count ? s->ring + (s->ring_count - 1) * plane : NULL;
+    const uint8_t *other = next            ? s->sample_luma
+                           : s->ring_count ? s->ring + (s->ring_count - 1) * plane
+                                           : NULL;
     for (int i = 0; i < last->count && other; i++) {
         int64_t to = next ? next->index - 1 : INT64_MAX;
         /* In the place of a line of NEXT: the same text held, or the next
@@ -209,7 +214,8 @@ static void timing(struct text_scan *s, struct sample *last, struct sample *next
     for (int j = 0; next && j < next->count; j++) {
         int64_t from = last->index + 1;
         int held = 0;
-        for (int i = 0; i < last->count && !held; i++) held = overlaps(&last->net[i], &next->net[j]);
+        for (int i = 0; i < last->count && !held; i++)
+            held = overlaps(&last->net[i], &next->net[j]);
         if (held) {
             next->from[j] = from;
             continue;
@@ -262,7 +268,8 @@ static void *scan(void *arg) {
         }
         if (ret == 1 && s->have_last) timing(s, &s->last, &sample);
         if (ret == 1 && !s->have_last)
-            for (int i = 0; i < sample.count; i++) sample.from[i] = 0;
+            for (int i = 0; i < sample.count; i++)
+                sample.from[i] = 0;
         pthread_mutex_lock(&s->lock);
         /* The last sample queued takes the times found for it. */
         if (ret == 1 && s->have_last && s->count > 0) {
@@ -270,7 +277,8 @@ static void *scan(void *arg) {
             if (queued->index == s->last.index) memcpy(queued->to, s->last.to, sizeof queued->to);
         }
         if (ret == 0 && s->count > 0 && s->have_last) { /* the end: the last lines, timed to it */
-            for (int i = 0; i < s->last.count; i++) s->last.to[i] = INT64_MAX;
+            for (int i = 0; i < s->last.count; i++)
+                s->last.to[i] = INT64_MAX;
             timing(s, &s->last, NULL);
             struct sample *queued = &s->samples[s->head + s->count - 1];
             if (queued->index == s->last.index) memcpy(queued->to, s->last.to, sizeof queued->to);
@@ -283,8 +291,10 @@ static void *scan(void *arg) {
             } else {
                 size_t capacity = s->capacity ? 2 * s->capacity : 64;
                 struct sample *grown = realloc(s->samples, capacity * sizeof *grown);
-                if (!grown) ret = error_set(&error, VSR_E_NOMEM, "out of memory");
-                else s->samples = grown, s->capacity = capacity;
+                if (!grown)
+                    ret = error_set(&error, VSR_E_NOMEM, "out of memory");
+                else
+                    s->samples = grown, s->capacity = capacity;
             }
         }
         if (ret == 1) {
@@ -351,19 +361,20 @@ int text_scan_start(struct text_scan **out, const struct text_scan_options *o,
     s->ring_index = malloc((size_t)s->ring_capacity * sizeof *s->ring_index);
     s->gray = sws_getContext(s->width, s->height, AV_PIX_FMT_YUV420P, s->net_w, s->net_h,
                              AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
-    for (int i = 0; i < 3; i++) s->places[i] = calloc((size_t)s->height + 1, sizeof *s->places[i]);
+    for (int i = 0; i < 3; i++)
+        s->places[i] = calloc((size_t)s->height + 1, sizeof *s->places[i]);
     s->lookahead = (int64_t)(LOOKAHEAD_SECONDS * fps);
     s->sws = sws_getContext(s->width, s->height, AV_PIX_FMT_YUV420P, s->net_w, s->net_h,
                             AV_PIX_FMT_RGB24, SWS_AREA, NULL, NULL, NULL);
     if (o->region_count > 0) {
         s->regions = malloc((size_t)o->region_count * sizeof *s->regions);
-        if (s->regions) memcpy(s->regions, o->regions, (size_t)o->region_count * sizeof *s->regions);
+        if (s->regions)
+            memcpy(s->regions, o->regions, (size_t)o->region_count * sizeof *s->regions);
         s->region_count = o->region_count;
     }
     if (!s->rgb || !s->prob || !s->scratch || !s->heights || !s->places[0] || !s->places[1] ||
-        !s->places[2] || !s->sws || !s->gray || !s->sample_luma || !s->last_luma ||
-        !s->last_prob || !s->ring || !s->ring_index ||
-        (o->region_count > 0 && !s->regions))
+        !s->places[2] || !s->sws || !s->gray || !s->sample_luma || !s->last_luma || !s->last_prob ||
+        !s->ring || !s->ring_index || (o->region_count > 0 && !s->regions))
         return error_set(error, VSR_E_NOMEM, "out of memory");
     if (pthread_create(&s->thread, NULL, scan, s) != 0)
         return error_set(error, VSR_E_NOMEM, "cannot start the text scan thread");
@@ -398,7 +409,8 @@ static int add_line(struct text_box *out, int n, int max, const struct text_box 
 /* Lines within TOLERANCE rows of row Y in histogram PLACE. */
 static uint32_t lines_near(const struct text_scan *s, const uint32_t *place, int y, int tolerance) {
     uint32_t n = 0;
-    for (int r = imax(0, y - tolerance); r <= imin(s->height, y + tolerance); r++) n += place[r];
+    for (int r = imax(0, y - tolerance); r <= imin(s->height, y + tolerance); r++)
+        n += place[r];
     return n;
 }
 
@@ -433,9 +445,12 @@ static int add_sample(const struct text_scan *s, const struct sample *sample, in
         const struct text_box *l = &sample->line[i];
         int h = text_box_h(l);
         state[i] = 0;
-        if (index < sample->from[i] || index > sample->to[i]) state[i] = -1;
-        else if (track && (h < TRACK_LOW * track || h > TRACK_HIGH * track)) state[i] = -1;
-        else if (!track || at_subtitle_place(s, track, l->y0, l->y1)) state[i] = 1;
+        if (index < sample->from[i] || index > sample->to[i])
+            state[i] = -1;
+        else if (track && (h < TRACK_LOW * track || h > TRACK_HIGH * track))
+            state[i] = -1;
+        else if (!track || at_subtitle_place(s, track, l->y0, l->y1))
+            state[i] = 1;
     }
     /* A line of a subtitle's two or three, above or below a kept one. */
     for (int grew = 1; grew;) {
@@ -455,7 +470,8 @@ int text_scan_lines(struct text_scan *s, int64_t index, struct text_box *lines, 
     pthread_mutex_lock(&s->lock);
     for (;;) {
         /* Keep one sample at or before INDEX at the front. */
-        while (s->count >= 2 && s->samples[s->head + 1].index <= index) s->head++, s->count--;
+        while (s->count >= 2 && s->samples[s->head + 1].index <= index)
+            s->head++, s->count--;
         int have_next =
             s->count > 0 && s->samples[s->head + s->count - 1].index > index + s->lookahead;
         if (have_next || s->ended) break;
@@ -516,7 +532,8 @@ void text_scan_stop(struct text_scan *s) {
     pthread_mutex_destroy(&s->lock);
     free(s->samples);
     free(s->heights);
-    for (int i = 0; i < 3; i++) free(s->places[i]);
+    for (int i = 0; i < 3; i++)
+        free(s->places[i]);
     free(s->regions);
     free(s->rgb);
     free(s->prob);
