@@ -1027,8 +1027,6 @@ static int fill_frame(struct filler *f, struct slot *cur) {
     memcpy(f->cur_mask + (size_t)band0 * w, cur->mask_rows, (size_t)(band1 - band0) * w);
     memset(f->source_of + (size_t)band0 * w, 0, (size_t)(band1 - band0) * w * sizeof *f->source_of);
     f->source_count = 0;
-    for (size_t i = (size_t)band0 * w; i < (size_t)band1 * w; i++)
-        f->filled_pixels += !!f->cur_mask[i];
     int bx0 = w, by0 = h, bx1 = -1, by1 = -1; /* box of pixels left for spatial fill */
     int tile = f->tile;
     for (int ty = band0 / tile * tile; ty < band1; ty += tile)
@@ -1036,6 +1034,7 @@ static int fill_frame(struct filler *f, struct slot *cur) {
             int x1 = tx + tile > w ? w : tx + tile, y1 = ty + tile > h ? h : ty + tile;
             int remaining = masked_in(f, cur, tx, ty, x1, y1);
             if (!remaining) continue;
+            f->filled_pixels += remaining;
             if (fill_tile(f, cur, tx, ty, remaining) > 0) {
                 if (tx < bx0) bx0 = tx;
                 if (ty < by0) by0 = ty;
