@@ -25,11 +25,13 @@ static const char subtitles[] = "1\n00:00:00,400 --> 00:00:02,200\nThe quick bro
     "Fontname=DejaVu Sans,Fontsize=20,PrimaryColour=&H00FFFFFF,OutlineColour=&H00303030,"          \
     "BackColour=&H00303030,BorderStyle=3,Outline=4"
 
-/* Bars of the cases the text detector network made pass (measured minus a
- * margin; see each case). */
-#define E2E_PERSISTENT_PSNR 10
-#define E2E_FADE_PSNR       10
-#define E2E_NO_OUTLINE_PSNR 10
+/* Bars of the cases the text detector network made pass: measured psnr_text
+ * (under ASan, commit "text_scan: time fading lines ...") less about 4 dB.
+ * Measured: persistent 35.26, fade 39.77, no outline 29.02, each recall
+ * 0.99 or more. */
+#define E2E_PERSISTENT_PSNR 31
+#define E2E_FADE_PSNR       35
+#define E2E_NO_OUTLINE_PSNR 25
 
 struct e2e_case {
     const char *clip;  /* in shared/media, without .mp4 */

@@ -1,6 +1,7 @@
 /* text_mask.c: a line's text pixels on one frame (see text_mask.h). */
 #include "text/text_mask.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,13 +184,21 @@ static int find_box(const uint8_t *p, int w, int h, int tx0, int tx1, int ty0, i
     int lh = ly1 - ly0, inset = lh / 4;
     int x0 = tx0 + inset, x1 = tx1 - inset;
     if (x1 - x0 < 8) return 0;
-    int sign = 0;
-    int top = find_edge(p, w, x0, x1, ly0 - lh / 2, ly0 + lh / 2, 0, &sign);
+    /* The edges lie clear of the strokes (the tops and feet of a row of
+     * letters make straight steps too), the bottom's step the top's
+     * reversed; of the two signs, the one whose weaker edge is straighter. */
+    int sign = 0, top = -1, bottom = -1;
+    double straightest = EDGE_SHARE;
+    for (int s = -1; s <= 1; s += 2) {
+        int t_sign, b_sign;
+        int t = find_edge(p, w, x0, x1, ly0 - lh, ty0, s, &t_sign);
+        if (t < 0) continue;
+        int b = find_edge(p, w, x0, x1, ty1 + 1, imin(h, ly1 + lh), -s, &b_sign);
+        if (b < 0) continue;
+        double share = fmin(edge_share(p, w, x0, x1, t, s), edge_share(p, w, x0, x1, b, -s));
+        if (share >= straightest) straightest = share, sign = s, top = t, bottom = b;
+    }
     if (top < 0) return 0;
-    int bottom_sign = 0;
-    int bottom = find_edge(p, w, x0, x1, ly1 - lh / 2, imin(h, ly1 + lh / 2), -sign, &bottom_sign);
-    /* A box holds its text: edges through the strokes are the picture's. */
-    if (bottom < 0 || top > ty0 || bottom < ty1) return 0;
     int cx = (x0 + x1) / 2, l0, r0, l1, r1;
     edge_extent(p, w, cx, top, sign, &l0, &r0);
     edge_extent(p, w, cx, bottom, -sign, &l1, &r1);
@@ -261,9 +270,11 @@ static long paint_line(struct text_mask *tm, const AVFrame *frame, const struct 
     int W = tm->width, H = tm->height;
     int lh = text_box_h(line);
     int r = imax(1, imin(20, lh / 6)); /* strokes thinner than 2r+1 */
-    int grow = imax(r, lh / 2) + 2;
-    int rx0 = imax(0, line->x0 - grow), ry0 = imax(0, line->y0 - grow);
-    int rx1 = imin(W, line->x1 + grow), ry1 = imin(H, line->y1 + grow);
+    /* A box reaches further past the network's line above and below (the
+     * line hugs the letters' core) than at its ends. */
+    int grow = imax(r, lh / 2) + 2, grow_y = imax(r, lh) + 2;
+    int rx0 = imax(0, line->x0 - grow), ry0 = imax(0, line->y0 - grow_y);
+    int rx1 = imin(W, line->x1 + grow), ry1 = imin(H, line->y1 + grow_y);
     int w = rx1 - rx0, h = ry1 - ry0;
     if (w <= 0 || h <= 0) return 0;
     size_t n = (size_t)w * (size_t)h;

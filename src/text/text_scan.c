@@ -28,7 +28,10 @@
 #define PLACE_SHARE        0.5 /* of the lines at the most used place, for a place to be used */
 #define PLACE_TOLERANCE    0.4 /* of the lines' height: how near a place counts as the same */
 #define MIN_CONTRAST       16  /* levels a kernel pixel differs by without the line: a stroke */
-#define SHOWS_SHARE        0.5 /* of those, nearer the line's value on a frame that shows it */
+#define SHOWS_SHARE        0.5 /* of those, showing the line on a frame that shows it */
+#define SHOWN_ALPHA        0.2 /* of the way from the other value to the line's: shown */
+#define STAY_LEVELS        12  /* a stroke pixel that kept its value within these levels */
+#define STAY_SHARE         0.8 /* of the kernel's pixels, for a missed line to stay */
 
 struct sample {
     int64_t index;
@@ -153,11 +156,13 @@ static int run_net(struct text_scan *s, const AVFrame *frame, struct sample *sam
 
 /* Whether the line of BOX, seen on REF (with PROB), still shows on luma F,
  * where OTHER is a frame that does not show it: of its kernel's pixels that
- * differ between REF and OTHER (its strokes, and whatever moved), most are
- * nearer REF's value on F. When few differ, it cannot tell, and says so. */
+ * differ between REF and OTHER (its strokes, and whatever moved), most have
+ * moved from OTHER's value towards REF's by SHOWN_ALPHA of the way at least
+ * (a line fading in or out is partly transparent, and is still text to
+ * remove). When few differ, it cannot tell, and says so. */
 static int line_shows(const struct text_scan *s, const struct text_box *box, const uint8_t *prob,
                       const uint8_t *ref, const uint8_t *other, const uint8_t *f) {
-    long kernel = 0, changed = 0, nearer = 0;
+    long kernel = 0, changed = 0, shown = 0;
     for (int y = box->y0; y < box->y1; y++)
         for (int x = box->x0; x < box->x1; x++) {
             size_t i = (size_t)y * (size_t)s->net_w + (size_t)x;
@@ -166,16 +171,79 @@ static int line_shows(const struct text_scan *s, const struct text_box *box, con
             int a = ref[i], b = other[i], v = f[i];
             if (abs(a - b) < MIN_CONTRAST) continue;
             changed++;
-            nearer += abs(v - a) <= abs(v - b);
+            int towards = a > b ? v - b : b - v;
+            shown += towards >= SHOWN_ALPHA * abs(a - b);
         }
     if (changed * 10 < kernel) return 1;
-    return nearer >= SHOWS_SHARE * (double)changed;
+    return shown >= SHOWS_SHARE * (double)changed;
 }
 
 static int overlaps(const struct text_box *a, const struct text_box *b) {
     int ix = imin(a->x1, b->x1) - imax(a->x0, b->x0);
     int iy = imin(a->y1, b->y1) - imax(a->y0, b->y0);
     return ix > 0 && 2 * iy >= imin(text_box_h(a), text_box_h(b));
+}
+
+/* Whether the line of BOX, seen on the last sample, is still there on the
+ * new sample although the net did not find it there (low contrast over a
+ * new shot, say). Its strokes are the brightest or the darkest fifth of its
+ * kernel on the last sample (the rest is the picture between letters): a
+ * line stays where those kept their values and still stand out of the
+ * kernel's middle value the same way. A caption held across a cut stays. */
+static int line_stays(const struct text_scan *s, const struct text_box *box) {
+    uint32_t was[256] = {0}, is[256] = {0};
+    long kernel = 0;
+    for (int y = box->y0; y < box->y1; y++)
+        for (int x = box->x0; x < box->x1; x++) {
+            size_t i = (size_t)y * (size_t)s->net_w + (size_t)x;
+            if (s->last_prob[i] < 128) continue;
+            was[s->last_luma[i]]++, is[s->sample_luma[i]]++, kernel++;
+        }
+    if (kernel < 20) return 0;
+    int lo = 0, hi = 255, mid = 0;
+    for (long n = 0; (n += was[lo]) < kernel / 5;)
+        lo++;
+    for (long n = 0; (n += was[hi]) < kernel / 5;)
+        hi--;
+    for (long n = 0; (n += is[mid]) < kernel / 2;)
+        mid++;
+    for (int side = 0; side < 2; side++) {
+        long strokes = 0, kept = 0, sum = 0;
+        for (int y = box->y0; y < box->y1; y++)
+            for (int x = box->x0; x < box->x1; x++) {
+                size_t i = (size_t)y * (size_t)s->net_w + (size_t)x;
+                int v = s->last_luma[i];
+                if (s->last_prob[i] < 128 || (side ? v > lo : v < hi)) continue;
+                strokes++, sum += s->sample_luma[i];
+                kept += abs(v - s->sample_luma[i]) <= STAY_LEVELS;
+            }
+        if (!strokes || kept < STAY_SHARE * (double)strokes) continue;
+        double stands = (double)sum / (double)strokes - mid;
+        if ((side ? -stands : stands) >= MIN_CONTRAST) return 1;
+    }
+    return 0;
+}
+
+/* Adds to NEXT the lines of LAST that it missed but that stay (line_stays),
+ * with their kernel copied into the new sample's probabilities, so that the
+ * sample after it can time them in turn. */
+static void carry_lines(struct text_scan *s, const struct sample *last, struct sample *next) {
+    for (int i = 0; i < last->count && next->count < TEXT_SCAN_LINES; i++) {
+        int found = 0;
+        for (int j = 0; j < next->count && !found; j++)
+            found = overlaps(&last->net[i], &next->net[j]);
+        if (found || !line_stays(s, &last->net[i])) continue;
+        const struct text_box *b = &last->net[i];
+        for (int y = b->y0; y < b->y1; y++)
+            for (int x = b->x0; x < b->x1; x++) {
+                size_t k = (size_t)y * (size_t)s->net_w + (size_t)x;
+                if (s->last_prob[k] > s->prob[k]) s->prob[k] = s->last_prob[k];
+            }
+        int c = next->count++;
+        next->line[c] = last->line[i];
+        next->net[c] = *b;
+        next->from[c] = next->to[c] = next->index;
+    }
 }
 
 /* Times the lines of the last sample (LAST) over the frames decoded after
@@ -266,6 +334,7 @@ static void *scan(void *arg) {
             av_frame_free(&frame);
             if (ret == 0) ret = 1;
         }
+        if (ret == 1 && s->have_last) carry_lines(s, &s->last, &sample);
         if (ret == 1 && s->have_last) timing(s, &s->last, &sample);
         if (ret == 1 && !s->have_last)
             for (int i = 0; i < sample.count; i++)
