@@ -1,7 +1,10 @@
 /* test_http.c: the job service end to end: the real HTTP server on a
  * loopback port, real SQLite and a real folder, in-process workers running
  * the real engine, driven by libcurl as the client. */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +14,7 @@
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <microhttpd.h>
 
 #include "blob/blob.h"
 #include "http/key_cache.h"
@@ -817,6 +821,143 @@ done:
     json_decref(first);
     json_decref(second);
     if (receiver.pid) test_child_stop(&receiver);
+    service_stop(&s);
+}
+
+/* A receiver that is down during its own deploy: it answers 500 (without
+ * Retry-After) until DOWN_UNTIL_MS, then 200, and notes when each request
+ * came. Built on libmicrohttpd on a loopback port, so no node is needed. */
+#define DOWN_RECEIVER_MAX 32
+
+struct down_receiver {
+    struct MHD_Daemon *daemon;
+    int port;
+    int64_t down_until_ms;
+    pthread_mutex_t lock;
+    int count;
+    int64_t at_ms[DOWN_RECEIVER_MAX];
+    int answered[DOWN_RECEIVER_MAX];
+};
+
+static enum MHD_Result down_receiver_request(void *opaque, struct MHD_Connection *connection,
+                                             const char *url, const char *method,
+                                             const char *version, const char *upload_data,
+                                             size_t *upload_data_size, void **request) {
+    struct down_receiver *rx = opaque;
+    static int started;
+    if (!*request) { /* the headers: come back with the body */
+        *request = &started;
+        return MHD_YES;
+    }
+    if (*upload_data_size) { /* the body is not needed */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    int64_t now = ids_now_ms();
+    unsigned status = now < rx->down_until_ms ? 500 : 200;
+    pthread_mutex_lock(&rx->lock);
+    if (rx->count < DOWN_RECEIVER_MAX) {
+        rx->at_ms[rx->count] = now;
+        rx->answered[rx->count] = (int)status;
+        rx->count++;
+    }
+    pthread_mutex_unlock(&rx->lock);
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+static int down_receiver_start(struct down_receiver *rx, int64_t down_ms) {
+    memset(rx, 0, sizeof *rx);
+    pthread_mutex_init(&rx->lock, NULL);
+    rx->down_until_ms = ids_now_ms() + down_ms;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rx->daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, down_receiver_request, rx,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+    if (!rx->daemon) return -1;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(rx->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    rx->port = info ? (int)info->port : 0;
+    return rx->port > 0 ? 0 : -1;
+}
+
+static void down_receiver_stop(struct down_receiver *rx) {
+    if (rx->daemon) MHD_stop_daemon(rx->daemon);
+    pthread_mutex_destroy(&rx->lock);
+}
+
+static void backoff_config(struct service_config *config) {
+    config->webhook_backoff_ms = 200; /* 200, 400, 800, 1600 ms ... times [0.5, 1) */
+    config->webhook_backoff_max_seconds = 60;
+    config->webhook_max_attempts = 10;
+    config->webhook_timeout_seconds = 2;
+    config->webhook_allow_private = 1;
+    config->poll_ms = 20;
+}
+
+/* Issue 23: a 500 without Retry-After was retried at once (libcurl reads a
+ * missing Retry-After as 0), so all attempts went out within milliseconds
+ * and a receiver down for a couple of seconds lost the event. Now the
+ * attempts follow the configured backoff: the k-th wait is within
+ * [0.5, 1) x base x 2^(k-1), and the event arrives once the receiver is up. */
+TEST(http_webhook_backoff) {
+    struct service s;
+    struct down_receiver rx;
+    struct webhook_sender *sender = NULL;
+    if (service_start_tweaked(&s, 0, 1 << 20, backoff_config) != 0) return;
+    if (down_receiver_start(&rx, 2500) != 0) {
+        fprintf(stderr, "  the loopback receiver did not start\n");
+        test_failures++;
+        down_receiver_stop(&rx);
+        service_stop(&s);
+        return;
+    }
+    struct job job = {0};
+    struct vsr_error error = {0};
+    snprintf(job.key_id, sizeof job.key_id, "%s", s.key.id);
+    snprintf(job.type, sizeof job.type, "remove");
+    snprintf(job.input_blob, sizeof job.input_blob, "uploads/x");
+    snprintf(job.webhook_url, sizeof job.webhook_url, "http://127.0.0.1:%d/hook", rx.port);
+    CHECK_INT(0, store_job_create(s.store, &job, &error));
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job.id);
+    struct response r;
+    call(&s, "DELETE", path, s.token, NULL, NULL, 0, NULL, &r); /* job.canceled goes out */
+    CHECK_INT(200, r.status);
+    response_free(&r);
+    CHECK_INT(VSR_OK, webhook_sender_start(&sender, &s.config, s.store, s.metrics, &error));
+
+    json_t *row = NULL;
+    for (int i = 0; i < 150; i++) { /* at most 15 s; about 3 s expected */
+        usleep(100 * 1000);
+        job_webhooks(&s, job.id, &r);
+        row = json_array_get(json_object_get(r.json, "data"), 0);
+        if (strcmp(json_text(row, "status", NULL), "pending") != 0) break;
+        response_free(&r);
+    }
+    CHECK_STR("delivered", json_text(row, "status", NULL));
+    response_free(&r);
+    webhook_sender_stop(sender);
+
+    pthread_mutex_lock(&rx.lock);
+    int count = rx.count;
+    CHECK_AT_LEAST(3, count); /* down for 2.5 s: several 500s first */
+    CHECK_AT_MOST(8, count);  /* far from all 10 attempts */
+    if (count > 0) CHECK_INT(200, rx.answered[count - 1]);
+    for (int k = 1; k < count; k++) {
+        int64_t gap = rx.at_ms[k] - rx.at_ms[k - 1];
+        int64_t full = (int64_t)200 << (k - 1);
+        printf("  attempt %d after %lld ms (backoff %lld-%lld ms)\n", k + 1, (long long)gap,
+               (long long)full / 2, (long long)full);
+        CHECK_AT_LEAST(full / 2 - 20, gap);
+        /* The sender polls every 20 ms; the rest is slack for a busy host. */
+        CHECK_AT_MOST(full + 500, gap);
+    }
+    pthread_mutex_unlock(&rx.lock);
+    down_receiver_stop(&rx);
     service_stop(&s);
 }
 

@@ -300,8 +300,10 @@ static void deliver(struct webhook_sender *sender, const struct webhook_delivery
         pthread_mutex_unlock(&sender->lock);
         int64_t max_ms = (int64_t)config->webhook_backoff_max_seconds * 1000;
         wait = webhook_backoff_ms(d->attempts, config->webhook_backoff_ms, max_ms, jitter);
-        if (retry_after >= 0) {
-            /* Retry-After wins, within the backoff cap. */
+        if (retry_after > 0) {
+            /* Retry-After wins, within the backoff cap. libcurl reads 0 when
+             * the header is absent, so 0 means "not asked": a receiver that
+             * wants an immediate retry gets the backoff's first step. */
             wait = (int64_t)retry_after * 1000;
             if (wait > max_ms) wait = max_ms;
         }
