@@ -138,3 +138,10 @@ int blob_presign(struct blob *blob, const char *key, const char *method, int exp
 int blob_check(struct blob *blob, struct vsr_error *error) {
     return blob->ops->check(blob, error);
 }
+
+int blob_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
+                          struct vsr_error *error) {
+    *removed = 0;
+    if (!blob->ops->remove_abandoned) return VSR_OK;
+    return blob->ops->remove_abandoned(blob, before_ms, removed, error);
+}

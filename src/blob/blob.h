@@ -49,6 +49,9 @@ struct blob_ops {
     int (*presign)(struct blob *blob, const char *key, const char *method, int expires_seconds,
                    char *url, size_t url_size, struct vsr_error *error);
     int (*check)(struct blob *blob, struct vsr_error *error);
+    /* NULL when the backend leaves nothing behind (see blob_remove_abandoned). */
+    int (*remove_abandoned)(struct blob *blob, int64_t before_ms, int *removed,
+                            struct vsr_error *error);
 };
 
 struct blob {
@@ -123,5 +126,12 @@ int blob_presign(struct blob *blob, const char *key, const char *method, int exp
 
 /* VSR_OK when the store can be written (readiness checks). */
 int blob_check(struct blob *blob, struct vsr_error *error);
+
+/* Deletes the temporary objects of writers that died before commit or abort
+ * (a crash, kill -9): those last written before BEFORE_MS (ms since the
+ * epoch). A live writer writes as its bytes arrive, so a cutoff longer than
+ * any pause of a live writer never takes its file. *REMOVED counts them. */
+int blob_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
+                          struct vsr_error *error);
 
 #endif
