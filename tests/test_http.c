@@ -421,6 +421,83 @@ TEST(http_auth_and_isolation) {
     service_stop(&s);
 }
 
+/* POSTs /uploads declaring DECLARED bytes; its PUT path into PATH. */
+static void declare_upload(struct service *s, long long declared, char *path, size_t size) {
+    char body[200];
+    struct response r;
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":%lld}", declared);
+    call(s, "POST", "/api/v1/uploads", s->token, body, NULL, 0, NULL, &r);
+    CHECK_INT(201, r.status);
+    snprintf(path, size, "/api/v1/uploads/%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+}
+
+/* PUTs SEND bytes of VIDEO to PATH, with a Content-Length or (CHUNKED)
+ * without one; returns the status and the error code in CODE. */
+static long put_bytes(struct service *s, const char *path, const char *video, long long send,
+                      int chunked, char *code, size_t code_size) {
+    FILE *f = fopen(video, "rb");
+    struct response r;
+    char *bytes = malloc((size_t)send);
+    size_t got = f && bytes ? fread(bytes, 1, (size_t)send, f) : 0;
+    if (f) fclose(f);
+    CHECK_INT(send, (long long)got);
+    /* The first SEND bytes of the file, from memory. */
+    struct source src = {.file = got ? fmemopen(bytes, got, "rb") : NULL};
+    call(s, "PUT", path, s->token, NULL, &src, chunked ? -1 : (long long)got, NULL, &r);
+    if (src.file) fclose(src.file);
+    free(bytes);
+    snprintf(code, code_size, "%s", json_text(r.json, "error", "code"));
+    long status = r.status;
+    if (status >= 400) CHECK_STR("fileSize", json_text(r.json, "error", "field"));
+    response_free(&r);
+    return status;
+}
+
+/* Issue 23: an upload declared as 1,000 bytes took a 400 KB file and ended
+ * ready, and a short body ended ready too. Now a PUT of any other length
+ * than the declared fileSize is refused, 413 when longer and 422 when
+ * shorter, with or without a Content-Length; nothing is stored, and the
+ * upload stays open for a PUT of the right length. */
+TEST(http_upload_size_enforced) {
+    struct service s;
+    char video[512], path[256], code[64], upload_id[64];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    FILE *f = fopen(video, "rb");
+    long long size = 0;
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fclose(f);
+    }
+    CHECK_AT_LEAST(2000, size);
+    struct response r;
+
+    declare_upload(&s, 1000, path, sizeof path);
+    CHECK_INT(413, put_bytes(&s, path, video, size, 0, code, sizeof code));
+    CHECK_STR("file_too_large", code);
+    CHECK_INT(413, put_bytes(&s, path, video, size, 1, code, sizeof code)); /* chunked */
+    CHECK_STR("file_too_large", code);
+    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK_STR("upload_incomplete", json_text(r.json, "error", "code"));
+    response_free(&r);
+
+    declare_upload(&s, size, path, sizeof path);
+    CHECK_INT(422, put_bytes(&s, path, video, size - 100, 0, code, sizeof code));
+    CHECK_STR("size_mismatch", code);
+    CHECK_INT(422, put_bytes(&s, path, video, size - 100, 1, code, sizeof code));
+    CHECK_STR("size_mismatch", code);
+    /* The right length is still taken, and makes a job. */
+    CHECK_INT(200, put_bytes(&s, path, video, size, 1, code, sizeof code));
+    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    response_free(&r);
+    service_stop(&s);
+}
+
 TEST(http_request_validation) {
     struct service s;
     if (service_start(&s, 0, 64 * 1024) != 0) return;
@@ -1649,7 +1726,14 @@ TEST(http_direct_upload_download) {
         return;
     }
     struct response r;
-    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":1000}");
+    FILE *clip = fopen(video, "rb");
+    long long clip_size = 0;
+    if (clip) {
+        fseek(clip, 0, SEEK_END);
+        clip_size = ftell(clip);
+        fclose(clip);
+    }
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":%lld}", clip_size);
     call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
     CHECK_INT(201, r.status);
     const char *direct = json_text(r.json, "direct_upload_url", NULL);
@@ -1694,7 +1778,7 @@ TEST(http_direct_upload_download) {
     response_free(&r);
 
     /* A direct upload that is not a video is refused when a job names it. */
-    snprintf(body, sizeof body, "{\"fileName\":\"notes.txt\",\"fileSize\":10}");
+    snprintf(body, sizeof body, "{\"fileName\":\"notes.txt\",\"fileSize\":9}");
     call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
     snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
     snprintf(result, sizeof result, "%s/notes.txt", s.dir);
@@ -1705,6 +1789,26 @@ TEST(http_direct_upload_download) {
     create_job(&s, s.token, upload_id, NULL, &r);
     CHECK_INT(422, r.status);
     CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    response_free(&r);
+
+    /* Issue 23: the direct URL signs the declared length, so the bucket
+     * refuses a longer file; and a store that ignored it is caught when a
+     * job names the upload (here the object is written behind its back). */
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":1000}");
+    call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", video,
+             json_text(r.json, "direct_upload_url", NULL));
+    response_free(&r);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strcmp(out, "403") == 0);
+    char key[128];
+    snprintf(key, sizeof key, "uploads/%s", upload_id);
+    CHECK_INT(VSR_OK, blob_put_file(s.blob, key, video, 0, &error));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(413, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "file_too_large") == 0);
+    CHECK(strstr(json_text(r.json, "error", "message"), "declared fileSize 1000") != NULL);
     response_free(&r);
     service_stop(&s);
 }

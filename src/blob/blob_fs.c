@@ -253,7 +253,7 @@ static int fs_local_path(struct blob *blob, const char *key, char *path, size_t 
 }
 
 static int fs_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                      char *url, size_t url_size, struct vsr_error *error) {
+                      int64_t content_length, char *url, size_t url_size, struct vsr_error *error) {
     return 0; /* a local folder has no URL of its own: the service carries the bytes */
 }
 

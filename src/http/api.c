@@ -157,7 +157,8 @@ static json_t *upload_to_json(const struct http_server *server, const struct upl
     char direct[2048];
     struct vsr_error error = {0};
     if (up->state == UPLOAD_PENDING && left > 0 &&
-        blob_presign(server->blob, up->blob, "PUT", (int)left, direct, sizeof direct, &error) == 1)
+        blob_presign(server->blob, up->blob, "PUT", (int)left, up->declared_size, direct,
+                     sizeof direct, &error) == 1)
         json_object_set_new(json, "direct_upload_url", json_string(direct));
     json_object_set_new(json, "kind", json_string(upload_is_subtitles(up) ? "subtitles" : "video"));
     if (up->state == UPLOAD_READY && !upload_is_subtitles(up))
@@ -224,6 +225,28 @@ done:
     return result;
 }
 
+/* 413 for a body longer than the upload's declared fileSize, 422 for a
+ * shorter one; the upload stays pending, so the right file can be PUT.
+ * SENT is the body's length, or -1 for a chunked body counted only up to
+ * the first byte past DECLARED. */
+static enum MHD_Result size_refused(struct request *req, long long sent, long long declared) {
+    char message[240];
+    int over = sent < 0 || sent > declared;
+    if (sent < 0)
+        snprintf(message, sizeof message,
+                 "the body is longer than the declared fileSize of %lld bytes; PUT exactly"
+                 " fileSize bytes, or start a new upload with the right fileSize",
+                 declared);
+    else
+        snprintf(message, sizeof message,
+                 "the body has %lld bytes but the upload declared fileSize %lld; PUT exactly"
+                 " fileSize bytes, or start a new upload with the right fileSize",
+                 sent, declared);
+    return http_respond_error(req,
+                              over ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_UNPROCESSABLE_CONTENT,
+                              over ? "file_too_large" : "size_mismatch", message, "fileSize");
+}
+
 /* At the PUT's headers: the upload must exist, belong to the key, not have
  * expired and not be filled yet. The writer is opened here so the body
  * streams straight to storage. */
@@ -240,6 +263,15 @@ enum MHD_Result api_upload_begin(struct request *req) {
     if (req->upload.state != UPLOAD_PENDING)
         return http_respond_error(req, MHD_HTTP_CONFLICT, "upload_complete",
                                   "this upload already holds a file; start a new upload", NULL);
+    /* A body of another length than declared is refused before it is read
+     * (a chunked body is counted as it comes, in api_upload_finish). */
+    const char *length =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Length");
+    if (length) {
+        long long declared = (long long)req->upload.declared_size;
+        long long sent = strtoll(length, NULL, 10);
+        if (sent != declared) return size_refused(req, sent, declared);
+    }
     if (blob_writer_open(server->blob, req->upload.blob, &req->writer, &error) != VSR_OK)
         return storage_error(req, &error);
     return MHD_YES;
@@ -362,6 +394,15 @@ static int upload_complete_direct(struct http_server *server, struct upload *up,
         snprintf(up->error_message, sizeof up->error_message,
                  "the file has %lld bytes, over the limit of %lld", (long long)size,
                  (long long)server->config->max_request_size);
+    } else if (size != up->declared_size) {
+        /* The presigned URL signs the length, but not every S3 store checks it. */
+        up->state = UPLOAD_REJECTED;
+        snprintf(up->error_code, sizeof up->error_code, "%s",
+                 size > up->declared_size ? "file_too_large" : "size_mismatch");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the uploaded file has %lld bytes but the upload declared fileSize %lld;"
+                 " start a new upload with the right fileSize",
+                 (long long)size, (long long)up->declared_size);
     } else {
         probe_upload(server, up);
     }
@@ -375,6 +416,11 @@ enum MHD_Result api_upload_finish(struct request *req) {
     if (req->write_failed) return storage_error(req, &req->write_error);
     struct blob_writer *writer = req->writer;
     req->writer = NULL;
+    if (req->over_declared || req->received != req->upload.declared_size) {
+        blob_writer_abort(writer); /* nothing is stored */
+        long long declared = (long long)req->upload.declared_size;
+        return size_refused(req, req->over_declared ? -1 : (long long)req->received, declared);
+    }
     if (blob_writer_commit(writer, &error) != VSR_OK) return storage_error(req, &error);
     struct upload *up = &req->upload;
     up->size = req->received;
@@ -438,7 +484,7 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         char direct[2048];
         struct vsr_error error = {0};
         int seconds = server->config->download_url_seconds;
-        if (blob_presign(server->blob, job->output_blob, "GET", seconds, direct, sizeof direct,
+        if (blob_presign(server->blob, job->output_blob, "GET", seconds, -1, direct, sizeof direct,
                          &error) == 1) {
             json_object_set_new(json, "download_url", json_string(direct));
             json_object_set_new(json, "download_expires_at",
@@ -639,9 +685,19 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
                                     "upload_id");
         goto done;
     }
+    if (found == 1 && up.state == UPLOAD_READY && up.size != up.declared_size) {
+        /* Only uploads stored before sizes were enforced can get here. */
+        up.state = UPLOAD_REJECTED;
+        snprintf(up.error_code, sizeof up.error_code, "size_mismatch");
+        snprintf(up.error_message, sizeof up.error_message,
+                 "the upload holds %lld bytes but declared fileSize %lld; start a new upload",
+                 (long long)up.size, (long long)up.declared_size);
+    }
     if (found == 0 || up.state != UPLOAD_READY) {
+        int too_large = found == 1 && up.state == UPLOAD_REJECTED &&
+                        strcmp(up.error_code, "file_too_large") == 0;
         result = http_respond_error(
-            req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+            req, too_large ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_UNPROCESSABLE_CONTENT,
             found == 0 ? "upload_not_found"
                        : (up.state == UPLOAD_PENDING ? "upload_incomplete" : up.error_code),
             found == 0 ? "no such upload for this key"

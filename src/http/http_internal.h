@@ -78,6 +78,7 @@ struct request {
     struct blob_writer *writer;
     struct upload upload;
     int64_t received;
+    int over_declared; /* an upload's body went past its declared fileSize */
     int write_failed;
     struct vsr_error write_error;
     /* A multipart POST /api/v1/jobs: the "file" part streams into WRITER

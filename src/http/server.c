@@ -292,6 +292,10 @@ static void take_body(struct request *req, const char *data, size_t size) {
             req->body_too_large = 1;
             return;
         }
+        if (req->received > req->upload.declared_size) {
+            req->over_declared = 1; /* api_upload_finish answers 413 */
+            return;
+        }
         if (blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
             req->write_failed = 1;
         return;
