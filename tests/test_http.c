@@ -719,6 +719,102 @@ TEST(http_lease_reclaim) {
     service_stop(&s);
 }
 
+/* ---- no server paths in client errors ---------------------------------- */
+
+/* The work folder is a file, so every job fails writing there; one try. */
+static void broken_work_folder(struct service_config *config) {
+    char path[1100];
+    snprintf(path, sizeof path, "%.1000s/work", config->data_dir);
+    FILE *f = fopen(path, "w");
+    if (f) fclose(f);
+    config->max_attempts = 1;
+    config->webhook_allow_private = 1;
+}
+
+/* MESSAGE names no file of the server's (its folder, blobs/, work/). */
+static void check_no_path(const char *dir, const char *message) {
+    CHECK(message[0] != '\0');
+    CHECK(strstr(message, dir) == NULL);
+    CHECK(strstr(message, "/blobs/") == NULL);
+    CHECK(strstr(message, "/work") == NULL);
+    if (strstr(message, dir) || strstr(message, "/blobs/") || strstr(message, "/work"))
+        fprintf(stderr, "  a server path in: %s\n", message);
+}
+
+/* Issue 23: 422 not_a_video, 503 storage_unavailable, a failed job's
+ * error.message and its webhook's data.error named server paths such as
+ * /.../blobs/uploads/upl_... Now they name the upload or the job. */
+TEST(http_errors_name_no_paths) {
+    struct service s;
+    char video[512], upload_id[64], path[256], job_id[64], body[512];
+    if (service_start_tweaked(&s, 1, 64 << 20, broken_work_folder) != 0) return;
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    /* 422 not_a_video */
+    declare_upload(&s, 5000, path, sizeof path);
+    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+    struct source garbage = {.fake_remaining = 5000};
+    call(&s, "PUT", path, s.token, NULL, &garbage, 5000, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK_STR("not_a_video", json_text(r.json, "error", "code"));
+    check_no_path(s.dir, json_text(r.json, "error", "message"));
+    CHECK(strstr(json_text(r.json, "error", "message"), upload_id) != NULL);
+    response_free(&r);
+
+    /* A failed job: the API's error.message and the webhook's data.error. */
+    upload_file(&s, s.token, video, &r);
+    CHECK_INT(200, r.status);
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    snprintf(body, sizeof body,
+             "{\"upload_id\":\"%s\",\"webhook_url\":\"http://127.0.0.1:9/hook\","
+             "\"options\":{\"preset\":\"ultrafast\"}}",
+             upload_id);
+    call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(202, r.status);
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    wait_job(&s, job_id, 60, &r);
+    CHECK_STR("failed", json_text(r.json, "status", NULL));
+    check_no_path(s.dir, json_text(r.json, "error", "message"));
+    CHECK(strstr(json_text(r.json, "error", "message"), job_id) != NULL);
+    response_free(&r);
+    struct webhook_delivery rows[2];
+    int count = 0;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_webhook_list(s.store, job_id, rows, 2, &count, &error));
+    CHECK_INT(1, count);
+    json_t *payload = count == 1 ? json_loads(rows[0].payload, 0, NULL) : NULL;
+    json_t *data = json_object_get(payload, "data");
+    check_no_path(s.dir, json_text(json_object_get(data, "error"), "message", NULL));
+    json_decref(payload);
+
+    /* 503 storage_unavailable: the uploads folder is a file now. */
+    if (!test_on_s3()) {
+        char uploads[600], moved[620];
+        snprintf(uploads, sizeof uploads, "%s/blobs/uploads", s.dir);
+        snprintf(moved, sizeof moved, "%s.moved", uploads);
+        CHECK_INT(0, rename(uploads, moved));
+        FILE *f = fopen(uploads, "w");
+        if (f) fclose(f);
+        declare_upload(&s, 5000, path, sizeof path);
+        snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+        struct source more = {.fake_remaining = 5000};
+        call(&s, "PUT", path, s.token, NULL, &more, 5000, NULL, &r);
+        CHECK_INT(503, r.status);
+        CHECK_STR("storage_unavailable", json_text(r.json, "error", "code"));
+        check_no_path(s.dir, json_text(r.json, "error", "message"));
+        CHECK(strstr(json_text(r.json, "error", "message"), upload_id) != NULL);
+        response_free(&r);
+    }
+    service_stop(&s);
+}
+
 /* ---- webhooks ---------------------------------------------------------- */
 
 static void webhook_config(struct service_config *config) {

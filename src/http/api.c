@@ -17,6 +17,7 @@
 #include "service/retention.h"
 #include "service/webhooks.h"
 #include "util/ids.h"
+#include "util/redact.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -165,10 +166,13 @@ static json_t *upload_to_json(const struct http_server *server, const struct upl
         json_object_set_new(json, "media",
                             json_pack("{s:f, s:i, s:i}", "duration_seconds", up->media_seconds,
                                       "width", up->width, "height", up->height));
-    if (up->state == UPLOAD_REJECTED)
-        json_object_set_new(
-            json, "error",
-            json_pack("{s:s, s:s}", "code", up->error_code, "message", up->error_message));
+    if (up->state == UPLOAD_REJECTED) {
+        char message[STORE_MESSAGE_SIZE];
+        snprintf(message, sizeof message, "%s", up->error_message);
+        redact_paths(message, sizeof message, server->config->data_dir);
+        json_object_set_new(json, "error",
+                            json_pack("{s:s, s:s}", "code", up->error_code, "message", message));
+    }
     return json;
 }
 
@@ -287,7 +291,10 @@ static int local_copy(struct http_server *server, const char *key, char *path, s
                       int *temp, struct vsr_error *error) {
     *temp = 0;
     if (blob_local_path(server->blob, key, path, size)) return VSR_OK;
-    snprintf(path, size, "%s/probe-XXXXXX", server->config->data_dir);
+    /* Named after the blob, so that an error about it names the upload
+     * once redact_paths has taken the folder out. */
+    const char *name = strrchr(key, '/');
+    snprintf(path, size, "%s/probe-%.80s-XXXXXX", server->config->data_dir, name ? name + 1 : key);
     int fd = mkstemp(path);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
@@ -437,6 +444,11 @@ enum MHD_Result api_upload_finish(struct request *req) {
 
 static json_t *job_to_json(struct http_server *server, const struct job *job, int with_position) {
     json_t *options = json_loads(job->options, 0, NULL);
+    /* Workers store messages without paths; jobs failed before they did
+     * may still hold some. */
+    char message[STORE_MESSAGE_SIZE];
+    snprintf(message, sizeof message, "%s", job->error_message);
+    redact_paths(message, sizeof message, server->config->data_dir);
     json_t *json = json_pack(
         "{s:s, s:s, s:s, s:f, s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:o}", "id", job->id, "type",
         job->type, "status", job_state_name(job->state), "progress", round(job->progress * 10) / 10,
@@ -445,7 +457,7 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         time_or_null(job->created_at), "started_at", time_or_null(job->started_at), "finished_at",
         time_or_null(job->finished_at), "error",
         job->error_code[0] && job->state != JOB_SUCCEEDED
-            ? json_pack("{s:s, s:s}", "code", job->error_code, "message", job->error_message)
+            ? json_pack("{s:s, s:s}", "code", job->error_code, "message", message)
             : json_null());
     if (!json) return NULL;
     json_object_set_new(json, "webhook_url",

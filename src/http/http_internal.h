@@ -68,6 +68,9 @@ struct request {
     char request_id[40];
     int64_t started_us;
     int status; /* of the queued response; 0 until one is */
+    /* An error message as it was before redact_paths took the server's paths
+     * out of the client's copy: for the request log only. */
+    char log_detail[STORE_MESSAGE_SIZE];
     struct api_key key;
     int authenticated;
     /* JSON bodies are buffered (up to HTTP_JSON_BODY_MAX). */

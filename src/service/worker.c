@@ -30,6 +30,7 @@
 #include "jobs/job_types.h"
 #include "service/hours.h"
 #include "util/ids.h"
+#include "util/redact.h"
 #include "util/thread_name.h"
 
 struct slot {
@@ -206,6 +207,7 @@ static void run_job(struct slot *slot, struct job *job) {
     pthread_mutex_unlock(&pool->lock);
 
     struct vsr_error store_error = {0};
+    char client_message[sizeof error.message];
     double seconds = (double)(ids_monotonic_ms() - started) / 1000.0;
     enum job_state final = JOB_FAILED;
     if (lease_lost) {
@@ -226,7 +228,11 @@ static void run_job(struct slot *slot, struct job *job) {
             finish.state = JOB_FAILED;
             finish.retryable = retryable(rc);
             finish.error_code = vsr_status_name(rc);
-            finish.error_message = error.message;
+            /* The API and the webhook show this; the log line below keeps
+             * the paths. */
+            snprintf(client_message, sizeof client_message, "%s", error.message);
+            redact_paths(client_message, sizeof client_message, pool->config->data_dir);
+            finish.error_message = client_message;
         }
         int held = store_job_finish(pool->store, job->id, slot->worker_id, &finish, &store_error);
         if (held < 0) log_job(slot, job, "job.finish_failed", store_error.message);
