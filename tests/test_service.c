@@ -476,8 +476,10 @@ TEST(service_orphan_files) {
     make_file(work, held_input, old);
     make_file(work, queued_temp, old);
     make_file(work, queued_input, 0);
-    make_file(work, "job_0123abcd.mp4", old); /* no such job */
-    make_file(work, "notes.txt", old);        /* not ours */
+    make_file(work, "job_0123abcd.mp4", old);  /* no such job */
+    make_file(work, "notes.txt", old);         /* not ours */
+    make_file(dir, "probe-upl_a-Q1w2E3", old); /* the API's copy on S3 */
+    make_file(dir, "probe-upl_b-R4t5Y6", 0);   /* a probe going on */
     int folder = !test_on_s3();
     snprintf(uploads, sizeof uploads, "%s/uploads", blobs);
     if (folder) {
@@ -490,7 +492,7 @@ TEST(service_orphan_files) {
     snprintf(cmd, sizeof cmd, "%s cleanup --data-dir %s %s --retention-hours 0", test_vsr_bin(),
              dir, backend);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    snprintf(name, sizeof name, "deleted %d temporary files", folder ? 3 : 2);
+    snprintf(name, sizeof name, "deleted %d temporary files", folder ? 4 : 3);
     CHECK(strstr(out, name) != NULL);
     if (!strstr(out, name)) fprintf(stderr, "  cleanup said: %s\n", out);
     CHECK(file_exists(work, held_input));
@@ -498,6 +500,8 @@ TEST(service_orphan_files) {
     CHECK(file_exists(work, queued_input));
     CHECK(!file_exists(work, "job_0123abcd.mp4"));
     CHECK(file_exists(work, "notes.txt"));
+    CHECK(!file_exists(dir, "probe-upl_a-Q1w2E3"));
+    CHECK(file_exists(dir, "probe-upl_b-R4t5Y6"));
     if (folder) {
         CHECK(!file_exists(uploads, "upl_a.bin.part-AbC123"));
         CHECK(file_exists(uploads, "upl_b.bin.part-XyZ789"));

@@ -66,11 +66,28 @@ static int sweep_work(const struct service_config *config, struct store *store, 
     return rc;
 }
 
+/* The API's copies of uploads it probes on object storage (http/api.c,
+ * DATA_DIR/probe-NAME-XXXXXX): a probe takes seconds, so one untouched for
+ * ORPHAN_PART_AGE_MS belongs to no live request. */
+static void sweep_probes(const struct service_config *config, int64_t now, int *removed) {
+    DIR *d = opendir(config->data_dir);
+    if (!d) return;
+    struct dirent *e;
+    struct stat st;
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "probe-", 6) == 0 &&
+            fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+            modified_ms(&st) < now - ORPHAN_PART_AGE_MS && unlinkat(dirfd(d), e->d_name, 0) == 0)
+            (*removed)++;
+    closedir(d);
+}
+
 int orphans_sweep(const struct service_config *config, struct store *store, struct blob *blob,
                   int64_t now, int *removed, struct vsr_error *error) {
-    int in_blob = 0, in_work = 0;
+    int in_blob = 0, in_work = 0, probes = 0;
     int rc = blob_remove_abandoned(blob, now - ORPHAN_PART_AGE_MS, &in_blob, error);
     if (rc == VSR_OK) rc = sweep_work(config, store, now, &in_work, error);
-    *removed = in_blob + in_work;
+    if (rc == VSR_OK) sweep_probes(config, now, &probes);
+    *removed = in_blob + in_work + probes;
     return rc;
 }

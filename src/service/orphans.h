@@ -4,11 +4,13 @@
  *   DATA_DIR/work/job_ID.input, .subtitles, .mp4 ... a job's local copies
  *   DATA_DIR/work/.job_ID.mp4.XXXXXX                   the encoder's temp file
  *   the file store's temporaries (blob_remove_abandoned: "*.part-XXXXXX")
+ *   DATA_DIR/probe-NAME-XXXXXX                         the API's probe copies
  *
  * A work file is removed only when the job it is named after holds no live
  * lease (it is not processing, or its lease ran out, or there is no such
  * job) and the file has not changed for ORPHAN_WORK_AGE_MS; a temporary of
- * the file store when it has not changed for ORPHAN_PART_AGE_MS. Both are
+ * the file store or a probe copy when it has not changed for
+ * ORPHAN_PART_AGE_MS. Both are
  * safe while workers and uploads run, on this host or others sharing the
  * folders. `vsr serve` and `vsr worker` sweep at start and with every
  * retention sweep; `vsr cleanup` sweeps once.
