@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -813,6 +815,116 @@ TEST(http_errors_name_no_paths) {
         response_free(&r);
     }
     service_stop(&s);
+}
+
+/* ---- a full disk ------------------------------------------------------- */
+
+/* The work folder is a 1 MB tmpfs, filled up: a real full disk, for jobs
+ * only (database and storage stay where they are). Needs the right to
+ * mount (root); without it the test says skip. */
+static int disk_mounted;
+static int disk_min_free_mb;
+
+static void fill_folder(const char *dir) {
+    char path[1100];
+    snprintf(path, sizeof path, "%.1000s/filler", dir);
+    FILE *f = fopen(path, "wb");
+    static char chunk[16384];
+    while (f && fwrite(chunk, 1, sizeof chunk, f) == sizeof chunk) {
+    }
+    if (f) fclose(f);
+    /* What is left is less than a chunk: the same in small writes. */
+    f = fopen(path, "ab");
+    while (f && fputc('x', f) != EOF && fflush(f) == 0) {
+    }
+    if (f) fclose(f);
+}
+
+static void full_work_folder(struct service_config *config) {
+    char work[1100];
+    snprintf(work, sizeof work, "%.1000s/work", config->data_dir);
+    mkdir(work, 0755);
+    disk_mounted = mount("tmpfs", work, "tmpfs", 0, "size=1m") == 0;
+    if (disk_mounted) fill_folder(work);
+    config->min_free_mb = disk_min_free_mb;
+    config->max_attempts = 2;
+}
+
+/* Runs one remove job with the work folder full, frees it after FULL_MS;
+ * returns the job's final state as JSON in R. */
+static void job_on_full_disk(struct service *s, const char *video, int full_ms,
+                             struct response *r) {
+    char upload_id[64], job_id[64], work[600], filler[700], path[128];
+    queue_job(s, video, upload_id, job_id);
+    usleep((useconds_t)full_ms * 1000);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
+    call(s, "GET", path, s->token, NULL, NULL, 0, NULL, r);
+    /* Waiting, not failed: queued again (or between tries), attempts left. */
+    CHECK(strcmp(json_text(r->json, "status", NULL), "queued") == 0 ||
+          strcmp(json_text(r->json, "status", NULL), "processing") == 0);
+    CHECK(json_is_null(json_object_get(r->json, "finished_at")));
+    response_free(r);
+    snprintf(work, sizeof work, "%s/work", s->dir);
+    snprintf(filler, sizeof filler, "%s/filler", work);
+    CHECK_INT(0, unlink(filler));
+    wait_job(s, job_id, 60, r);
+}
+
+/* Issue 23: with the data folder on a small file system, accepted jobs
+ * spent all their attempts within seconds and stayed failed after space was
+ * freed. Now a worker claims nothing while the work folder has less than
+ * VSR_MIN_FREE_MB free (readyz says so), a job that runs out of space goes
+ * back to the queue with its attempt unspent and the pool waits 1, 2, 4 ...
+ * s, and the job succeeds once there is room. */
+TEST(http_disk_full_waits) {
+    struct service s;
+    char video[512];
+    struct response r;
+    /* 1. Below VSR_MIN_FREE_MB: not claimed at all. */
+    disk_min_free_mb = 1;
+    if (service_start_tweaked(&s, 1, 64 << 20, full_work_folder) != 0) return;
+    char work[600];
+    snprintf(work, sizeof work, "%s/work", s.dir);
+    if (!disk_mounted) {
+        printf("  skip: cannot mount a tmpfs here (needs root)\n");
+        service_stop(&s);
+        return;
+    }
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    CHECK_INT(0, make_video(video));
+    call(&s, "GET", "/health/readyz", NULL, NULL, NULL, 0, NULL, &r);
+    json_t *disk = json_object_get(json_object_get(r.json, "services"), "disk");
+    CHECK(json_is_false(json_object_get(disk, "ok")));
+    CHECK_AT_MOST(1 << 20, json_integer_value(json_object_get(disk, "free_bytes")));
+    CHECK_INT(1 << 20, json_integer_value(json_object_get(disk, "min_free_bytes")));
+    CHECK_STR("ok", json_text(r.json, "status", NULL)); /* the API itself is ready */
+    response_free(&r);
+    job_on_full_disk(&s, video, 2500, &r);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
+    CHECK_INT(1, json_integer_value(json_object_get(r.json, "attempts")));
+    response_free(&r);
+    call(&s, "GET", "/health/readyz", NULL, NULL, NULL, 0, NULL, &r);
+    disk = json_object_get(json_object_get(r.json, "services"), "disk");
+    CHECK(json_is_true(json_object_get(disk, "ok")));
+    response_free(&r);
+    service_stop(&s);
+    umount2(work, MNT_DETACH);
+
+    /* 2. No threshold: the job runs out of space itself, more often than
+     * its 2 attempts, and still succeeds. */
+    disk_min_free_mb = 0;
+    if (service_start_tweaked(&s, 1, 64 << 20, full_work_folder) != 0) return;
+    snprintf(work, sizeof work, "%s/work", s.dir);
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    CHECK_INT(0, make_video(video));
+    job_on_full_disk(&s, video, 3500, &r);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
+    if (strcmp(json_text(r.json, "status", NULL), "succeeded") != 0)
+        fprintf(stderr, "  job: %s\n", r.body.data ? r.body.data : "");
+    CHECK_INT(1, json_integer_value(json_object_get(r.json, "attempts")));
+    response_free(&r);
+    service_stop(&s);
+    umount2(work, MNT_DETACH);
 }
 
 /* ---- webhooks ---------------------------------------------------------- */

@@ -14,6 +14,7 @@
 #include "http/http_internal.h"
 #include "jobs/caption_jobs.h"
 #include "jobs/job_types.h"
+#include "service/disk_space.h"
 #include "service/retention.h"
 #include "service/webhooks.h"
 #include "util/ids.h"
@@ -101,11 +102,22 @@ enum MHD_Result api_readyz(struct request *req) {
     json_t *queue = json_pack("{s:b, s:I, s:I, s:I}", "ok", queue_ok, "latency_ms",
                               (json_int_t)(t3 - t2), "queued", (json_int_t)depth[JOB_QUEUED],
                               "processing", (json_int_t)depth[JOB_PROCESSING]);
+    /* Where workers write (the data folder when this process runs none).
+     * Reported, not counted in "status": a full disk stops workers from
+     * claiming, while the API still answers (uploads: 503). */
+    char work[CONFIG_TEXT_SIZE + 8];
+    snprintf(work, sizeof work, "%s/work", server->config->data_dir);
+    int64_t free_bytes = disk_free_bytes(work);
+    if (free_bytes < 0) free_bytes = disk_free_bytes(server->config->data_dir);
+    int64_t min_free = (int64_t)server->config->min_free_mb * 1024 * 1024;
+    json_t *disk =
+        json_pack("{s:b, s:I, s:I}", "ok", free_bytes < 0 || free_bytes >= min_free, "free_bytes",
+                  (json_int_t)free_bytes, "min_free_bytes", (json_int_t)min_free);
     int ok = db_ok && blob_ok && queue_ok;
     return http_respond_json(req, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                             json_pack("{s:s, s:{s:o, s:o, s:o}}", "status",
+                             json_pack("{s:s, s:{s:o, s:o, s:o, s:o}}", "status",
                                        ok ? "ok" : "unavailable", "services", "database", database,
-                                       "storage", storage, "queue", queue));
+                                       "storage", storage, "queue", queue, "disk", disk));
 }
 
 enum MHD_Result api_metrics(struct request *req, int json) {
