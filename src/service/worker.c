@@ -73,9 +73,11 @@ struct worker_pool {
     int count;
     struct slot *slots;
     /* Out of disk space (guarded by lock): no claims before disk_retry_at
-     * (monotonic ms); disk_wait_ms is the next wait, 0 while there is room. */
+     * (monotonic ms); disk_wait_ms is the next wait, back to 0 when a job
+     * succeeds; disk_low while the last check found too little room. */
     int64_t disk_retry_at;
     int64_t disk_wait_ms;
+    int disk_low;
 };
 
 #define DISK_WAIT_FIRST_MS 1000
@@ -208,15 +210,14 @@ static int64_t work_free_bytes(const struct worker_pool *pool) {
     return disk_free_bytes(work);
 }
 
-/* There is room again (a check passed or a job succeeded): the next full
- * disk starts from the first wait. */
-static void disk_recovered(struct worker_pool *pool, int64_t free_bytes) {
+/* The check found room (again): logged once. The wait keeps growing until
+ * a job succeeds, in case the room is still too little for the job. */
+static void disk_recovered(struct worker_pool *pool, int64_t free_bytes, int64_t min_free) {
     pthread_mutex_lock(&pool->lock);
-    int was_full = pool->disk_wait_ms > 0;
-    pool->disk_wait_ms = 0;
+    int was_low = pool->disk_low;
+    pool->disk_low = 0;
     pthread_mutex_unlock(&pool->lock);
-    if (was_full)
-        log_disk("worker.disk_ok", free_bytes, (int64_t)pool->config->min_free_mb * 1024 * 1024, 0);
+    if (was_low) log_disk("worker.disk_ok", free_bytes, min_free, 0);
 }
 
 /* Whether a job may be claimed as far as disk space goes: not within a
@@ -230,9 +231,12 @@ static int disk_has_room(struct worker_pool *pool) {
     if (min_free <= 0) return 1;
     int64_t free_bytes = work_free_bytes(pool);
     if (free_bytes < 0 || free_bytes >= min_free) {
-        disk_recovered(pool, free_bytes);
+        disk_recovered(pool, free_bytes, min_free);
         return 1;
     }
+    pthread_mutex_lock(&pool->lock);
+    pool->disk_low = 1;
+    pthread_mutex_unlock(&pool->lock);
     log_disk("worker.disk_full", free_bytes, min_free, disk_wait(pool));
     return 0;
 }
@@ -335,7 +339,11 @@ static void run_job(struct slot *slot, struct job *job) {
         int held = store_job_finish(pool->store, job->id, slot->worker_id, &finish, &store_error);
         if (held < 0) log_job(slot, job, "job.finish_failed", store_error.message);
         if (held == 0 && rc == VSR_OK) blob_remove(pool->blob, key, &store_error);
-        if (rc == VSR_OK) disk_recovered(pool, work_free_bytes(pool));
+        if (rc == VSR_OK) { /* there was room for a whole job: waits start over */
+            pthread_mutex_lock(&pool->lock);
+            pool->disk_wait_ms = 0;
+            pthread_mutex_unlock(&pool->lock);
+        }
         log_job(slot, job,
                 final == JOB_SUCCEEDED  ? "job.succeeded"
                 : final == JOB_CANCELED ? "job.canceled"
