@@ -74,7 +74,7 @@ TEST(blob_fs) {
     CHECK_INT(1, blob_local_path(blob, "results/r.mp4", local, sizeof local));
     CHECK(stat(local, &st) == 0 && st.st_size == 5);
     char url[256];
-    CHECK_INT(0, blob_presign(blob, "results/r.mp4", "GET", 60, url, sizeof url, &error));
+    CHECK_INT(0, blob_presign(blob, "results/r.mp4", "GET", 60, -1, url, sizeof url, &error));
 
     CHECK_INT(VSR_OK, blob_remove(blob, "results/r.mp4", &error));
     CHECK_INT(VSR_OK, blob_remove(blob, "results/r.mp4", &error)); /* already gone: fine */

@@ -153,15 +153,27 @@ TEST(blob_s3_presigned_curl) {
     snprintf(cmd, sizeof cmd, "head -c 3000000 /dev/urandom > '%s'", file);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
 
-    CHECK_INT(1, blob_presign(blob, "uploads/direct.bin", "PUT", 60, url, sizeof url, &error));
+    /* A PUT URL bound to 3,000,000 bytes (issue 23: the declared fileSize
+     * was not enforced) refuses a file of any other length. */
+    char longer[600];
+    snprintf(longer, sizeof longer, "%s/longer.bin", dir);
+    snprintf(cmd, sizeof cmd, "head -c 3000001 /dev/urandom > '%s'", longer);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK_INT(
+        1, blob_presign(blob, "uploads/direct.bin", "PUT", 60, 3000000, url, sizeof url, &error));
+    CHECK(strstr(url, "X-Amz-SignedHeaders=content-length%3Bhost") != NULL);
+    snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", longer, url);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strcmp(out, "403") == 0);
+    int64_t size = 0;
+    CHECK_INT(0, blob_stat(blob, "uploads/direct.bin", &size, &error));
     snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", file, url);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     CHECK(strcmp(out, "200") == 0);
-    int64_t size = 0;
     CHECK_INT(1, blob_stat(blob, "uploads/direct.bin", &size, &error));
     CHECK_INT(3000000, size);
 
-    CHECK_INT(1, blob_presign(blob, "uploads/direct.bin", "GET", 60, url, sizeof url, &error));
+    CHECK_INT(1, blob_presign(blob, "uploads/direct.bin", "GET", 60, -1, url, sizeof url, &error));
     snprintf(cmd, sizeof cmd, "curl -sSf -o '%s' '%s' && cmp '%s' '%s'", back, url, file, back);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
 
@@ -171,7 +183,7 @@ TEST(blob_s3_presigned_curl) {
     CHECK(strcmp(out, "403") == 0);
 
     /* Expired: 1 s, then 2 s later. */
-    CHECK_INT(1, blob_presign(blob, "uploads/direct.bin", "GET", 1, url, sizeof url, &error));
+    CHECK_INT(1, blob_presign(blob, "uploads/direct.bin", "GET", 1, -1, url, sizeof url, &error));
     sleep(2);
     snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' '%s'", url);
     CHECK_INT(0, test_run(cmd, out, sizeof out));

@@ -1,16 +1,22 @@
 /* test_http.c: the job service end to end: the real HTTP server on a
  * loopback port, real SQLite and a real folder, in-process workers running
  * the real engine, driven by libcurl as the client. */
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
+#include <microhttpd.h>
 
 #include "blob/blob.h"
 #include "http/key_cache.h"
@@ -417,6 +423,83 @@ TEST(http_auth_and_isolation) {
     service_stop(&s);
 }
 
+/* POSTs /uploads declaring DECLARED bytes; its PUT path into PATH. */
+static void declare_upload(struct service *s, long long declared, char *path, size_t size) {
+    char body[200];
+    struct response r;
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":%lld}", declared);
+    call(s, "POST", "/api/v1/uploads", s->token, body, NULL, 0, NULL, &r);
+    CHECK_INT(201, r.status);
+    snprintf(path, size, "/api/v1/uploads/%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+}
+
+/* PUTs SEND bytes of VIDEO to PATH, with a Content-Length or (CHUNKED)
+ * without one; returns the status and the error code in CODE. */
+static long put_bytes(struct service *s, const char *path, const char *video, long long send,
+                      int chunked, char *code, size_t code_size) {
+    FILE *f = fopen(video, "rb");
+    struct response r;
+    char *bytes = malloc((size_t)send);
+    size_t got = f && bytes ? fread(bytes, 1, (size_t)send, f) : 0;
+    if (f) fclose(f);
+    CHECK_INT(send, (long long)got);
+    /* The first SEND bytes of the file, from memory. */
+    struct source src = {.file = got ? fmemopen(bytes, got, "rb") : NULL};
+    call(s, "PUT", path, s->token, NULL, &src, chunked ? -1 : (long long)got, NULL, &r);
+    if (src.file) fclose(src.file);
+    free(bytes);
+    snprintf(code, code_size, "%s", json_text(r.json, "error", "code"));
+    long status = r.status;
+    if (status >= 400) CHECK_STR("fileSize", json_text(r.json, "error", "field"));
+    response_free(&r);
+    return status;
+}
+
+/* Issue 23: an upload declared as 1,000 bytes took a 400 KB file and ended
+ * ready, and a short body ended ready too. Now a PUT of any other length
+ * than the declared fileSize is refused, 413 when longer and 422 when
+ * shorter, with or without a Content-Length; nothing is stored, and the
+ * upload stays open for a PUT of the right length. */
+TEST(http_upload_size_enforced) {
+    struct service s;
+    char video[512], path[256], code[64], upload_id[64];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    FILE *f = fopen(video, "rb");
+    long long size = 0;
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        size = ftell(f);
+        fclose(f);
+    }
+    CHECK_AT_LEAST(2000, size);
+    struct response r;
+
+    declare_upload(&s, 1000, path, sizeof path);
+    CHECK_INT(413, put_bytes(&s, path, video, size, 0, code, sizeof code));
+    CHECK_STR("file_too_large", code);
+    CHECK_INT(413, put_bytes(&s, path, video, size, 1, code, sizeof code)); /* chunked */
+    CHECK_STR("file_too_large", code);
+    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK_STR("upload_incomplete", json_text(r.json, "error", "code"));
+    response_free(&r);
+
+    declare_upload(&s, size, path, sizeof path);
+    CHECK_INT(422, put_bytes(&s, path, video, size - 100, 0, code, sizeof code));
+    CHECK_STR("size_mismatch", code);
+    CHECK_INT(422, put_bytes(&s, path, video, size - 100, 1, code, sizeof code));
+    CHECK_STR("size_mismatch", code);
+    /* The right length is still taken, and makes a job. */
+    CHECK_INT(200, put_bytes(&s, path, video, size, 1, code, sizeof code));
+    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(202, r.status);
+    response_free(&r);
+    service_stop(&s);
+}
+
 TEST(http_request_validation) {
     struct service s;
     if (service_start(&s, 0, 64 * 1024) != 0) return;
@@ -638,6 +721,212 @@ TEST(http_lease_reclaim) {
     service_stop(&s);
 }
 
+/* ---- no server paths in client errors ---------------------------------- */
+
+/* The work folder is a file, so every job fails writing there; one try. */
+static void broken_work_folder(struct service_config *config) {
+    char path[1100];
+    snprintf(path, sizeof path, "%.1000s/work", config->data_dir);
+    FILE *f = fopen(path, "w");
+    if (f) fclose(f);
+    config->max_attempts = 1;
+    config->webhook_allow_private = 1;
+}
+
+/* MESSAGE names no file of the server's (its folder, blobs/, work/). */
+static void check_no_path(const char *dir, const char *message) {
+    CHECK(message[0] != '\0');
+    CHECK(strstr(message, dir) == NULL);
+    CHECK(strstr(message, "/blobs/") == NULL);
+    CHECK(strstr(message, "/work") == NULL);
+    if (strstr(message, dir) || strstr(message, "/blobs/") || strstr(message, "/work"))
+        fprintf(stderr, "  a server path in: %s\n", message);
+}
+
+/* Issue 23: 422 not_a_video, 503 storage_unavailable, a failed job's
+ * error.message and its webhook's data.error named server paths such as
+ * /.../blobs/uploads/upl_... Now they name the upload or the job. */
+TEST(http_errors_name_no_paths) {
+    struct service s;
+    char video[512], upload_id[64], path[256], job_id[64], body[512];
+    if (service_start_tweaked(&s, 1, 64 << 20, broken_work_folder) != 0) return;
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    if (make_video(video) != 0) {
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    /* 422 not_a_video */
+    declare_upload(&s, 5000, path, sizeof path);
+    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+    struct source garbage = {.fake_remaining = 5000};
+    call(&s, "PUT", path, s.token, NULL, &garbage, 5000, NULL, &r);
+    CHECK_INT(422, r.status);
+    CHECK_STR("not_a_video", json_text(r.json, "error", "code"));
+    check_no_path(s.dir, json_text(r.json, "error", "message"));
+    CHECK(strstr(json_text(r.json, "error", "message"), upload_id) != NULL);
+    response_free(&r);
+
+    /* A failed job: the API's error.message and the webhook's data.error. */
+    upload_file(&s, s.token, video, &r);
+    CHECK_INT(200, r.status);
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    snprintf(body, sizeof body,
+             "{\"upload_id\":\"%s\",\"webhook_url\":\"http://127.0.0.1:9/hook\","
+             "\"options\":{\"preset\":\"ultrafast\"}}",
+             upload_id);
+    call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
+    CHECK_INT(202, r.status);
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    wait_job(&s, job_id, 60, &r);
+    CHECK_STR("failed", json_text(r.json, "status", NULL));
+    check_no_path(s.dir, json_text(r.json, "error", "message"));
+    CHECK(strstr(json_text(r.json, "error", "message"), job_id) != NULL);
+    response_free(&r);
+    struct webhook_delivery rows[2];
+    int count = 0;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_webhook_list(s.store, job_id, rows, 2, &count, &error));
+    CHECK_INT(1, count);
+    json_t *payload = count == 1 ? json_loads(rows[0].payload, 0, NULL) : NULL;
+    json_t *data = json_object_get(payload, "data");
+    check_no_path(s.dir, json_text(json_object_get(data, "error"), "message", NULL));
+    json_decref(payload);
+
+    /* 503 storage_unavailable: the uploads folder is a file now. */
+    if (!test_on_s3()) {
+        char uploads[600], moved[620];
+        snprintf(uploads, sizeof uploads, "%s/blobs/uploads", s.dir);
+        snprintf(moved, sizeof moved, "%s.moved", uploads);
+        CHECK_INT(0, rename(uploads, moved));
+        FILE *f = fopen(uploads, "w");
+        if (f) fclose(f);
+        declare_upload(&s, 5000, path, sizeof path);
+        snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+        struct source more = {.fake_remaining = 5000};
+        call(&s, "PUT", path, s.token, NULL, &more, 5000, NULL, &r);
+        CHECK_INT(503, r.status);
+        CHECK_STR("storage_unavailable", json_text(r.json, "error", "code"));
+        check_no_path(s.dir, json_text(r.json, "error", "message"));
+        CHECK(strstr(json_text(r.json, "error", "message"), upload_id) != NULL);
+        response_free(&r);
+    }
+    service_stop(&s);
+}
+
+/* ---- a full disk ------------------------------------------------------- */
+
+/* The work folder is a 1 MB tmpfs, filled up: a real full disk, for jobs
+ * only (database and storage stay where they are). Needs the right to
+ * mount (root); without it the test says skip. */
+static int disk_mounted;
+static int disk_min_free_mb;
+
+static void fill_folder(const char *dir) {
+    char path[1100];
+    snprintf(path, sizeof path, "%.1000s/filler", dir);
+    FILE *f = fopen(path, "wb");
+    static char chunk[16384];
+    while (f && fwrite(chunk, 1, sizeof chunk, f) == sizeof chunk) {
+    }
+    if (f) fclose(f);
+    /* What is left is less than a chunk: the same in small writes. */
+    f = fopen(path, "ab");
+    while (f && fputc('x', f) != EOF && fflush(f) == 0) {
+    }
+    if (f) fclose(f);
+}
+
+static void full_work_folder(struct service_config *config) {
+    char work[1100];
+    snprintf(work, sizeof work, "%.1000s/work", config->data_dir);
+    mkdir(work, 0755);
+    disk_mounted = mount("tmpfs", work, "tmpfs", 0, "size=1m") == 0;
+    if (disk_mounted) fill_folder(work);
+    config->min_free_mb = disk_min_free_mb;
+    config->max_attempts = 2;
+}
+
+/* Runs one remove job with the work folder full, frees it after FULL_MS;
+ * returns the job's final state as JSON in R. */
+static void job_on_full_disk(struct service *s, const char *video, int full_ms,
+                             struct response *r) {
+    char upload_id[64], job_id[64], work[600], filler[700], path[128];
+    queue_job(s, video, upload_id, job_id);
+    usleep((useconds_t)full_ms * 1000);
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
+    call(s, "GET", path, s->token, NULL, NULL, 0, NULL, r);
+    /* Waiting, not failed: queued again (or between tries), attempts left. */
+    CHECK(strcmp(json_text(r->json, "status", NULL), "queued") == 0 ||
+          strcmp(json_text(r->json, "status", NULL), "processing") == 0);
+    CHECK(json_is_null(json_object_get(r->json, "finished_at")));
+    response_free(r);
+    snprintf(work, sizeof work, "%s/work", s->dir);
+    snprintf(filler, sizeof filler, "%s/filler", work);
+    CHECK_INT(0, unlink(filler));
+    wait_job(s, job_id, 60, r);
+}
+
+/* Issue 23: with the data folder on a small file system, accepted jobs
+ * spent all their attempts within seconds and stayed failed after space was
+ * freed. Now a worker claims nothing while the work folder has less than
+ * VSR_MIN_FREE_MB free (readyz says so), a job that runs out of space goes
+ * back to the queue with its attempt unspent and the pool waits 1, 2, 4 ...
+ * s, and the job succeeds once there is room. */
+TEST(http_disk_full_waits) {
+    struct service s;
+    char video[512];
+    struct response r;
+    /* 1. Below VSR_MIN_FREE_MB: not claimed at all. */
+    disk_min_free_mb = 1;
+    if (service_start_tweaked(&s, 1, 64 << 20, full_work_folder) != 0) return;
+    char work[600];
+    snprintf(work, sizeof work, "%s/work", s.dir);
+    if (!disk_mounted) {
+        printf("  skip: cannot mount a tmpfs here (needs root)\n");
+        service_stop(&s);
+        return;
+    }
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    CHECK_INT(0, make_video(video));
+    call(&s, "GET", "/health/readyz", NULL, NULL, NULL, 0, NULL, &r);
+    json_t *disk = json_object_get(json_object_get(r.json, "services"), "disk");
+    CHECK(json_is_false(json_object_get(disk, "ok")));
+    CHECK_AT_MOST(1 << 20, json_integer_value(json_object_get(disk, "free_bytes")));
+    CHECK_INT(1 << 20, json_integer_value(json_object_get(disk, "min_free_bytes")));
+    CHECK_STR("ok", json_text(r.json, "status", NULL)); /* the API itself is ready */
+    response_free(&r);
+    job_on_full_disk(&s, video, 2500, &r);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
+    CHECK_INT(1, json_integer_value(json_object_get(r.json, "attempts")));
+    response_free(&r);
+    call(&s, "GET", "/health/readyz", NULL, NULL, NULL, 0, NULL, &r);
+    disk = json_object_get(json_object_get(r.json, "services"), "disk");
+    CHECK(json_is_true(json_object_get(disk, "ok")));
+    response_free(&r);
+    service_stop(&s);
+    umount2(work, MNT_DETACH);
+
+    /* 2. No threshold: the job runs out of space itself, more often than
+     * its 2 attempts, and still succeeds. */
+    disk_min_free_mb = 0;
+    if (service_start_tweaked(&s, 1, 64 << 20, full_work_folder) != 0) return;
+    snprintf(work, sizeof work, "%s/work", s.dir);
+    snprintf(video, sizeof video, "%s/clip.mp4", s.dir);
+    CHECK_INT(0, make_video(video));
+    job_on_full_disk(&s, video, 3500, &r);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
+    if (strcmp(json_text(r.json, "status", NULL), "succeeded") != 0)
+        fprintf(stderr, "  job: %s\n", r.body.data ? r.body.data : "");
+    CHECK_INT(1, json_integer_value(json_object_get(r.json, "attempts")));
+    response_free(&r);
+    service_stop(&s);
+    umount2(work, MNT_DETACH);
+}
+
 /* ---- webhooks ---------------------------------------------------------- */
 
 static void webhook_config(struct service_config *config) {
@@ -817,6 +1106,143 @@ done:
     json_decref(first);
     json_decref(second);
     if (receiver.pid) test_child_stop(&receiver);
+    service_stop(&s);
+}
+
+/* A receiver that is down during its own deploy: it answers 500 (without
+ * Retry-After) until DOWN_UNTIL_MS, then 200, and notes when each request
+ * came. Built on libmicrohttpd on a loopback port, so no node is needed. */
+#define DOWN_RECEIVER_MAX 32
+
+struct down_receiver {
+    struct MHD_Daemon *daemon;
+    int port;
+    int64_t down_until_ms;
+    pthread_mutex_t lock;
+    int count;
+    int64_t at_ms[DOWN_RECEIVER_MAX];
+    int answered[DOWN_RECEIVER_MAX];
+};
+
+static enum MHD_Result down_receiver_request(void *opaque, struct MHD_Connection *connection,
+                                             const char *url, const char *method,
+                                             const char *version, const char *upload_data,
+                                             size_t *upload_data_size, void **request) {
+    struct down_receiver *rx = opaque;
+    static int started;
+    if (!*request) { /* the headers: come back with the body */
+        *request = &started;
+        return MHD_YES;
+    }
+    if (*upload_data_size) { /* the body is not needed */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    int64_t now = ids_now_ms();
+    unsigned status = now < rx->down_until_ms ? 500 : 200;
+    pthread_mutex_lock(&rx->lock);
+    if (rx->count < DOWN_RECEIVER_MAX) {
+        rx->at_ms[rx->count] = now;
+        rx->answered[rx->count] = (int)status;
+        rx->count++;
+    }
+    pthread_mutex_unlock(&rx->lock);
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result rc = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    return rc;
+}
+
+static int down_receiver_start(struct down_receiver *rx, int64_t down_ms) {
+    memset(rx, 0, sizeof *rx);
+    pthread_mutex_init(&rx->lock, NULL);
+    rx->down_until_ms = ids_now_ms() + down_ms;
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    rx->daemon =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, down_receiver_request, rx,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+    if (!rx->daemon) return -1;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(rx->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    rx->port = info ? (int)info->port : 0;
+    return rx->port > 0 ? 0 : -1;
+}
+
+static void down_receiver_stop(struct down_receiver *rx) {
+    if (rx->daemon) MHD_stop_daemon(rx->daemon);
+    pthread_mutex_destroy(&rx->lock);
+}
+
+static void backoff_config(struct service_config *config) {
+    config->webhook_backoff_ms = 200; /* 200, 400, 800, 1600 ms ... times [0.5, 1) */
+    config->webhook_backoff_max_seconds = 60;
+    config->webhook_max_attempts = 10;
+    config->webhook_timeout_seconds = 2;
+    config->webhook_allow_private = 1;
+    config->poll_ms = 20;
+}
+
+/* Issue 23: a 500 without Retry-After was retried at once (libcurl reads a
+ * missing Retry-After as 0), so all attempts went out within milliseconds
+ * and a receiver down for a couple of seconds lost the event. Now the
+ * attempts follow the configured backoff: the k-th wait is within
+ * [0.5, 1) x base x 2^(k-1), and the event arrives once the receiver is up. */
+TEST(http_webhook_backoff) {
+    struct service s;
+    struct down_receiver rx;
+    struct webhook_sender *sender = NULL;
+    if (service_start_tweaked(&s, 0, 1 << 20, backoff_config) != 0) return;
+    if (down_receiver_start(&rx, 2500) != 0) {
+        fprintf(stderr, "  the loopback receiver did not start\n");
+        test_failures++;
+        down_receiver_stop(&rx);
+        service_stop(&s);
+        return;
+    }
+    struct job job = {0};
+    struct vsr_error error = {0};
+    snprintf(job.key_id, sizeof job.key_id, "%s", s.key.id);
+    snprintf(job.type, sizeof job.type, "remove");
+    snprintf(job.input_blob, sizeof job.input_blob, "uploads/x");
+    snprintf(job.webhook_url, sizeof job.webhook_url, "http://127.0.0.1:%d/hook", rx.port);
+    CHECK_INT(0, store_job_create(s.store, &job, &error));
+    char path[128];
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job.id);
+    struct response r;
+    call(&s, "DELETE", path, s.token, NULL, NULL, 0, NULL, &r); /* job.canceled goes out */
+    CHECK_INT(200, r.status);
+    response_free(&r);
+    CHECK_INT(VSR_OK, webhook_sender_start(&sender, &s.config, s.store, s.metrics, &error));
+
+    json_t *row = NULL;
+    for (int i = 0; i < 150; i++) { /* at most 15 s; about 3 s expected */
+        usleep(100 * 1000);
+        job_webhooks(&s, job.id, &r);
+        row = json_array_get(json_object_get(r.json, "data"), 0);
+        if (strcmp(json_text(row, "status", NULL), "pending") != 0) break;
+        response_free(&r);
+    }
+    CHECK_STR("delivered", json_text(row, "status", NULL));
+    response_free(&r);
+    webhook_sender_stop(sender);
+
+    pthread_mutex_lock(&rx.lock);
+    int count = rx.count;
+    CHECK_AT_LEAST(3, count); /* down for 2.5 s: several 500s first */
+    CHECK_AT_MOST(8, count);  /* far from all 10 attempts */
+    if (count > 0) CHECK_INT(200, rx.answered[count - 1]);
+    for (int k = 1; k < count; k++) {
+        int64_t gap = rx.at_ms[k] - rx.at_ms[k - 1];
+        int64_t full = (int64_t)200 << (k - 1);
+        printf("  attempt %d after %lld ms (backoff %lld-%lld ms)\n", k + 1, (long long)gap,
+               (long long)full / 2, (long long)full);
+        CHECK_AT_LEAST(full / 2 - 20, gap);
+        /* The sender polls every 20 ms; the rest is slack for a busy host. */
+        CHECK_AT_MOST(full + 500, gap);
+    }
+    pthread_mutex_unlock(&rx.lock);
+    down_receiver_stop(&rx);
     service_stop(&s);
 }
 
@@ -1508,7 +1934,14 @@ TEST(http_direct_upload_download) {
         return;
     }
     struct response r;
-    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":1000}");
+    FILE *clip = fopen(video, "rb");
+    long long clip_size = 0;
+    if (clip) {
+        fseek(clip, 0, SEEK_END);
+        clip_size = ftell(clip);
+        fclose(clip);
+    }
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":%lld}", clip_size);
     call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
     CHECK_INT(201, r.status);
     const char *direct = json_text(r.json, "direct_upload_url", NULL);
@@ -1553,7 +1986,7 @@ TEST(http_direct_upload_download) {
     response_free(&r);
 
     /* A direct upload that is not a video is refused when a job names it. */
-    snprintf(body, sizeof body, "{\"fileName\":\"notes.txt\",\"fileSize\":10}");
+    snprintf(body, sizeof body, "{\"fileName\":\"notes.txt\",\"fileSize\":9}");
     call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
     snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
     snprintf(result, sizeof result, "%s/notes.txt", s.dir);
@@ -1564,6 +1997,26 @@ TEST(http_direct_upload_download) {
     create_job(&s, s.token, upload_id, NULL, &r);
     CHECK_INT(422, r.status);
     CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    response_free(&r);
+
+    /* Issue 23: the direct URL signs the declared length, so the bucket
+     * refuses a longer file; and a store that ignored it is caught when a
+     * job names the upload (here the object is written behind its back). */
+    snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":1000}");
+    call(&s, "POST", "/api/v1/uploads", s.token, body, NULL, 0, NULL, &r);
+    snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
+    snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", video,
+             json_text(r.json, "direct_upload_url", NULL));
+    response_free(&r);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strcmp(out, "403") == 0);
+    char key[128];
+    snprintf(key, sizeof key, "uploads/%s", upload_id);
+    CHECK_INT(VSR_OK, blob_put_file(s.blob, key, video, 0, &error));
+    create_job(&s, s.token, upload_id, NULL, &r);
+    CHECK_INT(413, r.status);
+    CHECK(strcmp(json_text(r.json, "error", "code"), "file_too_large") == 0);
+    CHECK(strstr(json_text(r.json, "error", "message"), "declared fileSize 1000") != NULL);
     response_free(&r);
     service_stop(&s);
 }

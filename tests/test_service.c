@@ -2,11 +2,13 @@
  * `vsr serve` and `vsr worker` started from the built binary against one
  * data folder, stopped with SIGTERM (they must drain and exit 0). */
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -409,6 +411,114 @@ TEST(service_backup_and_cleanup) {
     CHECK_INT(JOB_SUCCEEDED, got.state);
 done:
     store_close(copy);
+    blob_close(blob);
+    store_close(store);
+}
+
+/* Writes a small file at DIR/NAME, modified AGE_S seconds ago. */
+static void make_file(const char *dir, const char *name, int age_s) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs("partial", f);
+    fclose(f);
+    struct timespec times[2];
+    clock_gettime(CLOCK_REALTIME, &times[0]);
+    times[0].tv_sec -= age_s;
+    times[1] = times[0];
+    CHECK_INT(0, utimensat(AT_FDCWD, path, times, 0));
+}
+
+static int file_exists(const char *dir, const char *name) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* Issue 23: after kill -9 the encoder's work/.job_*.mp4.* temp files and
+ * the folder store's *.part-* files stayed forever, `vsr cleanup` included.
+ * Now `vsr cleanup` (even with retention off) and `vsr serve` at start
+ * delete them, but never the files of a job a worker holds a live lease on,
+ * files written lately (a live upload), or files that are not ours. */
+TEST(service_orphan_files) {
+    char dir[256], db[1024], blobs[1024], work[512], uploads[1200], log[512], args[1024];
+    char cmd[4096], out[4096], backend[2200], name[256];
+    snprintf(dir, sizeof dir, "%s", test_tmpdir());
+    test_database_url(dir, db, sizeof db);
+    test_storage_url(dir, blobs, sizeof blobs);
+    test_backend_args(dir, backend, sizeof backend);
+    snprintf(work, sizeof work, "%s/work", dir);
+    snprintf(log, sizeof log, "%s/serve.log", dir);
+    struct store *store = NULL;
+    struct blob *blob = NULL;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
+    CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
+    if (!store || !blob) goto done;
+    struct job held = {0}, queued = {0}, claimed;
+    snprintf(held.key_id, sizeof held.key_id, "key_orphans");
+    snprintf(held.type, sizeof held.type, "remove");
+    snprintf(held.input_blob, sizeof held.input_blob, "uploads/none");
+    queued = held;
+    CHECK_INT(0, store_job_create(store, &held, &error));
+    CHECK_INT(1, store_job_claim(store, "live-worker", 600000, &claimed, &error));
+    CHECK_STR(held.id, claimed.id);
+    CHECK_INT(0, store_job_create(store, &queued, &error));
+
+    CHECK_INT(0, mkdir(work, 0755));
+    const int old = 2 * 3600;
+    char held_input[128], queued_temp[128], queued_input[128];
+    snprintf(held_input, sizeof held_input, "%s.input", held.id);           /* a live lease */
+    snprintf(queued_temp, sizeof queued_temp, ".%s.mp4.a1b2c3", queued.id); /* a crash's */
+    snprintf(queued_input, sizeof queued_input, "%s.input", queued.id);     /* fresh */
+    make_file(work, held_input, old);
+    make_file(work, queued_temp, old);
+    make_file(work, queued_input, 0);
+    make_file(work, "job_0123abcd.mp4", old);  /* no such job */
+    make_file(work, "notes.txt", old);         /* not ours */
+    make_file(dir, "probe-upl_a-Q1w2E3", old); /* the API's copy on S3 */
+    make_file(dir, "probe-upl_b-R4t5Y6", 0);   /* a probe going on */
+    int folder = !test_on_s3();
+    snprintf(uploads, sizeof uploads, "%s/uploads", blobs);
+    if (folder) {
+        mkdir(uploads, 0755);
+        make_file(uploads, "upl_a.bin.part-AbC123", old); /* a killed PUT */
+        make_file(uploads, "upl_b.bin.part-XyZ789", 0);   /* a PUT going on */
+        make_file(uploads, "upl_c.bin", old);             /* a finished upload */
+    }
+
+    snprintf(cmd, sizeof cmd, "%s cleanup --data-dir %s %s --retention-hours 0", test_vsr_bin(),
+             dir, backend);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    snprintf(name, sizeof name, "deleted %d temporary files", folder ? 4 : 3);
+    CHECK(strstr(out, name) != NULL);
+    if (!strstr(out, name)) fprintf(stderr, "  cleanup said: %s\n", out);
+    CHECK(file_exists(work, held_input));
+    CHECK(!file_exists(work, queued_temp));
+    CHECK(file_exists(work, queued_input));
+    CHECK(!file_exists(work, "job_0123abcd.mp4"));
+    CHECK(file_exists(work, "notes.txt"));
+    CHECK(!file_exists(dir, "probe-upl_a-Q1w2E3"));
+    CHECK(file_exists(dir, "probe-upl_b-R4t5Y6"));
+    if (folder) {
+        CHECK(!file_exists(uploads, "upl_a.bin.part-AbC123"));
+        CHECK(file_exists(uploads, "upl_b.bin.part-XyZ789"));
+        CHECK(file_exists(uploads, "upl_c.bin"));
+    }
+
+    /* At start: `vsr serve` sweeps before its first interval. */
+    make_file(work, queued_temp, old);
+    snprintf(args, sizeof args, "serve --data-dir %s --listen 127.0.0.1:0 --workers 0", dir);
+    pid_t serve = start(dir, args, log);
+    for (int i = 0; i < 100 && file_exists(work, queued_temp); i++)
+        usleep(100 * 1000);
+    CHECK(!file_exists(work, queued_temp));
+    CHECK_INT(0, stop(serve));
+    CHECK(log_contains(log, "\"orphans_deleted\":1"));
+    CHECK(file_exists(work, held_input));
+done:
     blob_close(blob);
     store_close(store);
 }

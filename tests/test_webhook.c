@@ -63,6 +63,31 @@ TEST(webhook_ssrf_guard) {
     CHECK(public6("2001:4860:4860::8888"));
     CHECK(public6("::ffff:8.8.8.8"));
 
+    /* Issue 23: IPv6 forms that embed an IPv4 address mean that address.
+     * Only the guard's decision is tested: nothing connects anywhere. */
+    const char *embedded_private[] = {
+        "64:ff9b::7f00:1",                      /* NAT64 of 127.0.0.1 */
+        "64:ff9b::a9fe:a9fe",                   /* NAT64 of 169.254.169.254 */
+        "64:ff9b::10.0.0.1",                    /* NAT64, dotted */
+        "64:ff9b:1::7f00:1",                    /* local-use NAT64 (RFC 8215) */
+        "2002:7f00:1::",                        /* 6to4 of 127.0.0.1 */
+        "2002:c0a8:101::1",                     /* 6to4 of 192.168.1.1 */
+        "2002:a9fe:a9fe::",                     /* 6to4 of 169.254.169.254 */
+        "::127.0.0.1",                          /* IPv4-compatible */
+        "::10.1.2.3",                           /* IPv4-compatible */
+        "::ffff:0:127.0.0.1",                   /* IPv4-translated (SIIT) */
+        "2001:0:4136:e378:8000:63bf:80ff:fffe", /* Teredo, client 127.0.0.1 */
+    };
+    for (size_t i = 0; i < sizeof embedded_private / sizeof embedded_private[0]; i++)
+        if (public6(embedded_private[i])) {
+            fprintf(stderr, "  %s passed the guard\n", embedded_private[i]);
+            test_failures++;
+        }
+    CHECK(public6("64:ff9b::808:808")); /* NAT64 of 8.8.8.8 */
+    CHECK(public6("2002:808:808::1"));  /* 6to4 of 8.8.8.8 */
+    CHECK(public6("::8.8.8.8"));
+    CHECK(public6("2001:0:4136:e378:8000:63bf:f7f7:f7f7")); /* Teredo, client 8.8.8.8 */
+
     struct vsr_error error = {0};
     CHECK_INT(VSR_E_USAGE, webhook_url_check("http://127.0.0.1:9/hook", 0, &error));
     CHECK(strstr(error.message, "VSR_WEBHOOK_ALLOW_PRIVATE") != NULL);
@@ -70,6 +95,9 @@ TEST(webhook_ssrf_guard) {
     CHECK_INT(VSR_E_USAGE, webhook_url_check("http://[::1]:8080/", 0, &error));
     CHECK_INT(VSR_E_USAGE, webhook_url_check("http://169.254.169.254/latest/meta-data", 0, &error));
     CHECK_INT(VSR_E_USAGE, webhook_url_check("http://0x7f000001/", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://[64:ff9b::7f00:1]/", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://[2002:7f00:1::]/", 0, &error));
+    CHECK_INT(VSR_E_USAGE, webhook_url_check("http://[::ffff:127.0.0.1]:8080/", 0, &error));
     CHECK_INT(VSR_E_USAGE, webhook_url_check("ftp://8.8.8.8/", 0, &error));
     CHECK_INT(VSR_E_USAGE, webhook_url_check("not a url", 1, &error));
     CHECK_INT(VSR_OK, webhook_url_check("https://8.8.8.8/hook", 0, &error));

@@ -130,11 +130,19 @@ int blob_local_path(struct blob *blob, const char *key, char *path, size_t path_
 }
 
 int blob_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                 char *url, size_t url_size, struct vsr_error *error) {
+                 int64_t content_length, char *url, size_t url_size, struct vsr_error *error) {
     if (!blob_key_valid(key)) return bad_key(key, error);
-    return blob->ops->presign(blob, key, method, expires_seconds, url, url_size, error);
+    return blob->ops->presign(blob, key, method, expires_seconds, content_length, url, url_size,
+                              error);
 }
 
 int blob_check(struct blob *blob, struct vsr_error *error) {
     return blob->ops->check(blob, error);
+}
+
+int blob_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
+                          struct vsr_error *error) {
+    *removed = 0;
+    if (!blob->ops->remove_abandoned) return VSR_OK;
+    return blob->ops->remove_abandoned(blob, before_ms, removed, error);
 }

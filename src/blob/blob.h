@@ -47,8 +47,11 @@ struct blob_ops {
     int (*stat)(struct blob *blob, const char *key, int64_t *size, struct vsr_error *error);
     int (*local_path)(struct blob *blob, const char *key, char *path, size_t path_size);
     int (*presign)(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                   char *url, size_t url_size, struct vsr_error *error);
+                   int64_t content_length, char *url, size_t url_size, struct vsr_error *error);
     int (*check)(struct blob *blob, struct vsr_error *error);
+    /* NULL when the backend leaves nothing behind (see blob_remove_abandoned). */
+    int (*remove_abandoned)(struct blob *blob, int64_t before_ms, int *removed,
+                            struct vsr_error *error);
 };
 
 struct blob {
@@ -117,11 +120,20 @@ int blob_local_path(struct blob *blob, const char *key, char *path, size_t path_
 
 /* 1 and a URL that lets a client METHOD ("GET", "PUT") KEY directly for
  * EXPIRES_SECONDS (object stores); 0 when the backend has no such URL and
- * the service must carry the bytes itself (the file-system backend). */
+ * the service must carry the bytes itself (the file-system backend).
+ * CONTENT_LENGTH >= 0 signs a Content-Length header into the URL, so that
+ * the store refuses a PUT of any other length; -1 signs none. */
 int blob_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                 char *url, size_t url_size, struct vsr_error *error);
+                 int64_t content_length, char *url, size_t url_size, struct vsr_error *error);
 
 /* VSR_OK when the store can be written (readiness checks). */
 int blob_check(struct blob *blob, struct vsr_error *error);
+
+/* Deletes the temporary objects of writers that died before commit or abort
+ * (a crash, kill -9): those last written before BEFORE_MS (ms since the
+ * epoch). A live writer writes as its bytes arrive, so a cutoff longer than
+ * any pause of a live writer never takes its file. *REMOVED counts them. */
+int blob_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
+                          struct vsr_error *error);
 
 #endif

@@ -2,6 +2,7 @@
  * file DIR/KEY; writers fill a temporary file beside it (same folder, so the
  * rename that publishes it is atomic) and fsync before the rename, so that a
  * crash leaves either the whole blob or none. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -252,7 +253,7 @@ static int fs_local_path(struct blob *blob, const char *key, char *path, size_t 
 }
 
 static int fs_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                      char *url, size_t url_size, struct vsr_error *error) {
+                      int64_t content_length, char *url, size_t url_size, struct vsr_error *error) {
     return 0; /* a local folder has no URL of its own: the service carries the bytes */
 }
 
@@ -271,6 +272,56 @@ static int fs_check(struct blob *blob, struct vsr_error *error) {
     return rc;
 }
 
+/* A writer's temporary file: "NAME.part-XXXXXX" (open_temp) or the
+ * readiness probe's ".health-XXXXXX" (fs_check). */
+static int is_temp_name(const char *name) {
+    const char *part = strstr(name, ".part-");
+    return (part && strlen(part) == 12) || strncmp(name, ".health-", 8) == 0;
+}
+
+/* Removes the temporary files under the folder DIR (open, and closed here)
+ * last modified before BEFORE_MS; DEPTH bounds the walk (keys are a few
+ * folders deep). Files that vanish meanwhile are no error. */
+static int remove_abandoned_in(int dir, const char *path, int depth, int64_t before_ms,
+                               int *removed, struct vsr_error *error) {
+    DIR *d = fdopendir(dir);
+    if (!d) {
+        close(dir);
+        return fail_errno(error, VSR_E_OUTPUT, "listing", path);
+    }
+    int rc = VSR_OK;
+    struct dirent *e;
+    while (rc == VSR_OK && (e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISDIR(st.st_mode) && depth > 0) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            char sub_path[PATH_MAX + 256];
+            snprintf(sub_path, sizeof sub_path, "%.3000s/%s", path, e->d_name);
+            if (sub >= 0)
+                rc = remove_abandoned_in(sub, sub_path, depth - 1, before_ms, removed, error);
+            continue;
+        }
+        int64_t modified_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        if (!S_ISREG(st.st_mode) || !is_temp_name(e->d_name) || modified_ms >= before_ms) continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            (*removed)++;
+        else if (errno != ENOENT)
+            rc = fail_errno(error, VSR_E_OUTPUT, "deleting a temporary file in", path);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int fs_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
+                               struct vsr_error *error) {
+    struct fs_blob *fs = (struct fs_blob *)blob;
+    int dir = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return fail_errno(error, VSR_E_OUTPUT, "opening", fs->root);
+    return remove_abandoned_in(dir, fs->root, 8, before_ms, removed, error);
+}
+
 static const struct blob_ops fs_ops = {
     .close = fs_close,
     .writer_open = fs_writer_open,
@@ -287,6 +338,7 @@ static const struct blob_ops fs_ops = {
     .local_path = fs_local_path,
     .presign = fs_presign,
     .check = fs_check,
+    .remove_abandoned = fs_remove_abandoned,
 };
 
 int blob_fs_open(struct blob **out, const char *dir, struct vsr_error *error) {

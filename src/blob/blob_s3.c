@@ -550,9 +550,9 @@ static int s3_local_path(struct blob *blob, const char *key, char *path, size_t 
 }
 
 static int s3_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                      char *url, size_t url_size, struct vsr_error *error) {
-    if (s3_presign_at((struct s3_blob *)blob, key, method, expires_seconds, time(NULL), url,
-                      url_size) != VSR_OK) {
+                      int64_t content_length, char *url, size_t url_size, struct vsr_error *error) {
+    if (s3_presign_at((struct s3_blob *)blob, key, method, expires_seconds, content_length,
+                      time(NULL), url, url_size) != VSR_OK) {
         error->code = VSR_E_USAGE;
         snprintf(error->message, sizeof error->message, "storage: presigned URL too long");
         return VSR_E_USAGE;

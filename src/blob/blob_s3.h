@@ -35,8 +35,10 @@ struct s3_blob {
 int s3_parse_url(struct s3_blob *s, const char *url, struct vsr_error *error);
 
 /* A query-string SigV4 URL for METHOD on KEY valid EXPIRES seconds from NOW
- * (AWS "Authenticating Requests: Using Query Parameters"). */
+ * (AWS "Authenticating Requests: Using Query Parameters"). CONTENT_LENGTH
+ * >= 0 adds content-length to the signed headers: a request with another
+ * length no longer matches the signature. */
 int s3_presign_at(const struct s3_blob *s, const char *key, const char *method, int expires,
-                  time_t now, char *url, size_t url_size);
+                  int64_t content_length, time_t now, char *url, size_t url_size);
 
 #endif

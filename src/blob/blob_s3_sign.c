@@ -97,8 +97,9 @@ static void hmac(const unsigned char *key, size_t key_len, const char *data,
 }
 
 int s3_presign_at(const struct s3_blob *s, const char *key, const char *method, int expires,
-                  time_t now, char *url, size_t url_size) {
+                  int64_t content_length, time_t now, char *url, size_t url_size) {
     char date[16], stamp[32], scope[128], query[512], canonical[2048], to_sign[512];
+    char headers[400];
     struct tm tm;
     gmtime_r(&now, &tm);
     strftime(date, sizeof date, "%Y%m%d", &tm);
@@ -109,10 +110,17 @@ int s3_presign_at(const struct s3_blob *s, const char *key, const char *method, 
     snprintf(
         query, sizeof query,
         "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=%s%%2F%s%%2F%s%%2Fs3%%2Faws4_request"
-        "&X-Amz-Date=%s&X-Amz-Expires=%d&X-Amz-SignedHeaders=host",
-        s->access_key, date, s->region, stamp, expires);
-    snprintf(canonical, sizeof canonical, "%s\n/%s/%s%s\n%s\nhost:%s\n\nhost\nUNSIGNED-PAYLOAD",
-             method, s->bucket, s->prefix, key, query, s->host);
+        "&X-Amz-Date=%s&X-Amz-Expires=%d&X-Amz-SignedHeaders=%s",
+        s->access_key, date, s->region, stamp, expires,
+        content_length >= 0 ? "content-length%3Bhost" : "host");
+    /* Canonical headers: lower-case names in order, each "name:value\n". */
+    if (content_length >= 0)
+        snprintf(headers, sizeof headers, "content-length:%lld\nhost:%s\n\ncontent-length;host",
+                 (long long)content_length, s->host);
+    else
+        snprintf(headers, sizeof headers, "host:%s\n\nhost", s->host);
+    snprintf(canonical, sizeof canonical, "%s\n/%s/%s%s\n%s\n%s\nUNSIGNED-PAYLOAD", method,
+             s->bucket, s->prefix, key, query, headers);
     unsigned char digest[32], k_date[32], k_region[32], k_service[32], k_signing[32];
     unsigned int len = 32;
     char digest_hex[65], signature[65];

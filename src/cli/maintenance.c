@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/service_run.h"
+#include "service/orphans.h"
 #include "service/retention.h"
 #include "util/ids.h"
 
@@ -21,8 +22,9 @@ static const char backup_usage[] =
 static const char cleanup_usage[] =
     "usage: vsr cleanup [options]\n"
     "Runs the retention sweep once: deletes stored files of jobs that finished more than\n"
-    "--retention-hours ago, and uploads no job used; the job rows stay. Options as for\n"
-    "`vsr serve`:\n";
+    "--retention-hours ago, and uploads no job used; the job rows stay. Also deletes the\n"
+    "temporary files of crashed processes (work/.job_*, storage *.part-*) that no live\n"
+    "job owns, even with --retention-hours 0. Options as for `vsr serve`:\n";
 
 /* Splits off the first argument that is not an option (or an option's
  * value); the others go to the service configuration. */
@@ -77,20 +79,23 @@ int cli_cleanup(int argc, char **argv) {
     struct service_config config;
     int exit_code = 0;
     if (service_configure(&config, argc, argv, cleanup_usage, &exit_code) != 0) return exit_code;
-    if (config.retention_hours <= 0)
-        return cli_fail(VSR_E_USAGE, "retention is off (VSR_RETENTION_HOURS=0): nothing to clean");
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
-    int deleted = 0;
+    int deleted = 0, orphans = 0;
     int rc = service_open(&config, &store, &blob, &error);
-    if (rc == VSR_OK)
+    /* Crash leftovers go even when retention is off (it keeps results, not
+     * half-written files). */
+    if (rc == VSR_OK) rc = orphans_sweep(&config, store, blob, ids_now_ms(), &orphans, &error);
+    if (rc == VSR_OK && config.retention_hours > 0)
         rc = retention_sweep(store, blob, (int64_t)(config.retention_hours * 3600.0 * 1000.0),
                              ids_now_ms(), &deleted, &error);
-    if (rc != VSR_OK)
+    if (rc != VSR_OK) {
         exit_code = cli_fail(rc, "%s", error.message);
-    else
-        printf("deleted %d files\n", deleted);
+    } else {
+        if (config.retention_hours > 0) printf("deleted %d files\n", deleted);
+        printf("deleted %d temporary files left by crashed processes\n", orphans);
+    }
     blob_close(blob);
     store_close(store);
     return exit_code;

@@ -14,9 +14,11 @@
 #include "http/http_internal.h"
 #include "jobs/caption_jobs.h"
 #include "jobs/job_types.h"
+#include "service/disk_space.h"
 #include "service/retention.h"
 #include "service/webhooks.h"
 #include "util/ids.h"
+#include "util/redact.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -100,11 +102,22 @@ enum MHD_Result api_readyz(struct request *req) {
     json_t *queue = json_pack("{s:b, s:I, s:I, s:I}", "ok", queue_ok, "latency_ms",
                               (json_int_t)(t3 - t2), "queued", (json_int_t)depth[JOB_QUEUED],
                               "processing", (json_int_t)depth[JOB_PROCESSING]);
+    /* Where workers write (the data folder when this process runs none).
+     * Reported, not counted in "status": a full disk stops workers from
+     * claiming, while the API still answers (uploads: 503). */
+    char work[CONFIG_TEXT_SIZE + 8];
+    snprintf(work, sizeof work, "%s/work", server->config->data_dir);
+    int64_t free_bytes = disk_free_bytes(work);
+    if (free_bytes < 0) free_bytes = disk_free_bytes(server->config->data_dir);
+    int64_t min_free = (int64_t)server->config->min_free_mb * 1024 * 1024;
+    json_t *disk =
+        json_pack("{s:b, s:I, s:I}", "ok", free_bytes < 0 || free_bytes >= min_free, "free_bytes",
+                  (json_int_t)free_bytes, "min_free_bytes", (json_int_t)min_free);
     int ok = db_ok && blob_ok && queue_ok;
     return http_respond_json(req, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                             json_pack("{s:s, s:{s:o, s:o, s:o}}", "status",
+                             json_pack("{s:s, s:{s:o, s:o, s:o, s:o}}", "status",
                                        ok ? "ok" : "unavailable", "services", "database", database,
-                                       "storage", storage, "queue", queue));
+                                       "storage", storage, "queue", queue, "disk", disk));
 }
 
 enum MHD_Result api_metrics(struct request *req, int json) {
@@ -157,17 +170,21 @@ static json_t *upload_to_json(const struct http_server *server, const struct upl
     char direct[2048];
     struct vsr_error error = {0};
     if (up->state == UPLOAD_PENDING && left > 0 &&
-        blob_presign(server->blob, up->blob, "PUT", (int)left, direct, sizeof direct, &error) == 1)
+        blob_presign(server->blob, up->blob, "PUT", (int)left, up->declared_size, direct,
+                     sizeof direct, &error) == 1)
         json_object_set_new(json, "direct_upload_url", json_string(direct));
     json_object_set_new(json, "kind", json_string(upload_is_subtitles(up) ? "subtitles" : "video"));
     if (up->state == UPLOAD_READY && !upload_is_subtitles(up))
         json_object_set_new(json, "media",
                             json_pack("{s:f, s:i, s:i}", "duration_seconds", up->media_seconds,
                                       "width", up->width, "height", up->height));
-    if (up->state == UPLOAD_REJECTED)
-        json_object_set_new(
-            json, "error",
-            json_pack("{s:s, s:s}", "code", up->error_code, "message", up->error_message));
+    if (up->state == UPLOAD_REJECTED) {
+        char message[STORE_MESSAGE_SIZE];
+        snprintf(message, sizeof message, "%s", up->error_message);
+        redact_paths(message, sizeof message, server->config->data_dir);
+        json_object_set_new(json, "error",
+                            json_pack("{s:s, s:s}", "code", up->error_code, "message", message));
+    }
     return json;
 }
 
@@ -224,6 +241,28 @@ done:
     return result;
 }
 
+/* 413 for a body longer than the upload's declared fileSize, 422 for a
+ * shorter one; the upload stays pending, so the right file can be PUT.
+ * SENT is the body's length, or -1 for a chunked body counted only up to
+ * the first byte past DECLARED. */
+static enum MHD_Result size_refused(struct request *req, long long sent, long long declared) {
+    char message[240];
+    int over = sent < 0 || sent > declared;
+    if (sent < 0)
+        snprintf(message, sizeof message,
+                 "the body is longer than the declared fileSize of %lld bytes; PUT exactly"
+                 " fileSize bytes, or start a new upload with the right fileSize",
+                 declared);
+    else
+        snprintf(message, sizeof message,
+                 "the body has %lld bytes but the upload declared fileSize %lld; PUT exactly"
+                 " fileSize bytes, or start a new upload with the right fileSize",
+                 sent, declared);
+    return http_respond_error(req,
+                              over ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_UNPROCESSABLE_CONTENT,
+                              over ? "file_too_large" : "size_mismatch", message, "fileSize");
+}
+
 /* At the PUT's headers: the upload must exist, belong to the key, not have
  * expired and not be filled yet. The writer is opened here so the body
  * streams straight to storage. */
@@ -240,6 +279,15 @@ enum MHD_Result api_upload_begin(struct request *req) {
     if (req->upload.state != UPLOAD_PENDING)
         return http_respond_error(req, MHD_HTTP_CONFLICT, "upload_complete",
                                   "this upload already holds a file; start a new upload", NULL);
+    /* A body of another length than declared is refused before it is read
+     * (a chunked body is counted as it comes, in api_upload_finish). */
+    const char *length =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Length");
+    if (length) {
+        long long declared = (long long)req->upload.declared_size;
+        long long sent = strtoll(length, NULL, 10);
+        if (sent != declared) return size_refused(req, sent, declared);
+    }
     if (blob_writer_open(server->blob, req->upload.blob, &req->writer, &error) != VSR_OK)
         return storage_error(req, &error);
     return MHD_YES;
@@ -255,7 +303,10 @@ static int local_copy(struct http_server *server, const char *key, char *path, s
                       int *temp, struct vsr_error *error) {
     *temp = 0;
     if (blob_local_path(server->blob, key, path, size)) return VSR_OK;
-    snprintf(path, size, "%s/probe-XXXXXX", server->config->data_dir);
+    /* Named after the blob, so that an error about it names the upload
+     * once redact_paths has taken the folder out. */
+    const char *name = strrchr(key, '/');
+    snprintf(path, size, "%s/probe-%.80s-XXXXXX", server->config->data_dir, name ? name + 1 : key);
     int fd = mkstemp(path);
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
@@ -362,6 +413,15 @@ static int upload_complete_direct(struct http_server *server, struct upload *up,
         snprintf(up->error_message, sizeof up->error_message,
                  "the file has %lld bytes, over the limit of %lld", (long long)size,
                  (long long)server->config->max_request_size);
+    } else if (size != up->declared_size) {
+        /* The presigned URL signs the length, but not every S3 store checks it. */
+        up->state = UPLOAD_REJECTED;
+        snprintf(up->error_code, sizeof up->error_code, "%s",
+                 size > up->declared_size ? "file_too_large" : "size_mismatch");
+        snprintf(up->error_message, sizeof up->error_message,
+                 "the uploaded file has %lld bytes but the upload declared fileSize %lld;"
+                 " start a new upload with the right fileSize",
+                 (long long)size, (long long)up->declared_size);
     } else {
         probe_upload(server, up);
     }
@@ -375,6 +435,11 @@ enum MHD_Result api_upload_finish(struct request *req) {
     if (req->write_failed) return storage_error(req, &req->write_error);
     struct blob_writer *writer = req->writer;
     req->writer = NULL;
+    if (req->over_declared || req->received != req->upload.declared_size) {
+        blob_writer_abort(writer); /* nothing is stored */
+        long long declared = (long long)req->upload.declared_size;
+        return size_refused(req, req->over_declared ? -1 : (long long)req->received, declared);
+    }
     if (blob_writer_commit(writer, &error) != VSR_OK) return storage_error(req, &error);
     struct upload *up = &req->upload;
     up->size = req->received;
@@ -391,6 +456,11 @@ enum MHD_Result api_upload_finish(struct request *req) {
 
 static json_t *job_to_json(struct http_server *server, const struct job *job, int with_position) {
     json_t *options = json_loads(job->options, 0, NULL);
+    /* Workers store messages without paths; jobs failed before they did
+     * may still hold some. */
+    char message[STORE_MESSAGE_SIZE];
+    snprintf(message, sizeof message, "%s", job->error_message);
+    redact_paths(message, sizeof message, server->config->data_dir);
     json_t *json = json_pack(
         "{s:s, s:s, s:s, s:f, s:s, s:o, s:i, s:i, s:o, s:o, s:o, s:o}", "id", job->id, "type",
         job->type, "status", job_state_name(job->state), "progress", round(job->progress * 10) / 10,
@@ -399,7 +469,7 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         time_or_null(job->created_at), "started_at", time_or_null(job->started_at), "finished_at",
         time_or_null(job->finished_at), "error",
         job->error_code[0] && job->state != JOB_SUCCEEDED
-            ? json_pack("{s:s, s:s}", "code", job->error_code, "message", job->error_message)
+            ? json_pack("{s:s, s:s}", "code", job->error_code, "message", message)
             : json_null());
     if (!json) return NULL;
     json_object_set_new(json, "webhook_url",
@@ -438,7 +508,7 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         char direct[2048];
         struct vsr_error error = {0};
         int seconds = server->config->download_url_seconds;
-        if (blob_presign(server->blob, job->output_blob, "GET", seconds, direct, sizeof direct,
+        if (blob_presign(server->blob, job->output_blob, "GET", seconds, -1, direct, sizeof direct,
                          &error) == 1) {
             json_object_set_new(json, "download_url", json_string(direct));
             json_object_set_new(json, "download_expires_at",
@@ -639,9 +709,19 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
                                     "upload_id");
         goto done;
     }
+    if (found == 1 && up.state == UPLOAD_READY && up.size != up.declared_size) {
+        /* Only uploads stored before sizes were enforced can get here. */
+        up.state = UPLOAD_REJECTED;
+        snprintf(up.error_code, sizeof up.error_code, "size_mismatch");
+        snprintf(up.error_message, sizeof up.error_message,
+                 "the upload holds %lld bytes but declared fileSize %lld; start a new upload",
+                 (long long)up.size, (long long)up.declared_size);
+    }
     if (found == 0 || up.state != UPLOAD_READY) {
+        int too_large = found == 1 && up.state == UPLOAD_REJECTED &&
+                        strcmp(up.error_code, "file_too_large") == 0;
         result = http_respond_error(
-            req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+            req, too_large ? MHD_HTTP_CONTENT_TOO_LARGE : MHD_HTTP_UNPROCESSABLE_CONTENT,
             found == 0 ? "upload_not_found"
                        : (up.state == UPLOAD_PENDING ? "upload_incomplete" : up.error_code),
             found == 0 ? "no such upload for this key"

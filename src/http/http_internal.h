@@ -68,6 +68,9 @@ struct request {
     char request_id[40];
     int64_t started_us;
     int status; /* of the queued response; 0 until one is */
+    /* An error message as it was before redact_paths took the server's paths
+     * out of the client's copy: for the request log only. */
+    char log_detail[STORE_MESSAGE_SIZE];
     struct api_key key;
     int authenticated;
     /* JSON bodies are buffered (up to HTTP_JSON_BODY_MAX). */
@@ -78,6 +81,7 @@ struct request {
     struct blob_writer *writer;
     struct upload upload;
     int64_t received;
+    int over_declared; /* an upload's body went past its declared fileSize */
     int write_failed;
     struct vsr_error write_error;
     /* A multipart POST /api/v1/jobs: the "file" part streams into WRITER

@@ -22,6 +22,7 @@
 
 #include "http/http_internal.h"
 #include "util/ids.h"
+#include "util/redact.h"
 
 void http_format_time(int64_t ms, char *out, size_t size) {
     time_t seconds = (time_t)(ms / 1000);
@@ -76,7 +77,12 @@ enum MHD_Result http_respond_json(struct request *req, int status, json_t *json)
 
 enum MHD_Result http_respond_error(struct request *req, int status, const char *code,
                                    const char *message, const char *field) {
-    json_t *error = json_pack("{s:s, s:s}", "code", code, "message", message);
+    /* Clients learn which upload or job failed, never where it lives. */
+    char text[1024];
+    snprintf(text, sizeof text, "%s", message);
+    if (redact_paths(text, sizeof text, req->server->config->data_dir))
+        snprintf(req->log_detail, sizeof req->log_detail, "%s", message);
+    json_t *error = json_pack("{s:s, s:s}", "code", code, "message", text);
     if (field && error) json_object_set_new(error, "field", json_string(field));
     return http_respond_json(req, status, json_pack("{s:o}", "error", error));
 }
@@ -292,6 +298,10 @@ static void take_body(struct request *req, const char *data, size_t size) {
             req->body_too_large = 1;
             return;
         }
+        if (req->received > req->upload.declared_size) {
+            req->over_declared = 1; /* api_upload_finish answers 413 */
+            return;
+        }
         if (blob_writer_write(req->writer, data, size, &req->write_error) != VSR_OK)
             req->write_failed = 1;
         return;
@@ -402,6 +412,8 @@ static void log_request(const struct request *req, double seconds) {
                                               ? req->received
                                               : (int64_t)req->body_len));
     if (line && req->authenticated) json_object_set_new(line, "key_id", json_string(req->key.id));
+    if (line && req->log_detail[0])
+        json_object_set_new(line, "detail", json_string(req->log_detail));
     char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
     json_decref(line);
     if (text) {

@@ -49,6 +49,8 @@ static const struct option options[] = {
      "claims before a job fails for good"},
     {"backoff-seconds", "VSR_BACKOFF_SECONDS", OPT_INT, FIELD(backoff_seconds), 0, 86400,
      "first retry delay (doubles each attempt)"},
+    {"min-free-mb", "VSR_MIN_FREE_MB", OPT_INT, FIELD(min_free_mb), 0, 1000000000,
+     "workers claim no job while the work folder has less free space (MB; 0: no check)"},
     {"drain-seconds", "VSR_DRAIN_SECONDS", OPT_INT, FIELD(drain_seconds), 0, 86400,
      "SIGTERM waits this long for running jobs"},
     {"upload-expiry", "VSR_UPLOAD_EXPIRY_SECONDS", OPT_INT, FIELD(upload_expiry_seconds), 1, 604800,
@@ -100,6 +102,7 @@ void config_init(struct service_config *config) {
     config->lease_seconds = 30;
     config->max_attempts = 3;
     config->backoff_seconds = 5;
+    config->min_free_mb = 256;
     config->drain_seconds = 60;
     config->upload_expiry_seconds = 3600;
     config->download_url_seconds = 3600;

@@ -27,6 +27,7 @@ struct service_config {
     int lease_seconds;                 /* VSR_LEASE_SECONDS: a silent worker loses its job after */
     int max_attempts;                  /* VSR_MAX_ATTEMPTS: claims before a job fails for good */
     int backoff_seconds;               /* VSR_BACKOFF_SECONDS: first retry delay, doubling */
+    int min_free_mb;                   /* VSR_MIN_FREE_MB: no claims with less room in work/ */
     int drain_seconds;                 /* VSR_DRAIN_SECONDS: SIGTERM waits this long for jobs */
     int upload_expiry_seconds;         /* VSR_UPLOAD_EXPIRY_SECONDS: upload URLs expire after */
     int download_url_seconds; /* VSR_DOWNLOAD_URL_SECONDS: presigned result URLs expire after */
@@ -51,8 +52,8 @@ struct service_config {
 };
 
 /* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB
- * bodies, 4 hours, 7680x4320, 30 s leases, 3 attempts, 5 s backoff, 60 s
- * drain, 1 hour uploads and result URLs, 500 ms polls, 8 database
+ * bodies, 4 hours, 7680x4320, 30 s leases, 3 attempts, 5 s backoff, 256 MB
+ * free for work, 60 s drain, 1 hour uploads and result URLs, 500 ms polls, 8 database
  * connections, request logs on; webhooks: public addresses only, 10 s
  * timeout, 10 attempts from 5 s up to 1 hour; business hours off
  * (09:00-17:00 when on); files kept 168 hours (a week), swept every 10

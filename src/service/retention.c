@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "service/orphans.h"
 #include "util/ids.h"
 #include "util/thread_name.h"
 
@@ -52,14 +53,18 @@ static void *retention_main(void *arg) {
     pthread_mutex_lock(&t->lock);
     while (!t->stopping) {
         pthread_mutex_unlock(&t->lock);
-        int deleted = 0;
+        int deleted = 0, orphans = 0;
         struct vsr_error error = {0};
-        int rc = retention_sweep(t->store, t->blob, retention_ms, ids_now_ms(), &deleted, &error);
+        /* The first pass runs at start: a crash's leftovers go at once. */
+        int rc = orphans_sweep(t->config, t->store, t->blob, ids_now_ms(), &orphans, &error);
+        if (rc == VSR_OK && retention_ms > 0)
+            rc = retention_sweep(t->store, t->blob, retention_ms, ids_now_ms(), &deleted, &error);
         json_t *line = NULL;
         if (rc != VSR_OK)
             line = json_pack("{s:s, s:s}", "event", "retention.failed", "error", error.message);
-        else if (deleted > 0)
-            line = json_pack("{s:s, s:i}", "event", "retention.swept", "deleted", deleted);
+        else if (deleted > 0 || orphans > 0)
+            line = json_pack("{s:s, s:i, s:i}", "event", "retention.swept", "deleted", deleted,
+                             "orphans_deleted", orphans);
         char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         if (text) fprintf(stderr, "%s\n", text);
         free(text);
@@ -78,7 +83,6 @@ static void *retention_main(void *arg) {
 int retention_start(struct retention_thread **out, const struct service_config *config,
                     struct store *store, struct blob *blob, struct vsr_error *error) {
     *out = NULL;
-    if (config->retention_hours <= 0) return VSR_OK;
     struct retention_thread *t = calloc(1, sizeof *t);
     if (!t) {
         error->code = VSR_E_NOMEM;

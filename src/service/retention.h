@@ -6,7 +6,8 @@
  * answers GET /api/v1/jobs/{id}, and its result answers 410 Gone.
  *
  * The sweep runs in a thread of `vsr serve` and of `vsr worker` every
- * VSR_CLEANUP_INTERVAL_SECONDS, and once from `vsr cleanup`. Several sweeps at
+ * VSR_CLEANUP_INTERVAL_SECONDS, and once from `vsr cleanup`; each pass also
+ * deletes the temporary files of crashed processes (orphans.h). Several sweeps at
  * once are harmless: deleting a deleted file is not an error.
  *
  * Thread-safety: retention_sweep may be called from any thread; start and
@@ -32,8 +33,9 @@ int retention_sweep(struct store *store, struct blob *blob, int64_t retention_ms
 
 struct retention_thread;
 
-/* Starts the periodic sweep (nothing when config->retention_hours is 0:
- * *out stays NULL). The arguments are borrowed and must outlive it. */
+/* Starts the periodic sweep, whose first pass runs at once. With
+ * config->retention_hours 0 it deletes only what crashed processes left
+ * behind (orphans.h). The arguments are borrowed and must outlive it. */
 int retention_start(struct retention_thread **out, const struct service_config *config,
                     struct store *store, struct blob *blob, struct vsr_error *error);
 

@@ -45,6 +45,37 @@ static int ipv4_is_public(uint32_t a) {
     return 1;
 }
 
+static uint32_t ipv4_at(const unsigned char *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* IPv6 forms that carry an IPv4 address, which is where a packet to them
+ * ends up (through a translator, a tunnel or the host's own stack): they
+ * are judged by that address, so that [64:ff9b::7f00:1] is loopback.
+ * Returns -1 when B embeds no IPv4 address. */
+static int embedded_ipv4_is_public(const unsigned char *b) {
+    static const unsigned char zeros[12] = {0};
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const unsigned char translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
+    static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    /* ::ffff:a.b.c.d mapped (RFC 4291 2.5.5.2), ::ffff:0:a.b.c.d translated
+     * (RFC 2765), 64:ff9b::a.b.c.d NAT64 (RFC 6052), ::a.b.c.d compatible
+     * (RFC 4291 2.5.5.1; :: and ::1 are refused before this). */
+    if (memcmp(b, mapped, 12) == 0 || memcmp(b, translated, 12) == 0 || memcmp(b, nat64, 12) == 0 ||
+        memcmp(b, zeros, 12) == 0)
+        return ipv4_is_public(ipv4_at(b + 12));
+    /* 64:ff9b:1::/48 is NAT64 for local use only (RFC 8215). */
+    if (b[0] == 0 && b[1] == 0x64 && b[2] == 0xff && b[3] == 0x9b && b[4] == 0 && b[5] == 1)
+        return 0;
+    /* 2002:AABB:CCDD::/48 is 6to4 for the host a.b.c.d (RFC 3056). */
+    if (b[0] == 0x20 && b[1] == 0x02) return ipv4_is_public(ipv4_at(b + 2));
+    /* 2001:0::/32 Teredo (RFC 4380): the server's address, then the
+     * client's with every bit flipped. Both must be public. */
+    if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0 && b[3] == 0)
+        return ipv4_is_public(ipv4_at(b + 4)) && ipv4_is_public(~ipv4_at(b + 12));
+    return -1;
+}
+
 int webhook_address_is_public(const struct sockaddr *addr) {
     if (addr->sa_family == AF_INET) {
         const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)addr;
@@ -53,16 +84,13 @@ int webhook_address_is_public(const struct sockaddr *addr) {
     if (addr->sa_family != AF_INET6) return 0;
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)addr;
     const unsigned char *b = in6->sin6_addr.s6_addr;
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (memcmp(b, mapped, 12) == 0) /* ::ffff:a.b.c.d is the IPv4 address */
-        return ipv4_is_public((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 |
-                              b[15]);
     if (IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr) || IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) return 0;
+    int embedded = embedded_ipv4_is_public(b);
+    if (embedded >= 0) return embedded;
     if ((b[0] & 0xfe) == 0xfc) return 0;                 /* fc00::/7 unique local */
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return 0; /* fe80::/10 link-local */
     if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return 0; /* fec0::/10 old site-local */
     if (b[0] == 0xff) return 0;                          /* multicast */
-    if (memcmp(b, mapped, 10) == 0 && b[10] == 0 && b[11] == 0) return 0; /* ::a.b.c.d */
     return 1;
 }
 
@@ -300,8 +328,10 @@ static void deliver(struct webhook_sender *sender, const struct webhook_delivery
         pthread_mutex_unlock(&sender->lock);
         int64_t max_ms = (int64_t)config->webhook_backoff_max_seconds * 1000;
         wait = webhook_backoff_ms(d->attempts, config->webhook_backoff_ms, max_ms, jitter);
-        if (retry_after >= 0) {
-            /* Retry-After wins, within the backoff cap. */
+        if (retry_after > 0) {
+            /* Retry-After wins, within the backoff cap. libcurl reads 0 when
+             * the header is absent, so 0 means "not asked": a receiver that
+             * wants an immediate retry gets the backoff's first step. */
             wait = (int64_t)retry_after * 1000;
             if (wait > max_ms) wait = max_ms;
         }

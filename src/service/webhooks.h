@@ -15,7 +15,9 @@
  * (processes) can share one outbox.
  *
  * The SSRF guard: URLs whose host resolves to a loopback, private, link-local,
- * shared (CGNAT), multicast or unspecified address are refused, both when a
+ * shared (CGNAT), multicast or unspecified address are refused (an IPv6
+ * address that embeds an IPv4 one, NAT64, 6to4, Teredo, IPv4-mapped or
+ * -compatible, is judged by the IPv4 address), both when a
  * job is created and again at connect time (so a DNS answer that changed
  * after the check is caught), unless config->webhook_allow_private.
  *

@@ -9,7 +9,13 @@
  * Job threads run at a lower scheduling priority (nice WORKER_NICE): a job
  * may use every core, but the HTTP threads of `vsr serve` in the same process
  * then always get the CPU first, so processing never starves the API. Codec
- * threads started by the job inherit it. */
+ * threads started by the job inherit it.
+ *
+ * A full disk is no fault of a job: a job that fails for lack of space goes
+ * back to the queue with its attempt unspent, and the pool claims nothing
+ * for a while (DISK_WAIT_FIRST_MS, doubling up to DISK_WAIT_MAX_MS), nor
+ * while the work folder has less than VSR_MIN_FREE_MB free; so accepted jobs
+ * wait for room instead of failing for good, and run once it is back. */
 #include "service/worker.h"
 
 #include <errno.h>
@@ -28,8 +34,10 @@
 
 #include "jobs/caption_jobs.h"
 #include "jobs/job_types.h"
+#include "service/disk_space.h"
 #include "service/hours.h"
 #include "util/ids.h"
+#include "util/redact.h"
 #include "util/thread_name.h"
 
 struct slot {
@@ -64,7 +72,16 @@ struct worker_pool {
     int supervisor_started;
     int count;
     struct slot *slots;
+    /* Out of disk space (guarded by lock): no claims before disk_retry_at
+     * (monotonic ms); disk_wait_ms is the next wait, back to 0 when a job
+     * succeeds; disk_low while the last check found too little room. */
+    int64_t disk_retry_at;
+    int64_t disk_wait_ms;
+    int disk_low;
 };
+
+#define DISK_WAIT_FIRST_MS 1000
+#define DISK_WAIT_MAX_MS   (5 * 60 * 1000)
 
 static void log_job(const struct slot *slot, const struct job *job, const char *event,
                     const char *detail) {
@@ -97,8 +114,17 @@ static void on_progress(void *opaque, double percent) {
     atomic_store(&slot->progress_bp, (int)(percent * 100));
 }
 
+/* A local copy being written; ERR keeps the errno of a failed write. */
+struct file_sink {
+    FILE *file;
+    int err;
+};
+
 static int sink_to_file(void *opaque, const void *data, size_t size) {
-    return fwrite(data, 1, size, opaque) == size ? 0 : 1;
+    struct file_sink *sink = opaque;
+    if (fwrite(data, 1, size, sink->file) == size) return 0;
+    sink->err = errno;
+    return 1;
 }
 
 /* A local path for the blob BLOB: its own file, or a copy named after the
@@ -112,12 +138,20 @@ static int fetch_blob(struct worker_pool *pool, const struct job *job, const cha
     FILE *f = fopen(path, "wb");
     if (!f) {
         error->code = VSR_E_OUTPUT;
-        snprintf(error->message, sizeof error->message, "cannot write %.400s", path);
+        snprintf(error->message, sizeof error->message, "cannot write %.400s: %s", path,
+                 strerror(errno));
         return VSR_E_OUTPUT;
     }
     *temp = 1;
-    int rc = blob_get(pool->blob, blob, sink_to_file, f, error);
-    if (fclose(f) != 0 && rc == VSR_OK) rc = VSR_E_OUTPUT;
+    struct file_sink sink = {.file = f};
+    int rc = blob_get(pool->blob, blob, sink_to_file, &sink, error);
+    int write_errno = sink.err;
+    if (fclose(f) != 0 && !write_errno) write_errno = errno;
+    if (write_errno) { /* the copy, not the store, failed: say why (a full disk?) */
+        error->code = rc = VSR_E_OUTPUT;
+        snprintf(error->message, sizeof error->message, "cannot write %.400s: %s", path,
+                 strerror(write_errno));
+    }
     return rc;
 }
 
@@ -145,6 +179,66 @@ static int fetch_subtitles(struct worker_pool *pool, const struct job *job, char
  * a bug. Bad input fails for good at once. */
 static int retryable(int status) {
     return status == VSR_E_NOMEM || status == VSR_E_OUTPUT || status == VSR_E_INTERNAL;
+}
+
+static void log_disk(const char *event, int64_t free_bytes, int64_t min_free, int64_t wait_ms) {
+    json_t *line =
+        json_pack("{s:s, s:I, s:I, s:I}", "event", event, "free_bytes", (json_int_t)free_bytes,
+                  "min_free_bytes", (json_int_t)min_free, "next_check_in_ms", (json_int_t)wait_ms);
+    char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
+    json_decref(line);
+    if (text) {
+        fprintf(stderr, "%s\n", text);
+        free(text);
+    }
+}
+
+/* No claims for the next wait, which doubles each time the disk is found
+ * full again. Returns the wait. */
+static int64_t disk_wait(struct worker_pool *pool) {
+    pthread_mutex_lock(&pool->lock);
+    int64_t wait = pool->disk_wait_ms > 0 ? pool->disk_wait_ms : DISK_WAIT_FIRST_MS;
+    pool->disk_retry_at = ids_monotonic_ms() + wait;
+    pool->disk_wait_ms = wait * 2 < DISK_WAIT_MAX_MS ? wait * 2 : DISK_WAIT_MAX_MS;
+    pthread_mutex_unlock(&pool->lock);
+    return wait;
+}
+
+static int64_t work_free_bytes(const struct worker_pool *pool) {
+    char work[1100];
+    snprintf(work, sizeof work, "%.1000s/work", pool->config->data_dir);
+    return disk_free_bytes(work);
+}
+
+/* The check found room (again): logged once. The wait keeps growing until
+ * a job succeeds, in case the room is still too little for the job. */
+static void disk_recovered(struct worker_pool *pool, int64_t free_bytes, int64_t min_free) {
+    pthread_mutex_lock(&pool->lock);
+    int was_low = pool->disk_low;
+    pool->disk_low = 0;
+    pthread_mutex_unlock(&pool->lock);
+    if (was_low) log_disk("worker.disk_ok", free_bytes, min_free, 0);
+}
+
+/* Whether a job may be claimed as far as disk space goes: not within a
+ * wait, and not with less than min_free_mb free in the work folder. */
+static int disk_has_room(struct worker_pool *pool) {
+    pthread_mutex_lock(&pool->lock);
+    int waiting = ids_monotonic_ms() < pool->disk_retry_at;
+    pthread_mutex_unlock(&pool->lock);
+    if (waiting) return 0;
+    int64_t min_free = (int64_t)pool->config->min_free_mb * 1024 * 1024;
+    if (min_free <= 0) return 1;
+    int64_t free_bytes = work_free_bytes(pool);
+    if (free_bytes < 0 || free_bytes >= min_free) {
+        disk_recovered(pool, free_bytes, min_free);
+        return 1;
+    }
+    pthread_mutex_lock(&pool->lock);
+    pool->disk_low = 1;
+    pthread_mutex_unlock(&pool->lock);
+    log_disk("worker.disk_full", free_bytes, min_free, disk_wait(pool));
+    return 0;
 }
 
 static void run_job(struct slot *slot, struct job *job) {
@@ -206,6 +300,7 @@ static void run_job(struct slot *slot, struct job *job) {
     pthread_mutex_unlock(&pool->lock);
 
     struct vsr_error store_error = {0};
+    char client_message[sizeof error.message];
     double seconds = (double)(ids_monotonic_ms() - started) / 1000.0;
     enum job_state final = JOB_FAILED;
     if (lease_lost) {
@@ -215,6 +310,15 @@ static void run_job(struct slot *slot, struct job *job) {
     } else if (rc == VSR_E_CANCELED && forced) {
         store_job_release(pool->store, job->id, slot->worker_id, &store_error);
         log_job(slot, job, "job.released", "the drain deadline passed; back in the queue");
+    } else if (rc != VSR_OK && rc != VSR_E_CANCELED && disk_error_is_full(error.message)) {
+        /* Its attempt is not spent: it runs again once there is room. */
+        store_job_release(pool->store, job->id, slot->worker_id, &store_error);
+        int64_t wait = disk_wait(pool);
+        char detail[sizeof error.message + 96];
+        snprintf(detail, sizeof detail,
+                 "out of disk space, back in the queue; no claims for %lld ms: %s", (long long)wait,
+                 error.message);
+        log_job(slot, job, "job.released", detail);
     } else {
         struct job_finish finish = {0};
         if (rc == VSR_OK) {
@@ -226,11 +330,20 @@ static void run_job(struct slot *slot, struct job *job) {
             finish.state = JOB_FAILED;
             finish.retryable = retryable(rc);
             finish.error_code = vsr_status_name(rc);
-            finish.error_message = error.message;
+            /* The API and the webhook show this; the log line below keeps
+             * the paths. */
+            snprintf(client_message, sizeof client_message, "%s", error.message);
+            redact_paths(client_message, sizeof client_message, pool->config->data_dir);
+            finish.error_message = client_message;
         }
         int held = store_job_finish(pool->store, job->id, slot->worker_id, &finish, &store_error);
         if (held < 0) log_job(slot, job, "job.finish_failed", store_error.message);
         if (held == 0 && rc == VSR_OK) blob_remove(pool->blob, key, &store_error);
+        if (rc == VSR_OK) { /* there was room for a whole job: waits start over */
+            pthread_mutex_lock(&pool->lock);
+            pool->disk_wait_ms = 0;
+            pthread_mutex_unlock(&pool->lock);
+        }
         log_job(slot, job,
                 final == JOB_SUCCEEDED  ? "job.succeeded"
                 : final == JOB_CANCELED ? "job.canceled"
@@ -275,9 +388,12 @@ static void *worker_main(void *arg) {
         struct vsr_error error = {0};
         int claimed = 0;
         const struct service_config *config = pool->config;
-        /* Outside business hours queued jobs wait: nothing is claimed. */
-        if (!config->business_hours_only ||
-            hours_is_open(config->business_open_minute, config->business_close_minute, time(NULL)))
+        /* Outside business hours, or without disk space, queued jobs wait:
+         * nothing is claimed. */
+        if ((!config->business_hours_only ||
+             hours_is_open(config->business_open_minute, config->business_close_minute,
+                           time(NULL))) &&
+            disk_has_room(pool))
             claimed = store_job_claim(pool->store, slot->worker_id, lease_ms, &job, &error);
         if (claimed == 1) {
             run_job(slot, &job);
