@@ -184,6 +184,13 @@ static int overlaps(const struct text_box *a, const struct text_box *b) {
     return ix > 0 && 2 * iy >= imin(text_box_h(a), text_box_h(b));
 }
 
+/* Whether BOX overlaps one of SAMPLE's lines (on the net's plane). */
+static int overlaps_any(const struct text_box *box, const struct sample *sample) {
+    for (int j = 0; sample && j < sample->count; j++)
+        if (overlaps(box, &sample->net[j])) return 1;
+    return 0;
+}
+
 /* Whether the line of BOX, seen on the last sample, is still there on the
  * new sample although the net did not find it there (low contrast over a
  * new shot, say). Its strokes are the brightest or the darkest fifth of its
@@ -229,10 +236,7 @@ static int line_stays(const struct text_scan *s, const struct text_box *box) {
  * sample after it can time them in turn. */
 static void carry_lines(struct text_scan *s, const struct sample *last, struct sample *next) {
     for (int i = 0; i < last->count && next->count < TEXT_SCAN_LINES; i++) {
-        int found = 0;
-        for (int j = 0; j < next->count && !found; j++)
-            found = overlaps(&last->net[i], &next->net[j]);
-        if (found || !line_stays(s, &last->net[i])) continue;
+        if (overlaps_any(&last->net[i], next) || !line_stays(s, &last->net[i])) continue;
         const struct text_box *b = &last->net[i];
         for (int y = b->y0; y < b->y1; y++)
             for (int x = b->x0; x < b->x1; x++) {
@@ -264,10 +268,7 @@ static void timing(struct text_scan *s, struct sample *last, struct sample *next
         int64_t to = next ? next->index - 1 : INT64_MAX;
         /* In the place of a line of NEXT: the same text held, or the next
          * words of it; text_mask tells which pixels. */
-        int held = 0;
-        for (int j = 0; next && j < next->count && !held; j++)
-            held = overlaps(&last->net[i], &next->net[j]);
-        if (held) {
+        if (overlaps_any(&last->net[i], next)) {
             last->to[i] = to;
             continue;
         }
@@ -281,10 +282,7 @@ static void timing(struct text_scan *s, struct sample *last, struct sample *next
     }
     for (int j = 0; next && j < next->count; j++) {
         int64_t from = last->index + 1;
-        int held = 0;
-        for (int i = 0; i < last->count && !held; i++)
-            held = overlaps(&last->net[i], &next->net[j]);
-        if (held) {
+        if (overlaps_any(&next->net[j], last)) {
             next->from[j] = from;
             continue;
         }
