@@ -39,24 +39,28 @@ TEST_SRC := $(sort $(wildcard tests/*.c))
 BENCH_SRC:= $(sort $(wildcard bench/*.c))
 HDRS     := $(shell find include src tests -name '*.h')
 
+# Each object's header dependencies, written by the compiler as it builds it.
+DEPFLAGS := -MMD -MP
+-include $(shell find build/rel build/asan -name '*.d' 2>/dev/null)
+
 rel_obj  = $(patsubst %.c,build/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,build/asan/%.o,$(1))
 
-.PHONY: all check check-scaleout clean format lint bench bench-scaleout bench-captions fuzz
+.PHONY: all check check-quick check-scaleout clean format lint bench bench-scaleout bench-captions fuzz
 all: build/vsr
 
-build/rel/%.o: %.c $(HDRS)
+build/rel/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(REL_FLAGS) $(CFLAGS) -c $< -o $@
-build/asan/%.o: %.c $(HDRS)
+	$(CC) $(BASE) $(DEPFLAGS) $(REL_FLAGS) $(CFLAGS) -c $< -o $@
+build/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(ASAN_FLAGS) $(CFLAGS) -c $< -o $@
-build/rel/%.o: %.cpp $(HDRS)
+	$(CC) $(BASE) $(DEPFLAGS) $(ASAN_FLAGS) $(CFLAGS) -c $< -o $@
+build/rel/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXBASE) $(REL_FLAGS) $(CXXFLAGS) -c $< -o $@
-build/asan/%.o: %.cpp $(HDRS)
+	$(CXX) $(CXXBASE) $(DEPFLAGS) $(REL_FLAGS) $(CXXFLAGS) -c $< -o $@
+build/asan/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXBASE) $(ASAN_FLAGS) $(CXXFLAGS) -c $< -o $@
+	$(CXX) $(CXXBASE) $(DEPFLAGS) $(ASAN_FLAGS) $(CXXFLAGS) -c $< -o $@
 
 # Each line becomes "line\n" with backslashes and quotes escaped.
 build/gen/http_assets.c: $(ASSETS) Makefile
@@ -88,10 +92,19 @@ TEST_ENV := VSR_BIN=$(CURDIR)/build/asan/vsr ASAN_OPTIONS=detect_leaks=1 \
 # PostgreSQL + S3 (scripts/check-scaleout.sh starts and stops the servers).
 # The second half runs on a full `make check`; with TESTS=... only when
 # VSR_SCALEOUT=1; VSR_SCALEOUT=0 skips it.
+# A failing test's output is shown; a crash's (an ASan report) is in the
+# newest log of build/test-logs, shown here too.
+RUN_TESTS = $(TEST_ENV) build/asan/vsr-tests $(TESTS) || { \
+	  echo "== newest test log:"; tail -n 80 "$$(ls -t build/test-logs/*.log | head -1)"; exit 1; }
+
 check: build/asan/vsr-tests build/asan/vsr
-	$(TEST_ENV) build/asan/vsr-tests $(TESTS)
+	$(RUN_TESTS)
 	@if [ "$(VSR_SCALEOUT)" = 1 ] || { [ -z "$(TESTS)" ] && [ "$(VSR_SCALEOUT)" != 0 ]; }; then \
 	  $(TEST_ENV) scripts/check-scaleout.sh build/asan/vsr-tests $(TESTS); fi
+
+# The unit and small integration tests: those marked SLOW_TEST() are skipped.
+check-quick: build/asan/vsr-tests build/asan/vsr
+	VSR_QUICK=1 $(RUN_TESTS)
 
 check-scaleout: build/asan/vsr-tests build/asan/vsr
 	$(TEST_ENV) scripts/check-scaleout.sh build/asan/vsr-tests $(TESTS)

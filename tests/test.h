@@ -9,10 +9,29 @@
 extern int test_failures; /* failed checks in the running test */
 
 /* Set by a test (through KNOWN_FAILURE) whose checks fail today because of a
- * known defect of the code under test: the runner then reports it as
- * "xfail" and counts it as skipped (never as passed), unless VSR_STRICT=1 is set. */
+ * known defect of the code under test: the runner reports it as "xfail", an
+ * expected failure (never a pass). If its checks then all pass, the runner
+ * says XPASS: the defect is gone and the mark must go. VSR_STRICT=1 fails
+ * the run on both. */
 extern const char *test_known_failure;
 #define KNOWN_FAILURE(why) (test_known_failure = (why))
+
+/* A test that cannot run here (a tool or ../shared is missing) says why and
+ * returns: the runner counts it as skipped, not passed. */
+extern const char *test_skip_reason;
+#define SKIP(why)                                                                                  \
+    do {                                                                                           \
+        test_skip_reason = (why);                                                                  \
+        return;                                                                                    \
+    } while (0)
+
+/* A test that takes more than a few seconds (real clips, real servers)
+ * starts with SLOW_TEST(): `make check-quick` (VSR_QUICK=1) skips it. */
+int test_quick_tier(void);
+#define SLOW_TEST()                                                                                \
+    do {                                                                                           \
+        if (test_quick_tier()) SKIP("slow: left to the full `make check`");                       \
+    } while (0)
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

@@ -3,7 +3,7 @@
  * only at commit, multipart uploads of blobs bigger than a part, range
  * reads, deletes, presigned URLs used by the curl program (and refused once
  * expired), and a clear error for wrong keys. Without VSR_TEST_STORAGE these
- * tests print "skip". */
+ * tests are skipped. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +15,7 @@
 
 static struct blob *open_s3(char *dir, size_t size) {
     if (!test_on_s3()) {
-        printf("skip: VSR_TEST_STORAGE is not an s3:// URL\n");
+        test_skip_reason = "VSR_TEST_STORAGE is not an s3:// URL";
         return NULL;
     }
     snprintf(dir, size, "%s", test_tmpdir());
@@ -194,10 +194,7 @@ TEST(blob_s3_presigned_curl) {
 
 /* Wrong keys: the readiness check fails with the server's reason. */
 TEST(blob_s3_wrong_keys) {
-    if (!test_on_s3()) {
-        printf("skip: VSR_TEST_STORAGE is not an s3:// URL\n");
-        return;
-    }
+    if (!test_on_s3()) SKIP("VSR_TEST_STORAGE is not an s3:// URL");
     char *saved = strdup(getenv("AWS_SECRET_ACCESS_KEY") ? getenv("AWS_SECRET_ACCESS_KEY") : "");
     setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret", 1);
     struct blob *blob = NULL;

@@ -113,9 +113,9 @@ static int compare_videos(const char *ours, const char *theirs, const char *plai
 }
 
 TEST(burn_matches_ffmpeg_subtitles_filter) {
+    SLOW_TEST();
     if (!test_shared_dir()) {
-        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
-        return;
+        SKIP("../shared (or $VSR_SHARED) is absent");
     }
     media_test_quiet();
     const char *dir = test_tmpdir();
@@ -163,8 +163,7 @@ TEST(burn_matches_ffmpeg_subtitles_filter) {
 
 TEST(burn_refuses_bad_subtitles) {
     if (!test_shared_dir()) {
-        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
-        return;
+        SKIP("../shared (or $VSR_SHARED) is absent");
     }
     media_test_quiet();
     const char *dir = test_tmpdir();
@@ -305,10 +304,10 @@ static int compare_caption_pixels(const char *ours, const char *theirs, const ch
  * text scored gone by shared/bench/score-removal.py, the new one where
  * FFmpeg's subtitles filter puts it on the clean clip. */
 TEST(burn_replace_on_fixture) {
+    SLOW_TEST();
     const char *shared = test_shared_dir();
     if (!shared) {
-        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
-        return;
+        SKIP("../shared (or $VSR_SHARED) is absent");
     }
     media_test_quiet();
     const char *dir = test_tmpdir();
@@ -402,9 +401,9 @@ TEST(burn_replace_on_fixture) {
 
 /* The commands: exit codes of the documented kinds, and --json lines. */
 TEST(burn_cli_commands) {
+    SLOW_TEST();
     if (!test_shared_dir()) {
-        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
-        return;
+        SKIP("../shared (or $VSR_SHARED) is absent");
     }
     media_test_quiet();
     const char *dir = test_tmpdir();

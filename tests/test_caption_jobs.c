@@ -15,6 +15,7 @@ static void note_progress(void *opaque, double percent) {
 }
 
 TEST(caption_jobs_validate_and_run) {
+    SLOW_TEST();
     const struct job_type *transcribe = job_type_find("transcribe");
     const struct job_type *caption = job_type_find("caption");
     CHECK(transcribe && caption);

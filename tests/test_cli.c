@@ -34,6 +34,7 @@ static void check_failure(const char *args, int want) {
 }
 
 TEST(cli_help_version_usage) {
+    SLOW_TEST();
     char out[16384];
     char cmd[1024];
     snprintf(cmd, sizeof cmd, "%s --version", test_vsr_bin());
@@ -63,6 +64,7 @@ TEST(cli_help_version_usage) {
 /* Each broken input: its exit code, one line, and nothing in the output
  * folder afterwards. */
 TEST(cli_bad_inputs) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char plain[512], faststart[512], audio[512], path[700], outdir[600], args[2048];
@@ -121,6 +123,7 @@ TEST(cli_bad_inputs) {
 }
 
 TEST(cli_bad_outputs) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char clip[512], outdir[600], args[2048];
@@ -158,6 +161,7 @@ TEST(cli_bad_outputs) {
 /* A good run: exit 0, JSON lines on stdout ending with the result, the
  * output and the mask in place and nothing else. */
 TEST(cli_remove_json) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char clip[512], outdir[600], cmd[2048], out[65536];
@@ -203,6 +207,7 @@ TEST(cli_remove_json) {
 
 /* SIGINT midway: exit 8 and no output, mask or temporary file. */
 TEST(cli_cancel_removes_partial_output) {
+    SLOW_TEST();
     media_test_quiet();
     const char *shared = test_shared_dir();
     CHECK(shared != NULL);

@@ -351,6 +351,7 @@ static void check_text_found_skipping(const struct scene *s, int step) {
  * may be among those not seen: they must be masked when the line is on them,
  * and not when it is not (the frames beside the line, decided by the frame). */
 TEST(detect_text_seeing_every_second_frame) {
+    SLOW_TEST();
     /* On at a frame not seen (21), off after one not seen (44). */
     struct scene odd = {.frames = 80,
                         .seed = 11,
@@ -531,6 +532,7 @@ TEST(motion_recovers_translation) {
 /* A 720p frame is analysed at half size: the same text drawn twice as large
  * must be found as completely, with the mask at the video's size. */
 TEST(detect_text_at_720p) {
+    SLOW_TEST();
     enum { BW = 1280, BH = 720, FRAMES = 40, FROM = 10, TO = 30 };
     struct detector *d = detector_new(BW, BH, FPS, NULL, 0);
     uint8_t *mask = malloc((size_t)BW * BH), *truth = malloc((size_t)BW * BH);

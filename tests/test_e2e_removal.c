@@ -166,8 +166,7 @@ static int run_case(const struct e2e_case *c, const char *dir, struct scores *s,
 
 static void check_case(const struct e2e_case *c) {
     if (!test_shared_dir()) {
-        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
-        return;
+        SKIP("../shared (or $VSR_SHARED) is absent");
     }
     media_test_quiet();
     const char *dir = test_tmpdir();
@@ -192,6 +191,7 @@ static void check_case(const struct e2e_case *c) {
 /* Static shot of bottles, white text with a black outline at the bottom.
  * Measured: psnr_text 39.1, recall 1.000, area 1.05. */
 TEST(e2e_removal_bottom_static) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "bottle-detection", 20, STYLE_OUTLINE, 28, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
@@ -204,6 +204,7 @@ TEST(e2e_removal_bottom_static) {
  * 1.02 when reader A decoded every frame of this 12.5 fps clip). The bar is
  * below the 28 dB of the static cases: the car is the hard part. */
 TEST(e2e_removal_moving_object) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "car-detection", 15, STYLE_OUTLINE, 24.5, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
@@ -212,6 +213,7 @@ TEST(e2e_removal_moving_object) {
 /* Text at the top of the frame (ASS Alignment=8): detection must not assume
  * the bottom. Measured: psnr_text 37.7, recall 1.000, area 1.05. */
 TEST(e2e_removal_top) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "bottle-detection", 20, STYLE_OUTLINE ",Alignment=8", 28, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
@@ -220,6 +222,7 @@ TEST(e2e_removal_top) {
 /* Text on an opaque dark box (ASS BorderStyle=3): the box must go too.
  * Measured: psnr_text 36.3, recall 1.000, area 1.02. */
 TEST(e2e_removal_box) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "bottle-detection", 20, STYLE_BOX, 28, 0.95, 2.5, NULL, NULL, NULL, 0};
     check_case(&c);
@@ -229,6 +232,7 @@ TEST(e2e_removal_box) {
  * places, so only part of it jumps when it appears). Measured: psnr_text
  * 23.2 (the cars under the box are the hard part), recall 1.000, area 1.04. */
 TEST(e2e_removal_box_moving) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "car-detection",
         15,
@@ -251,6 +255,7 @@ TEST(e2e_removal_box_moving) {
  * frame must not be taken for a line. Measured: psnr_text 31.8, recall
  * 0.999, area 1.27. */
 TEST(e2e_removal_bold_shadow) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "one-by-one-person-detection",
         10,
@@ -287,6 +292,7 @@ TEST(e2e_removal_bold_shadow) {
     "-c:v libx264 -preset veryfast -crf 12 -pix_fmt yuv420p '%2$s'"
 
 TEST(e2e_removal_lines_on_cuts) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "three-shots",
         0,
@@ -324,9 +330,9 @@ static long mask_pixels(const char *path, const char *dir) {
  * boards make a band of strong edges across the picture: nothing may be
  * masked. (Picking lines out of shots found a line there at first.) */
 TEST(e2e_removal_cuts_without_text) {
+    SLOW_TEST();
     if (!test_shared_dir()) {
-        printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
-        return;
+        SKIP("../shared (or $VSR_SHARED) is absent");
     }
     media_test_quiet();
     const char *dir = test_tmpdir(), *shared = test_shared_dir();
@@ -359,6 +365,7 @@ TEST(e2e_removal_cuts_without_text) {
  * find it in single frames, and the fill is spatial. Measured: see the bar
  * below. */
 TEST(e2e_removal_persistent_caption) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "bottle-detection",
         20,
@@ -376,6 +383,7 @@ TEST(e2e_removal_persistent_caption) {
 /* A line that fades in and out over 300 ms ({\fad}): on the frames where it
  * is half there, it must be masked too. */
 TEST(e2e_removal_fading_line) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "bottle-detection",
         20,
@@ -394,6 +402,7 @@ TEST(e2e_removal_fading_line) {
 /* White text with no outline and no shadow, over a moving picture: nothing
  * dark beside a bright fill to go by. */
 TEST(e2e_removal_no_outline) {
+    SLOW_TEST();
     static const struct e2e_case c = {
         "car-detection",
         15,

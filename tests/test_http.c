@@ -572,6 +572,7 @@ TEST(http_request_validation) {
 }
 
 TEST(http_end_to_end) {
+    SLOW_TEST();
     struct service s;
     char video[512];
     if (service_start_with_video(&s, 1, 64 << 20, video, sizeof video) != 0) return;
@@ -747,6 +748,7 @@ static void check_no_path(const char *dir, const char *message) {
  * error.message and its webhook's data.error named server paths such as
  * /.../blobs/uploads/upl_... Now they name the upload or the job. */
 TEST(http_errors_name_no_paths) {
+    SLOW_TEST();
     struct service s;
     char video[512], upload_id[64], path[256], job_id[64], body[512];
     if (service_start_tweaked(&s, 1, 64 << 20, broken_work_folder) != 0) return;
@@ -877,6 +879,7 @@ static void job_on_full_disk(struct service *s, const char *video, int full_ms,
  * back to the queue with its attempt unspent and the pool waits 1, 2, 4 ...
  * s, and the job succeeds once there is room. */
 TEST(http_disk_full_waits) {
+    SLOW_TEST();
     struct service s;
     char video[512];
     struct response r;
@@ -963,6 +966,7 @@ static void job_webhooks(struct service *s, const char *job_id, struct response 
  * retry comes from the database. Also: the SSRF guard refuses a loopback URL
  * unless allowed, 410 Gone stops retries, and a timeout is retried. */
 TEST(http_webhook_delivery) {
+    SLOW_TEST();
     if (!test_have_program("node")) {
         printf("  skipped: node is not installed (scripts/install-deps.sh installs it)\n");
         return;
@@ -1261,6 +1265,7 @@ static void save_body(const struct response *r, const char *dir, const char *nam
 /* /openapi.json describes every route and passes `redocly lint` (the
  * @redocly/cli npm package in tests/webhook); /docs renders it. */
 TEST(http_openapi) {
+    SLOW_TEST();
     struct service s;
     if (service_start(&s, 0, 1 << 20) != 0) return;
     struct response r;
@@ -1448,6 +1453,7 @@ static long status_kb(pid_t pid, const char *field) {
 /* A big PUT streams to storage: `vsr serve` (a process of its own) takes
  * 1 GiB while its peak RSS stays under 100 MB. */
 TEST(http_big_upload_memory) {
+    SLOW_TEST();
     struct service s;
     memset(&s, 0, sizeof s);
     snprintf(s.dir, sizeof s.dir, "%s", test_tmpdir());
@@ -1850,6 +1856,7 @@ TEST(http_multipart_job) {
  * end-to-end test (test_e2e_removal.c, bottle-detection@20s: 28 dB; about
  * 38 dB measured). */
 TEST(http_removal_scored) {
+    SLOW_TEST();
     const char *shared = test_shared_dir();
     if (!shared) {
         printf("    skip: ../shared (or $VSR_SHARED) is absent\n");
@@ -2111,6 +2118,7 @@ static void caption_job_matches_cli(struct service *s, const char *type, const c
  * are refused with 422 naming the field; retention deletes the subtitle
  * file once its job is old. */
 TEST(http_burn_replace_jobs) {
+    SLOW_TEST();
     media_test_quiet();
     struct service s;
     char video[512], srt[512], bad[512];

@@ -122,6 +122,7 @@ static int read_through_feed(const char *path, const struct detector *d, size_t 
  * two; one with a single keyframe not at all; Matroska's index serves too; a
  * looped MPEG-TS whose timestamps start again reads as one reader reads it. */
 TEST(luma_feed_matches_one_reader) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char gop5[600], gop12[600], two_keys[600], one_gop[600], mkv[700];

@@ -356,6 +356,7 @@ TEST(media_rotation_kept) {
 
 /* Each container and codec decodes to the same frames as the source. */
 TEST(media_reads_mkv_mov_webm) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char src[512];
@@ -412,6 +413,7 @@ static int open_status(const char *path) {
 }
 
 TEST(media_refuses_broken_input) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char plain[512], faststart[512], mkv[512], audio[512], path[600];
@@ -711,6 +713,7 @@ TEST(media_frame_pool_reserve) {
  * libavcodec's allocator would: every frame the reader decodes, at odd sizes
  * and with two codecs, equals what ffmpeg decodes with the default one. */
 TEST(media_frame_pool_decodes_exactly) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     static const char *const cases[][2] = {

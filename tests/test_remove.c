@@ -57,6 +57,7 @@ static int make_clip(const char *dir, const char *name, const char *args, char *
 }
 
 TEST(remove_writes_video_and_mask) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char clip[PATH_MAX_LEN], out[PATH_MAX_LEN], mask[PATH_MAX_LEN];
@@ -101,6 +102,7 @@ TEST(remove_writes_video_and_mask) {
  * file is read again with A decoding every frame; the output is complete and
  * nothing of the first try is left. */
 TEST(remove_reads_again_when_frames_have_no_time) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char clip[PATH_MAX_LEN], out[PATH_MAX_LEN], mask[PATH_MAX_LEN];
@@ -130,6 +132,7 @@ TEST(remove_reads_again_when_frames_have_no_time) {
 }
 
 TEST(remove_cancel_and_failure_leave_nothing) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char clip[PATH_MAX_LEN], out[PATH_MAX_LEN], mask[PATH_MAX_LEN];

@@ -45,6 +45,7 @@ static void count_successes(const char *log, char ids[][STORE_ID_SIZE], int *cou
 }
 
 TEST(scaleout_three_workers_kill9) {
+    SLOW_TEST();
     char dir[256], db[1024], storage[1024], logs[3][600];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     test_database_url(dir, db, sizeof db);

@@ -51,6 +51,7 @@ static int log_contains(const char *log, const char *text) {
 }
 
 TEST(service_keys_cli) {
+    SLOW_TEST();
     char dir[2400], backend[2200], cmd[4096], out[4096];
     /* "DIR --database URL --storage URL": the options follow every --data-dir. */
     const char *scratch = test_tmpdir();
@@ -80,6 +81,7 @@ TEST(service_keys_cli) {
  * the `standardwebhooks` package) exactly once. `vsr serve` and the workers
  * drain and exit 0 on SIGTERM. */
 TEST(service_worker_process) {
+    SLOW_TEST();
     char dir[256], video[512], log_serve[512], log_worker[512], args[1024], cmd[1024];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     snprintf(video, sizeof video, "%s/in.mp4", dir);
@@ -244,6 +246,7 @@ static int count_files(const char *path) {
  * another worker takes the job, and it succeeds exactly once (one result,
  * two attempts). */
 TEST(service_worker_kill9_reclaimed) {
+    SLOW_TEST();
     char dir[256], clip[512], log_a[512], log_b[512], args[1024], results[600];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     snprintf(clip, sizeof clip, "%s/clip.mp4", dir);
@@ -290,6 +293,7 @@ done:
 /* SIGTERM while a job runs: the worker stops claiming, finishes the job,
  * and exits 0 (a rolling deploy loses nothing). */
 TEST(service_worker_sigterm_drains) {
+    SLOW_TEST();
     char dir[256], clip[512], log[512], args[1024];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
     snprintf(clip, sizeof clip, "%s/clip.mp4", dir);
@@ -343,6 +347,7 @@ static void *write_jobs(void *arg) {
  * refuses and names pg_dump); `vsr cleanup` with a retention of 1.8 seconds
  * deletes a finished job's result and keeps the row. */
 TEST(service_backup_and_cleanup) {
+    SLOW_TEST();
     char dir[256], db[1024], blobs[1024], log[512], args[1024], cmd[4096], out[4096];
     char backend[2200];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());

@@ -134,6 +134,7 @@ TEST(transcribe_layout_rules) {
 }
 
 TEST(transcribe_pocketsphinx_librivox) {
+    SLOW_TEST();
     if (!have_librivox()) return;
     const char *dir = test_tmpdir();
     static const char *const ids[] = {"sense_and_sensibility_01_austen_64kb-0880",
@@ -174,6 +175,7 @@ TEST(transcribe_pocketsphinx_librivox) {
 /* Two clips with 1.5 s of digital silence between them: the captions must
  * break in the gap, within the clips' own silent edges. */
 TEST(transcribe_breaks_at_known_pause) {
+    SLOW_TEST();
     if (!have_librivox()) return;
     const char *dir = test_tmpdir();
     char joined[512], output[512], args[2048];
@@ -297,6 +299,7 @@ static int requests_seen(const char *url) {
 }
 
 TEST(transcribe_openai_contract) {
+    SLOW_TEST();
     if (!have_librivox()) return;
     const char *dir = test_tmpdir();
     char url[128], output[512];
