@@ -30,7 +30,7 @@ extern const char *test_skip_reason;
 int test_quick_tier(void);
 #define SLOW_TEST()                                                                                \
     do {                                                                                           \
-        if (test_quick_tier()) SKIP("slow: left to the full `make check`");                       \
+        if (test_quick_tier()) SKIP("slow: left to the full `make check`");                        \
     } while (0)
 
 #define CHECK(cond)                                                                                \
