@@ -374,11 +374,13 @@ TEST(service_backup_and_cleanup) {
     snprintf(backup, sizeof backup, "%s/backup.db", dir);
     snprintf(cmd, sizeof cmd, "%s backup '%s' --data-dir %s %s", test_vsr_bin(), backup, dir,
              backend);
-    CHECK_INT(test_on_postgres() ? 2 : 0, test_run(cmd, out, sizeof out));
-    CHECK(strstr(out, test_on_postgres() ? "pg_dump" : "backed up") != NULL);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK(strstr(out, "backed up") != NULL);
     pthread_join(writer, NULL);
     CHECK_INT(0, stop(serve));
-    if (!test_on_postgres()) CHECK_INT(VSR_OK, store_open(&copy, backup, NULL, &error));
+    char copy_path[700];
+    snprintf(copy_path, sizeof copy_path, "%s/database.sqlite", backup);
+    if (!test_on_postgres()) CHECK_INT(VSR_OK, store_open(&copy, copy_path, NULL, &error));
     if (copy) {
         struct job got;
         CHECK_INT(1, store_job_get(copy, NULL, first_id, &got, &error));
@@ -388,7 +390,7 @@ TEST(service_backup_and_cleanup) {
         CHECK_AT_MOST(2200, depth[JOB_QUEUED]);
     }
     snprintf(cmd, sizeof cmd, "%s backup --data-dir %s", test_vsr_bin(), dir);
-    CHECK_INT(2, test_run(cmd, out, sizeof out)); /* no file named */
+    CHECK_INT(2, test_run(cmd, out, sizeof out)); /* no folder named */
 
     /* A job finished with a result, then sweeps with a 1.8-second retention. */
     struct job claimed;
