@@ -116,8 +116,7 @@ static void api_stop(struct api *a) {
 
 /* A finished job of KEY on UPLOAD with its result stored as RESULT_KEY. */
 static void make_succeeded_job(struct store *store, struct blob *blob, const char *key_id,
-                               const struct upload *up, const char *result_path,
-                               struct job *out) {
+                               const struct upload *up, const char *result_path, struct job *out) {
     struct vsr_error error = {0};
     struct job job = {0}, claimed;
     snprintf(job.key_id, sizeof job.key_id, "%s", key_id);
@@ -205,7 +204,7 @@ TEST(service_backup_restore_running) {
     char dir[256], fresh[512], db[1024], storage[1024], db2[1024], storage2[1024];
     char backup[600], cmd[8192], out[4096], input[600], result[600], token[80];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
-    snprintf(fresh, sizeof fresh, "%s/restored", dir);
+    snprintf(fresh, sizeof fresh, "%s-restored", dir); /* its own database name */
     mkdir(fresh, 0700);
     test_database_url(dir, db, sizeof db);
     test_storage_url(dir, storage, sizeof storage);
@@ -235,8 +234,10 @@ TEST(service_backup_restore_running) {
     pthread_t writer;
     CHECK_INT(0, pthread_create(&writer, NULL, write_jobs, &writer_args));
     usleep(100 * 1000);
-    snprintf(cmd, sizeof cmd, "%s backup '%s' --with-files --data-dir %s --database '%s'"
-             " --storage '%s'", test_vsr_bin(), backup, dir, db, storage);
+    snprintf(cmd, sizeof cmd,
+             "%s backup '%s' --with-files --data-dir %s --database '%s'"
+             " --storage '%s'",
+             test_vsr_bin(), backup, dir, db, storage);
     int backup_rc = test_run(cmd, out, sizeof out);
     CHECK_INT(0, backup_rc);
     if (backup_rc != 0) fprintf(stderr, "  %s\n", out);
@@ -327,7 +328,7 @@ TEST(service_backup_older_schema) {
     char dir[256], fresh[512], db[1024], storage[1024], db2[1024], storage2[1024], backup[600];
     char token[80];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
-    snprintf(fresh, sizeof fresh, "%s/restored", dir);
+    snprintf(fresh, sizeof fresh, "%s-restored", dir); /* its own database name */
     mkdir(fresh, 0700);
     test_database_url(dir, db, sizeof db);
     test_storage_url(dir, storage, sizeof storage);
@@ -487,8 +488,10 @@ TEST(service_cleanup_dry_run_execute) {
     struct live_writer writer = {.blob = blob, .key = live_result, .path = small};
     pthread_t writer_thread;
     CHECK_INT(0, pthread_create(&writer_thread, NULL, write_live, &writer));
-    snprintf(cmd, sizeof cmd, "%s cleanup --dry-run --orphan-minutes 0 --retention-hours 0.0005"
-             " --data-dir %s --database '%s' --storage '%s'", test_vsr_bin(), dir, db, storage);
+    snprintf(cmd, sizeof cmd,
+             "%s cleanup --dry-run --orphan-minutes 0 --retention-hours 0.0005"
+             " --data-dir %s --database '%s' --storage '%s'",
+             test_vsr_bin(), dir, db, storage);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     item_lines(out, dry, sizeof dry);
     CHECK(strstr(out, "orphan_file: 2 files, 2000 bytes") != NULL);
@@ -511,8 +514,10 @@ TEST(service_cleanup_dry_run_execute) {
     int64_t size = 0;
     CHECK_INT(1, blob_stat(blob, "uploads/upl_stray", &size, &error));
 
-    snprintf(cmd, sizeof cmd, "%s cleanup --execute --orphan-minutes 0 --retention-hours 0.0005"
-             " --data-dir %s --database '%s' --storage '%s'", test_vsr_bin(), dir, db, storage);
+    snprintf(cmd, sizeof cmd,
+             "%s cleanup --execute --orphan-minutes 0 --retention-hours 0.0005"
+             " --data-dir %s --database '%s' --storage '%s'",
+             test_vsr_bin(), dir, db, storage);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     item_lines(out, done_lines, sizeof done_lines);
     CHECK_STR(dry, done_lines);

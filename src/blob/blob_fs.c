@@ -355,8 +355,8 @@ static int list_in(int dir, const char *prefix, int depth, blob_list_fn fn, void
         struct stat st;
         char key[PATH_MAX];
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
-        if (snprintf(key, sizeof key, "%s%s%s", prefix, e->d_name, S_ISDIR(st.st_mode) ? "/" : "") >=
-            (int)sizeof key)
+        if (snprintf(key, sizeof key, "%s%s%s", prefix, e->d_name,
+                     S_ISDIR(st.st_mode) ? "/" : "") >= (int)sizeof key)
             continue;
         if (S_ISDIR(st.st_mode) && depth > 0) {
             int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

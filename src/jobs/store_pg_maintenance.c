@@ -40,8 +40,8 @@ static int run_tool(char *const argv[], struct vsr_error *error) {
 static int tuples(PGconn *conn, const char *sql, int params, const char *const *values,
                   PGresult **out, const char *what, struct vsr_error *error) {
     /* PQexec for several statements in one string (no parameters). */
-    PGresult *res = params ? PQexecParams(conn, sql, params, NULL, values, NULL, NULL, 0)
-                           : PQexec(conn, sql);
+    PGresult *res =
+        params ? PQexecParams(conn, sql, params, NULL, values, NULL, NULL, 0) : PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);
     if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
         int rc = pg_fail(error, conn, what);
@@ -56,7 +56,7 @@ static int tuples(PGconn *conn, const char *sql, int params, const char *const *
 }
 
 #define COUNTS_SQL                                                                                 \
-    "(SELECT coalesce(max(version), 0) FROM vsr_schema), (SELECT count(*) FROM jobs),"            \
+    "(SELECT coalesce(max(version), 0) FROM vsr_schema), (SELECT count(*) FROM jobs),"             \
     " (SELECT count(*) FROM api_keys), (SELECT count(*) FROM uploads)"
 
 static void read_counts(const PGresult *res, int col, struct store_counts *out) {
@@ -91,8 +91,8 @@ int pg_backup(struct store *store, const char *path, struct store_counts *counts
     read_counts(res, 1, counts);
     snprintf(file_arg, sizeof file_arg, "--file=%s", partial);
     snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot);
-    char *argv[] = {"pg_dump", "--format=custom", "--no-owner", snapshot_arg, file_arg,
-                    "--dbname", s->conninfo, NULL};
+    char *argv[] = {"pg_dump", "--format=custom", "--no-owner", snapshot_arg,
+                    file_arg,  "--dbname",        s->conninfo,  NULL};
     remove(partial);
     rc = run_tool(argv, error);
     if (rc == VSR_OK && rename(partial, path) != 0) {
@@ -102,8 +102,8 @@ int pg_backup(struct store *store, const char *path, struct store_counts *counts
     if (rc != VSR_OK) remove(partial);
 done:
     PQclear(res);
-    pg_release(s, c, tuples(c->conn, "COMMIT", 0, NULL, NULL, "ending the backup", error) !=
-                         VSR_OK);
+    pg_release(s, c,
+               tuples(c->conn, "COMMIT", 0, NULL, NULL, "ending the backup", error) != VSR_OK);
     return rc;
 }
 
@@ -120,8 +120,15 @@ int pg_restore_dump(struct store *store, const char *path, struct vsr_error *err
     if (rc != VSR_OK) return rc;
     char file[4200];
     snprintf(file, sizeof file, "%s", path);
-    char *argv[] = {"pg_restore", "--no-owner", "--no-privileges", "--single-transaction",
-                    "--exit-on-error", "--dbname", s->conninfo, file, NULL};
+    char *argv[] = {"pg_restore",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--single-transaction",
+                    "--exit-on-error",
+                    "--dbname",
+                    s->conninfo,
+                    file,
+                    NULL};
     return run_tool(argv, error);
 }
 

@@ -287,7 +287,7 @@ struct sqlite_store {
     char *path;
     pthread_mutex_t lock; /* guards idle only; never held during a query */
     struct connection *idle;
-    struct stat file; /* the database file as opened, to tell it from a replacement */
+    struct stat file;   /* the database file as opened, to tell it from a replacement */
     int maintenance_fd; /* PATH.maintenance-lock while store_maintenance_lock holds it, or -1 */
 };
 
@@ -1304,9 +1304,10 @@ static int count_rows(sqlite3 *db, struct store_counts *out, struct vsr_error *e
     sqlite3_stmt *st = NULL;
     int rc = VSR_OK;
     memset(out, 0, sizeof *out);
-    if (sqlite3_prepare_v2(db, "SELECT (SELECT user_version FROM pragma_user_version),"
-                               " (SELECT count(*) FROM jobs), (SELECT count(*) FROM api_keys),"
-                               " (SELECT count(*) FROM uploads)",
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT count(*) FROM jobs), (SELECT count(*) FROM api_keys),"
+                           " (SELECT count(*) FROM uploads)",
                            -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
         rc = fail_db(error, db, "counting the rows");

@@ -122,9 +122,8 @@ static int copy_blob(void *opaque, const char *key, int64_t size, int64_t modifi
     }
     struct stat st;
     int64_t bytes = stat(path, &st) == 0 ? (int64_t)st.st_size : size;
-    json_array_append_new(c->files,
-                          json_pack("{s:s, s:I, s:s}", "key", key, "bytes", (json_int_t)bytes,
-                                    "sha256", digest));
+    json_array_append_new(c->files, json_pack("{s:s, s:I, s:s}", "key", key, "bytes",
+                                              (json_int_t)bytes, "sha256", digest));
     c->summary->files++;
     c->summary->file_bytes += bytes;
     return 0;
@@ -162,14 +161,18 @@ int backup_create(struct store *store, struct blob *blob, const char *dir, int w
     if (rc != VSR_OK) return rc;
     json_t *manifest = json_pack(
         "{s:i, s:s, s:I, s:s, s:i, s:{s:s, s:I, s:s}, s:{s:I, s:I, s:I}}", "format",
-        MANIFEST_FORMAT, "vsr_version", version, "created_at", (json_int_t)ids_now_ms(),
-        "backend", backend, "schema_version", counts.schema_version, "database", "file", db_name,
-        "bytes", (json_int_t)db_bytes, "sha256", digest, "counts", "jobs", (json_int_t)counts.jobs,
-        "keys", (json_int_t)counts.keys, "uploads", (json_int_t)counts.uploads);
+        MANIFEST_FORMAT, "vsr_version", version, "created_at", (json_int_t)ids_now_ms(), "backend",
+        backend, "schema_version", counts.schema_version, "database", "file", db_name, "bytes",
+        (json_int_t)db_bytes, "sha256", digest, "counts", "jobs", (json_int_t)counts.jobs, "keys",
+        (json_int_t)counts.keys, "uploads", (json_int_t)counts.uploads);
     summary->counts = counts;
     if (with_files) {
-        struct file_copy copy = {.blob = blob, .dir = dir, .files = json_array(),
-                                 .summary = summary, .error = error, .rc = VSR_OK};
+        struct file_copy copy = {.blob = blob,
+                                 .dir = dir,
+                                 .files = json_array(),
+                                 .summary = summary,
+                                 .error = error,
+                                 .rc = VSR_OK};
         rc = blob_list(blob, copy_blob, &copy, error);
         if (rc == VSR_OK) rc = copy.rc;
         json_object_set_new(manifest, "files", copy.files);
@@ -204,9 +207,8 @@ static int64_t dump_rows(const char *path, const char *table, struct vsr_error *
     close(pipe_fd[1]);
     if (spawned != 0) {
         close(pipe_fd[0]);
-        fail(error, VSR_E_USAGE,
-             "cannot run pg_restore: %s; install Debian's postgresql-client%s", strerror(spawned),
-             "");
+        fail(error, VSR_E_USAGE, "cannot run pg_restore: %s; install Debian's postgresql-client%s",
+             strerror(spawned), "");
         return -1;
     }
     FILE *in = fdopen(pipe_fd[0], "r");
@@ -261,8 +263,9 @@ static int open_copy(const char *backend, const char *db_path, int schema_versio
     if (from) fclose(from);
     if (to && fclose(to) != 0) ok = 0;
     int rc = VSR_OK;
-    if (!ok) rc = fail(error, VSR_E_OUTPUT, "cannot copy the backup to %.400s: %s", scratch,
-                       strerror(errno));
+    if (!ok)
+        rc = fail(error, VSR_E_OUTPUT, "cannot copy the backup to %.400s: %s", scratch,
+                  strerror(errno));
     struct store_options options;
     store_options_init(&options);
     options.schema_version = schema_version;
@@ -317,9 +320,8 @@ static int load_manifest(const char *dir, json_t **out, struct vsr_error *error)
                     json_error.text);
     const char *backend = json_string_value(json_object_get(m, "backend"));
     const char *file = json_string_value(json_object_get(json_object_get(m, "database"), "file"));
-    if (json_integer_value(json_object_get(m, "format")) != MANIFEST_FORMAT || !backend ||
-        !file || strchr(file, '/') ||
-        (strcmp(backend, "sqlite") != 0 && strcmp(backend, "postgres") != 0)) {
+    if (json_integer_value(json_object_get(m, "format")) != MANIFEST_FORMAT || !backend || !file ||
+        strchr(file, '/') || (strcmp(backend, "sqlite") != 0 && strcmp(backend, "postgres") != 0)) {
         json_decref(m);
         return fail(error, VSR_E_INPUT, "%.400s: manifest.json is not one this vsr wrote%s", dir,
                     "");
@@ -356,8 +358,8 @@ int backup_verify(const char *dir, const char *scratch_dir, struct backup_summar
     struct store_counts got;
     int version = (int)json_integer_value(json_object_get(m, "schema_version"));
     if (rc == VSR_OK)
-        rc = open_copy(json_string_value(json_object_get(m, "backend")), path, version,
-                       scratch_dir, &got, error);
+        rc = open_copy(json_string_value(json_object_get(m, "backend")), path, version, scratch_dir,
+                       &got, error);
     if (rc == VSR_OK) {
         summary->counts = got;
         if (got.jobs != count_of(m, "jobs") || got.keys != count_of(m, "keys") ||

@@ -8,8 +8,7 @@
 #include "service/retention.h"
 
 static const char *const kind_names[CLEANUP_KIND_COUNT] = {
-    "expired_result", "expired_input", "unused_upload",
-    "orphan_file",    "missing_file",  "temp_file",
+    "expired_result", "expired_input", "unused_upload", "orphan_file", "missing_file", "temp_file",
 };
 
 const char *cleanup_kind_name(enum cleanup_kind kind) {
@@ -90,13 +89,13 @@ static int by_blob(const void *a, const void *b) {
 }
 
 static const struct listed *find_listed(const struct listing *l, const char *key) {
-    struct listed probe;
+    struct listed probe = {0};
     snprintf(probe.key, sizeof probe.key, "%s", key);
     return l->count ? bsearch(&probe, l->files, (size_t)l->count, sizeof *l->files, by_key) : NULL;
 }
 
 static const struct file_row *find_row(const struct file_row *rows, int count, const char *blob) {
-    struct file_row probe;
+    struct file_row probe = {0};
     snprintf(probe.blob, sizeof probe.blob, "%s", blob);
     return count ? bsearch(&probe, rows, (size_t)count, sizeof *rows, by_blob) : NULL;
 }
@@ -137,9 +136,9 @@ static int expired_rows(struct store *store, const struct cleanup_options *o,
     for (int capacity = 1024;; capacity *= 4) {
         struct expired_file *files = malloc((size_t)capacity * sizeof *files);
         if (!files) return nomem(error);
-        int rc = store_expired_files(store, o->now - o->retention_ms,
-                                     o->now - RETENTION_UNUSED_GRACE_MS, files, capacity,
-                                     count, error);
+        int rc =
+            store_expired_files(store, o->now - o->retention_ms, o->now - RETENTION_UNUSED_GRACE_MS,
+                                files, capacity, count, error);
         if (rc != VSR_OK || *count < capacity) {
             *out = files;
             if (rc != VSR_OK) free(files);
@@ -149,9 +148,9 @@ static int expired_rows(struct store *store, const struct cleanup_options *o,
     }
 }
 
-int cleanup_plan_make(const struct service_config *config, struct store *store,
-                      struct blob *blob, const struct cleanup_options *o,
-                      struct cleanup_plan *plan, struct vsr_error *error) {
+int cleanup_plan_make(const struct service_config *config, struct store *store, struct blob *blob,
+                      const struct cleanup_options *o, struct cleanup_plan *plan,
+                      struct vsr_error *error) {
     memset(plan, 0, sizeof *plan);
     struct file_row *rows = NULL;
     struct expired_file *expired = NULL;
@@ -166,8 +165,7 @@ int cleanup_plan_make(const struct service_config *config, struct store *store,
     if (rc == VSR_OK && o->retention_ms > 0)
         rc = expired_rows(store, o, &expired, &expired_count, error);
     if (rc != VSR_OK) goto done;
-    if (listing.count)
-        qsort(listing.files, (size_t)listing.count, sizeof *listing.files, by_key);
+    if (listing.count) qsort(listing.files, (size_t)listing.count, sizeof *listing.files, by_key);
     if (row_count) qsort(rows, (size_t)row_count, sizeof *rows, by_blob);
     int failed = 0;
     for (int i = 0; i < expired_count; i++) {
@@ -197,8 +195,8 @@ int cleanup_plan_make(const struct service_config *config, struct store *store,
     for (int i = 0; i < row_count; i++) {
         const struct file_row *r = &rows[i];
         if (!r->must_exist || find_listed(&listing, r->blob)) continue;
-        if (has(plan, CLEANUP_EXPIRED_RESULT, r->blob) || has(plan, CLEANUP_EXPIRED_INPUT, r->blob) ||
-            has(plan, CLEANUP_UNUSED_UPLOAD, r->blob))
+        if (has(plan, CLEANUP_EXPIRED_RESULT, r->blob) ||
+            has(plan, CLEANUP_EXPIRED_INPUT, r->blob) || has(plan, CLEANUP_UNUSED_UPLOAD, r->blob))
             continue;
         struct expired_file row = {.is_upload = r->is_upload};
         snprintf(row.owner_id, sizeof row.owner_id, "%s", r->owner_id);
@@ -245,8 +243,8 @@ int cleanup_execute(const struct service_config *config, struct store *store, st
     if (rc == VSR_OK) {
         struct temp_collect temps = {.plan = done, .filter = plan};
         int count = 0;
-        rc = orphans_find(config, store, blob, options->now, 0, collect_temp, &temps, &count,
-                          error);
+        rc =
+            orphans_find(config, store, blob, options->now, 0, collect_temp, &temps, &count, error);
         if (rc == VSR_OK && temps.failed) rc = nomem(error);
     }
     cleanup_plan_free(&now);

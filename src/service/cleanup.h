@@ -64,9 +64,9 @@ struct cleanup_options {
 };
 
 /* Fills PLAN (zeroed first) with what may be deleted now. */
-int cleanup_plan_make(const struct service_config *config, struct store *store,
-                      struct blob *blob, const struct cleanup_options *options,
-                      struct cleanup_plan *plan, struct vsr_error *error);
+int cleanup_plan_make(const struct service_config *config, struct store *store, struct blob *blob,
+                      const struct cleanup_options *options, struct cleanup_plan *plan,
+                      struct vsr_error *error);
 
 /* Deletes PLAN's items that still qualify; DONE (zeroed first) gets those
  * deleted. */

@@ -21,15 +21,16 @@ int daily_run(const struct service_config *config, struct store *store, struct b
     int pruned = 0, retried = 0;
     int rc = cleanup_plan_make(config, store, blob, &options, &plan, error);
     if (rc == VSR_OK) rc = cleanup_execute(config, store, blob, &options, &plan, &done, error);
-    if (rc == VSR_OK) rc = store_webhook_prune(store, started - DAILY_WEBHOOK_KEEP_MS, &pruned, error);
+    if (rc == VSR_OK)
+        rc = store_webhook_prune(store, started - DAILY_WEBHOOK_KEEP_MS, &pruned, error);
     if (rc == VSR_OK) rc = store_webhook_retry_failed(store, started - DAY_MS, &retried, error);
     if (rc == VSR_OK)
-        *report = json_pack("{s:b, s:I, s:I, s:o, s:{s:i, s:i}, s:{s:s, s:s}}", "ran", 1,
-                            "started_at", (json_int_t)started, "finished_at",
-                            (json_int_t)ids_now_ms(), "cleanup", cleanup_plan_json(&done),
-                            "webhooks", "pruned", pruned, "retried", retried, "quotas",
-                            "jobs_per_day", "sliding 24 hours, counted from the jobs",
-                            "minutes_per_month", "calendar month (UTC), counted from the jobs");
+        *report =
+            json_pack("{s:b, s:I, s:I, s:o, s:{s:i, s:i}, s:{s:s, s:s}}", "ran", 1, "started_at",
+                      (json_int_t)started, "finished_at", (json_int_t)ids_now_ms(), "cleanup",
+                      cleanup_plan_json(&done), "webhooks", "pruned", pruned, "retried", retried,
+                      "quotas", "jobs_per_day", "sliding 24 hours, counted from the jobs",
+                      "minutes_per_month", "calendar month (UTC), counted from the jobs");
     cleanup_plan_free(&plan);
     cleanup_plan_free(&done);
     struct vsr_error ignored = {0};

@@ -40,8 +40,8 @@ static int report(const struct finder *f, const char *prefix, const char *name,
 }
 
 /* Whether the file NAME of DIR is a work file no live job owns. */
-static int is_orphan(struct store *store, int dir, const char *name, int64_t now,
-                     struct stat *out, struct vsr_error *error) {
+static int is_orphan(struct store *store, int dir, const char *name, int64_t now, struct stat *out,
+                     struct vsr_error *error) {
     char id[STORE_ID_SIZE];
     struct stat st;
     if (!job_id_of(name, id, sizeof id)) return 0;
