@@ -144,5 +144,16 @@ int blob_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
                           struct vsr_error *error) {
     *removed = 0;
     if (!blob->ops->remove_abandoned) return VSR_OK;
-    return blob->ops->remove_abandoned(blob, before_ms, removed, error);
+    return blob->ops->remove_abandoned(blob, before_ms, 0, NULL, NULL, removed, error);
+}
+
+int blob_find_abandoned(struct blob *blob, int64_t before_ms, int dry_run, blob_list_fn fn,
+                        void *opaque, int *count, struct vsr_error *error) {
+    *count = 0;
+    if (!blob->ops->remove_abandoned) return VSR_OK;
+    return blob->ops->remove_abandoned(blob, before_ms, dry_run, fn, opaque, count, error);
+}
+
+int blob_list(struct blob *blob, blob_list_fn fn, void *opaque, struct vsr_error *error) {
+    return blob->ops->list(blob, fn, opaque, error);
 }

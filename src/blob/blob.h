@@ -27,6 +27,10 @@ struct blob_reader;
 /* Receives bytes of a blob in order; returns 0 to go on, non-zero to stop. */
 typedef int (*blob_sink_fn)(void *opaque, const void *data, size_t size);
 
+/* Receives one listed blob: its key, size and last change (ms since the
+ * epoch); returns 0 to go on, non-zero to stop. */
+typedef int (*blob_list_fn)(void *opaque, const char *key, int64_t size, int64_t modified_ms);
+
 struct blob_ops {
     void (*close)(struct blob *blob);
     int (*writer_open)(struct blob *blob, const char *key, struct blob_writer **out,
@@ -49,9 +53,11 @@ struct blob_ops {
     int (*presign)(struct blob *blob, const char *key, const char *method, int expires_seconds,
                    int64_t content_length, char *url, size_t url_size, struct vsr_error *error);
     int (*check)(struct blob *blob, struct vsr_error *error);
-    /* NULL when the backend leaves nothing behind (see blob_remove_abandoned). */
-    int (*remove_abandoned)(struct blob *blob, int64_t before_ms, int *removed,
-                            struct vsr_error *error);
+    /* NULL when the backend leaves nothing behind (see blob_remove_abandoned);
+     * FN (may be NULL) hears of each, and DRY_RUN deletes none. */
+    int (*remove_abandoned)(struct blob *blob, int64_t before_ms, int dry_run, blob_list_fn fn,
+                            void *opaque, int *removed, struct vsr_error *error);
+    int (*list)(struct blob *blob, blob_list_fn fn, void *opaque, struct vsr_error *error);
 };
 
 struct blob {
@@ -135,5 +141,17 @@ int blob_check(struct blob *blob, struct vsr_error *error);
  * any pause of a live writer never takes its file. *REMOVED counts them. */
 int blob_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
                           struct vsr_error *error);
+
+/* The same temporaries, reported to FN (key: their path in the store; FN
+ * returning non-zero keeps that one) and deleted only when not DRY_RUN:
+ * what `vsr cleanup --dry-run` lists. */
+int blob_find_abandoned(struct blob *blob, int64_t before_ms, int dry_run, blob_list_fn fn,
+                        void *opaque, int *count, struct vsr_error *error);
+
+/* Calls FN for every complete blob of the store (never a writer's
+ * temporary), in no particular order: the folder's files, or the bucket's
+ * objects under the prefix (ListObjectsV2, page by page). For backups and
+ * the orphan files of `vsr cleanup`. */
+int blob_list(struct blob *blob, blob_list_fn fn, void *opaque, struct vsr_error *error);
 
 #endif

@@ -282,8 +282,16 @@ static int is_temp_name(const char *name) {
 /* Removes the temporary files under the folder DIR (open, and closed here)
  * last modified before BEFORE_MS; DEPTH bounds the walk (keys are a few
  * folders deep). Files that vanish meanwhile are no error. */
-static int remove_abandoned_in(int dir, const char *path, int depth, int64_t before_ms,
-                               int *removed, struct vsr_error *error) {
+struct abandoned {
+    int64_t before_ms;
+    int dry_run;
+    blob_list_fn fn;
+    void *opaque;
+    int *removed;
+};
+
+static int remove_abandoned_in(int dir, const char *path, const char *prefix, int depth,
+                               const struct abandoned *a, struct vsr_error *error) {
     DIR *d = fdopendir(dir);
     if (!d) {
         close(dir);
@@ -297,16 +305,24 @@ static int remove_abandoned_in(int dir, const char *path, int depth, int64_t bef
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
         if (S_ISDIR(st.st_mode) && depth > 0) {
             int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-            char sub_path[PATH_MAX + 256];
+            char sub_path[PATH_MAX + 256], sub_prefix[PATH_MAX];
             snprintf(sub_path, sizeof sub_path, "%.3000s/%s", path, e->d_name);
-            if (sub >= 0)
-                rc = remove_abandoned_in(sub, sub_path, depth - 1, before_ms, removed, error);
+            snprintf(sub_prefix, sizeof sub_prefix, "%.3000s%s/", prefix, e->d_name);
+            if (sub >= 0) rc = remove_abandoned_in(sub, sub_path, sub_prefix, depth - 1, a, error);
             continue;
         }
         int64_t modified_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
-        if (!S_ISREG(st.st_mode) || !is_temp_name(e->d_name) || modified_ms >= before_ms) continue;
-        if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-            (*removed)++;
+        if (!S_ISREG(st.st_mode) || !is_temp_name(e->d_name) || modified_ms >= a->before_ms)
+            continue;
+        if (a->fn) {
+            char name[PATH_MAX + 256];
+            snprintf(name, sizeof name, "%.3000s%s", prefix, e->d_name);
+            if (a->fn(a->opaque, name, (int64_t)st.st_size, modified_ms) != 0) continue;
+        }
+        if (a->dry_run)
+            (*a->removed)++;
+        else if (unlinkat(dirfd(d), e->d_name, 0) == 0)
+            (*a->removed)++;
         else if (errno != ENOENT)
             rc = fail_errno(error, VSR_E_OUTPUT, "deleting a temporary file in", path);
     }
@@ -314,12 +330,52 @@ static int remove_abandoned_in(int dir, const char *path, int depth, int64_t bef
     return rc;
 }
 
-static int fs_remove_abandoned(struct blob *blob, int64_t before_ms, int *removed,
-                               struct vsr_error *error) {
+static int fs_remove_abandoned(struct blob *blob, int64_t before_ms, int dry_run, blob_list_fn fn,
+                               void *opaque, int *removed, struct vsr_error *error) {
     struct fs_blob *fs = (struct fs_blob *)blob;
     int dir = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) return fail_errno(error, VSR_E_OUTPUT, "opening", fs->root);
-    return remove_abandoned_in(dir, fs->root, 8, before_ms, removed, error);
+    struct abandoned a = {before_ms, dry_run, fn, opaque, removed};
+    return remove_abandoned_in(dir, fs->root, "", 8, &a, error);
+}
+
+/* Lists the blobs under the folder DIR (open, and closed here), whose keys
+ * start with PREFIX ("" or "uploads/"); DEPTH bounds the walk. */
+static int list_in(int dir, const char *prefix, int depth, blob_list_fn fn, void *opaque,
+                   struct vsr_error *error) {
+    DIR *d = fdopendir(dir);
+    if (!d) {
+        close(dir);
+        return fail_errno(error, VSR_E_OUTPUT, "listing", prefix[0] ? prefix : "the folder");
+    }
+    int rc = VSR_OK;
+    struct dirent *e;
+    while (rc == VSR_OK && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' && (!e->d_name[1] || strcmp(e->d_name, "..") == 0)) continue;
+        struct stat st;
+        char key[PATH_MAX];
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (snprintf(key, sizeof key, "%s%s%s", prefix, e->d_name,
+                     S_ISDIR(st.st_mode) ? "/" : "") >= (int)sizeof key)
+            continue;
+        if (S_ISDIR(st.st_mode) && depth > 0) {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (sub >= 0) rc = list_in(sub, key, depth - 1, fn, opaque, error);
+            continue;
+        }
+        if (!S_ISREG(st.st_mode) || is_temp_name(e->d_name) || !blob_key_valid(key)) continue;
+        int64_t modified_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+        if (fn(opaque, key, (int64_t)st.st_size, modified_ms) != 0) break;
+    }
+    closedir(d);
+    return rc;
+}
+
+static int fs_list(struct blob *blob, blob_list_fn fn, void *opaque, struct vsr_error *error) {
+    struct fs_blob *fs = (struct fs_blob *)blob;
+    int dir = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) return fail_errno(error, VSR_E_OUTPUT, "opening", fs->root);
+    return list_in(dir, "", 8, fn, opaque, error);
 }
 
 static const struct blob_ops fs_ops = {
@@ -339,6 +395,7 @@ static const struct blob_ops fs_ops = {
     .presign = fs_presign,
     .check = fs_check,
     .remove_abandoned = fs_remove_abandoned,
+    .list = fs_list,
 };
 
 int blob_fs_open(struct blob **out, const char *dir, struct vsr_error *error) {

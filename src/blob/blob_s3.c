@@ -567,6 +567,96 @@ static int s3_check(struct blob *blob, struct vsr_error *error) {
     return perform_ok((struct s3_blob *)blob, &r, body, error);
 }
 
+/* ---- listing -------------------------------------------------------------- */
+
+#define LIST_BODY (4 << 20) /* one ListObjectsV2 page: 1000 keys of a few hundred bytes */
+
+/* The text of <TAG>...</TAG> at or after FROM and before LIMIT, into OUT. */
+static int xml_value(const char *from, const char *limit, const char *tag, char *out, size_t size) {
+    char open[64], close[64];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *start = strstr(from, open), *end = start ? strstr(start, close) : NULL;
+    if (!start || !end || end > limit) return 0;
+    start += strlen(open);
+    snprintf(out, size, "%.*s", (int)(end - start), start);
+    return 1;
+}
+
+/* "2026-12-07T16:27:11.000Z" as ms since the epoch. */
+static int64_t iso_ms(const char *text) {
+    struct tm tm = {0};
+    int ms = 0;
+    if (sscanf(text, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &ms) < 6)
+        return 0;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+/* ListObjectsV2 under the prefix, 1000 keys a page; the query's parameters
+ * in sorted order, as SigV4's canonical request wants them. */
+static int s3_list(struct blob *blob, blob_list_fn fn, void *opaque, struct vsr_error *error) {
+    struct s3_blob *s = (struct s3_blob *)blob;
+    char *body = malloc(LIST_BODY), token[1024] = "", query[2048];
+    CURL *escaper = curl_easy_init();
+    char *prefix = escaper ? curl_easy_escape(escaper, s->prefix, 0) : NULL;
+    int rc = VSR_OK, stop = 0;
+    if (!body || !prefix) {
+        error->code = rc = VSR_E_NOMEM;
+        snprintf(error->message, sizeof error->message, "out of memory");
+        goto done;
+    }
+    do {
+        char *escaped = token[0] ? curl_easy_escape(escaper, token, 0) : NULL;
+        snprintf(query, sizeof query, "?%s%s%slist-type=2&prefix=%s",
+                 escaped ? "continuation-token=" : "", escaped ? escaped : "", escaped ? "&" : "",
+                 prefix);
+        curl_free(escaped);
+        struct request r = {.method = "GET", .query = query};
+        r.out = (struct body_out){.data = body, .cap = LIST_BODY - 1};
+        rc = perform(s, &r, error);
+        if (rc != VSR_OK) break;
+        body[r.out.len] = '\0';
+        if (r.status / 100 != 2) {
+            char why[32];
+            snprintf(why, sizeof why, "HTTP %ld", r.status);
+            rc = storage_error(error, VSR_E_OUTPUT, &r, why);
+            break;
+        }
+        if (r.out.len >= LIST_BODY - 1) {
+            error->code = rc = VSR_E_OUTPUT;
+            snprintf(error->message, sizeof error->message,
+                     "storage: listing the bucket: a page over %d bytes", LIST_BODY);
+            break;
+        }
+        const char *at = body;
+        while (!stop && (at = strstr(at, "<Contents>")) != NULL) {
+            const char *end = strstr(at, "</Contents>");
+            if (!end) break;
+            char key[1024], size[32], modified[64];
+            size_t skip = strlen(s->prefix);
+            if (xml_value(at, end, "Key", key, sizeof key) &&
+                xml_value(at, end, "Size", size, sizeof size) &&
+                xml_value(at, end, "LastModified", modified, sizeof modified) &&
+                strncmp(key, s->prefix, skip) == 0 && blob_key_valid(key + skip))
+                stop = fn(opaque, key + skip, strtoll(size, NULL, 10), iso_ms(modified)) != 0;
+            at = end;
+        }
+        char truncated[16] = "";
+        xml_value(body, body + r.out.len, "IsTruncated", truncated, sizeof truncated);
+        if (stop || strcmp(truncated, "true") != 0 ||
+            !xml_value(body, body + r.out.len, "NextContinuationToken", token, sizeof token))
+            token[0] = '\0';
+    } while (token[0]);
+done:
+    curl_free(prefix);
+    if (escaper) curl_easy_cleanup(escaper);
+    free(body);
+    return rc;
+}
+
 static void s3_close(struct blob *blob) {
     struct s3_blob *s = (struct s3_blob *)blob;
     for (int i = 0; i < s->idle_count; i++)
@@ -591,6 +681,7 @@ static const struct blob_ops s3_ops = {
     .local_path = s3_local_path,
     .presign = s3_presign,
     .check = s3_check,
+    .list = s3_list,
 };
 
 int blob_s3_open(struct blob **out, const char *url, struct vsr_error *error) {

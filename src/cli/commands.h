@@ -8,7 +8,9 @@ int cli_serve(int argc, char **argv);   /* vsr serve: HTTP API + worker threads 
 int cli_worker(int argc, char **argv);  /* vsr worker: workers only, same database and files */
 int cli_keys(int argc, char **argv);    /* vsr keys create|list|revoke */
 int cli_migrate(int argc, char **argv); /* vsr migrate: bring the database schema up to date */
-int cli_backup(int argc, char **argv);  /* vsr backup OUT.db: online copy of the database */
-int cli_cleanup(int argc, char **argv); /* vsr cleanup: one retention sweep */
+int cli_backup(int argc, char **argv);  /* vsr backup DIR: online backup with a manifest */
+int cli_restore(int argc, char **argv); /* vsr restore [--verify] DIR */
+int cli_cleanup(int argc, char **argv); /* vsr cleanup --dry-run | --execute */
+int cli_cron(int argc, char **argv);    /* vsr cron daily: the daily maintenance run */
 
 #endif

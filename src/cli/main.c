@@ -46,8 +46,10 @@ static const char usage_text[] =
     "  worker [options]               run job workers only, on serve's database (--help)\n"
     "  keys create|list|revoke        manage API keys of the job service (--help)\n"
     "  migrate [options]              apply the job service's database migrations\n"
-    "  backup OUT.db [options]        copy the service's database while it runs (--help)\n"
-    "  cleanup [options]              delete files older than the retention (--help)\n"
+    "  backup DIR [--with-files]      back up the database (and files) while it runs (--help)\n"
+    "  restore [--verify] DIR         check a backup, or restore it into an empty store (--help)\n"
+    "  cleanup --dry-run|--execute    list or delete expired, orphaned and temporary files\n"
+    "  cron daily [options]           the daily maintenance run, as POST /api/v1/cron/daily\n"
     "  help                           print this text\n"
     "  --version                      print the version\n"
     "\n"
@@ -114,7 +116,9 @@ int main(int argc, char **argv) {
     if (strcmp(command, "keys") == 0) return cli_keys(argc - 2, argv + 2);
     if (strcmp(command, "migrate") == 0) return cli_migrate(argc - 2, argv + 2);
     if (strcmp(command, "backup") == 0) return cli_backup(argc - 2, argv + 2);
+    if (strcmp(command, "restore") == 0) return cli_restore(argc - 2, argv + 2);
     if (strcmp(command, "cleanup") == 0) return cli_cleanup(argc - 2, argv + 2);
+    if (strcmp(command, "cron") == 0) return cli_cron(argc - 2, argv + 2);
     if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
         strcmp(command, "-h") == 0) {
         fputs(usage_text, stdout);

@@ -27,6 +27,7 @@ enum route {
     ROUTE_METRICS_JSON,
     ROUTE_OPENAPI,      /* GET /openapi.json */
     ROUTE_DOCS,         /* GET /docs */
+    ROUTE_CRON_DAILY,   /* POST /api/v1/cron/daily: VSR_CRON_SECRET, not an API key */
     ROUTE_UPLOADS,      /* POST /api/v1/uploads; this and every route below need a key */
     ROUTE_UPLOAD,       /* PUT /api/v1/uploads/{id} */
     ROUTE_JOBS,         /* GET, POST /api/v1/jobs */
@@ -121,6 +122,8 @@ enum MHD_Result http_respond_error(struct request *req, int status, const char *
 
 /* Handlers, in api.c. Each queues exactly one response. */
 enum MHD_Result api_healthz(struct request *req);
+/* In cron.c. */
+enum MHD_Result api_cron_daily(struct request *req);
 enum MHD_Result api_readyz(struct request *req);
 enum MHD_Result api_metrics(struct request *req, int json);
 enum MHD_Result api_upload_create(struct request *req);

@@ -117,6 +117,7 @@ static void route_request(struct request *req, const char *url) {
         {"/metrics/json", ROUTE_METRICS_JSON},
         {"/openapi.json", ROUTE_OPENAPI},
         {"/docs", ROUTE_DOCS},
+        {"/api/v1/cron/daily", ROUTE_CRON_DAILY},
         {"/api/v1/admin/jobs", ROUTE_ADMIN_JOBS},
         {"/api/v1/uploads", ROUTE_UPLOADS},
         {"/api/v1/jobs", ROUTE_JOBS},
@@ -152,6 +153,7 @@ static int route_needs_auth(enum route route) {
 static const char *route_methods(enum route route) {
     switch (route) {
     case ROUTE_UPLOADS:
+    case ROUTE_CRON_DAILY:
         return "POST";
     case ROUTE_UPLOAD:
         return "PUT";
@@ -328,6 +330,8 @@ static enum MHD_Result finish_request(struct request *req) {
     switch (req->route) {
     case ROUTE_HEALTHZ:
         return api_healthz(req);
+    case ROUTE_CRON_DAILY:
+        return api_cron_daily(req);
     case ROUTE_READYZ:
         return api_readyz(req);
     case ROUTE_METRICS:

@@ -245,13 +245,37 @@ int store_mark_purged(struct store *store, const struct expired_file *file,
     return store->ops->mark_purged(store, file, ids_now_ms(), error);
 }
 
-int store_backup(struct store *store, const char *path, struct vsr_error *error) {
-    if (!store->ops->backup) {
-        error->code = VSR_E_USAGE;
-        snprintf(error->message, sizeof error->message,
-                 "this database has backup tools of its own (pg_dump for PostgreSQL);"
-                 " vsr backup copies SQLite databases");
-        return VSR_E_USAGE;
-    }
-    return store->ops->backup(store, path, error);
+int store_backup(struct store *store, const char *path, struct store_counts *counts,
+                 struct vsr_error *error) {
+    return store->ops->backup(store, path, counts, error);
+}
+
+int store_restore(struct store *store, const char *path, struct vsr_error *error) {
+    return store->ops->restore(store, path, error);
+}
+
+int store_counts(struct store *store, struct store_counts *out, struct vsr_error *error) {
+    return store->ops->counts(store, out, error);
+}
+
+int store_file_rows(struct store *store, struct file_row **out, int *count,
+                    struct vsr_error *error) {
+    *out = NULL;
+    *count = 0;
+    return store->ops->file_rows(store, out, count, error);
+}
+
+int store_webhook_prune(struct store *store, int64_t before, int *count, struct vsr_error *error) {
+    *count = 0;
+    return store->ops->webhook_prune(store, before, count, error);
+}
+
+int store_webhook_retry_failed(struct store *store, int64_t since, int *count,
+                               struct vsr_error *error) {
+    *count = 0;
+    return store->ops->webhook_retry_failed(store, since, ids_now_ms(), count, error);
+}
+
+int store_maintenance_lock(struct store *store, int take, struct vsr_error *error) {
+    return store->ops->maintenance_lock(store, take, error);
 }

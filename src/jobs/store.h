@@ -156,6 +156,20 @@ struct expired_file {
     char blob[STORE_NAME_SIZE];
 };
 
+/* What a database holds: a backup's manifest, and restore's emptiness check. */
+struct store_counts {
+    int schema_version; /* per backend (PRAGMA user_version, vsr_schema) */
+    int64_t jobs, keys, uploads;
+};
+
+/* A stored file that a row names, not yet purged (store_file_rows). */
+struct file_row {
+    int is_upload;                /* 1: an upload's file; 0: a job's input or result */
+    char owner_id[STORE_ID_SIZE]; /* the upload's or the job's id */
+    char blob[STORE_NAME_SIZE];
+    int must_exist; /* a ready upload's file, a succeeded job's result: gone is a loss */
+};
+
 struct job_finish {
     enum job_state state; /* JOB_SUCCEEDED, JOB_FAILED or JOB_CANCELED */
     int retryable;        /* JOB_FAILED only: queue again with backoff while attempts remain */
@@ -224,8 +238,16 @@ struct store_ops {
                          struct vsr_error *error);
     int (*mark_purged)(struct store *store, const struct expired_file *file, int64_t now,
                        struct vsr_error *error);
-    /* NULL when the database has backup tools of its own (pg_dump). */
-    int (*backup)(struct store *store, const char *path, struct vsr_error *error);
+    int (*backup)(struct store *store, const char *path, struct store_counts *counts,
+                  struct vsr_error *error);
+    int (*restore)(struct store *store, const char *path, struct vsr_error *error);
+    int (*counts)(struct store *store, struct store_counts *out, struct vsr_error *error);
+    int (*file_rows)(struct store *store, struct file_row **out, int *count,
+                     struct vsr_error *error);
+    int (*webhook_prune)(struct store *store, int64_t before, int *count, struct vsr_error *error);
+    int (*webhook_retry_failed)(struct store *store, int64_t since, int64_t now, int *count,
+                                struct vsr_error *error);
+    int (*maintenance_lock)(struct store *store, int take, struct vsr_error *error);
 };
 
 struct store {
@@ -388,9 +410,41 @@ int store_expired_files(struct store *store, int64_t finished_before, int64_t un
 int store_mark_purged(struct store *store, const struct expired_file *file,
                       struct vsr_error *error);
 
-/* Copies the whole database to the file PATH while the service keeps using
- * it (SQLite's online backup API); PATH appears only when complete.
- * VSR_E_USAGE when the backend has its own backup tools. */
-int store_backup(struct store *store, const char *path, struct vsr_error *error);
+/* Writes a consistent copy of the whole database to the file PATH while the
+ * service keeps using it, and *COUNTS of that copy: SQLite's online backup
+ * API (PATH is a database), or PostgreSQL's pg_dump -Fc from PATH, run on a
+ * snapshot the counts are read in. PATH appears only when complete. */
+int store_backup(struct store *store, const char *path, struct store_counts *counts,
+                 struct vsr_error *error);
+
+/* Replaces the whole database with the copy at PATH that store_backup wrote
+ * (pg_restore for PostgreSQL). Callers check that the database is empty
+ * first, then close the store and open it again, which migrates a copy of an
+ * older schema. */
+int store_restore(struct store *store, const char *path, struct vsr_error *error);
+
+int store_counts(struct store *store, struct store_counts *out, struct vsr_error *error);
+
+/* Every file named by a row not purged: uploads' files, jobs' inputs and
+ * results. *OUT is freed with free(). */
+int store_file_rows(struct store *store, struct file_row **out, int *count,
+                    struct vsr_error *error);
+
+/* ---- daily maintenance ------------------------------------------------- */
+
+/* Deletes the finished webhook deliveries (delivered or given up) created
+ * before BEFORE; *COUNT counts them. */
+int store_webhook_prune(struct store *store, int64_t before, int *count, struct vsr_error *error);
+
+/* Gives each delivery given up since SINCE one more attempt, due now:
+ * the endpoint may be back. *COUNT counts them. */
+int store_webhook_retry_failed(struct store *store, int64_t since, int *count,
+                               struct vsr_error *error);
+
+/* TAKE 1: takes the database's maintenance lock, held by this store until
+ * released (TAKE 0): 1 taken, 0 held by another process or store. Across
+ * processes and hosts (a lock file beside SQLite's database, a PostgreSQL
+ * advisory lock). */
+int store_maintenance_lock(struct store *store, int take, struct vsr_error *error);
 
 #endif

@@ -355,6 +355,7 @@ static void read_webhook(const PGresult *res, int row, struct webhook_delivery *
 
 static void pg_close(struct store *store) {
     struct pg_store *s = PG_STORE(store);
+    PQfinish(s->maintenance);
     pg_pool_close(s);
     pthread_cond_destroy(&s->returned);
     pthread_cond_destroy(&s->notified);
@@ -985,7 +986,13 @@ static const struct store_ops pg_ops = {
     .webhook_record = pg_webhook_record,
     .expired_files = pg_expired_files,
     .mark_purged = pg_mark_purged,
-    .backup = NULL, /* pg_dump does it: `vsr backup` says so */
+    .backup = pg_backup,
+    .restore = pg_restore_dump,
+    .counts = pg_counts,
+    .file_rows = pg_file_rows,
+    .webhook_prune = pg_webhook_prune,
+    .webhook_retry_failed = pg_webhook_retry_failed,
+    .maintenance_lock = pg_maintenance_lock,
 };
 
 int store_pg_open(struct store **out, const char *url, const struct store_options *options,

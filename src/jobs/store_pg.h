@@ -35,6 +35,7 @@ struct pg_store {
     int listener_busy;
     uint64_t notifications;
     pthread_cond_t notified;
+    PGconn *maintenance; /* holds the advisory lock of store_maintenance_lock, or NULL */
 };
 
 /* The channel a trigger notifies whenever a job becomes queued. */
@@ -58,5 +59,19 @@ int pg_wait_for_work(struct pg_store *s, int timeout_ms, struct vsr_error *error
 /* Brings the schema to version TARGET (0: the newest) under an advisory
  * lock, so that processes starting together migrate one after the other. */
 int pg_migrate(PGconn *conn, int target, struct vsr_error *error);
+
+/* Drops every object the migrations make (store_pg_schema.c). */
+extern const char pg_drop_schema_sql[];
+
+/* The operator's operations (store_pg_maintenance.c), as in store_ops. */
+int pg_backup(struct store *store, const char *path, struct store_counts *counts,
+              struct vsr_error *error);
+int pg_restore_dump(struct store *store, const char *path, struct vsr_error *error);
+int pg_counts(struct store *store, struct store_counts *out, struct vsr_error *error);
+int pg_file_rows(struct store *store, struct file_row **out, int *count, struct vsr_error *error);
+int pg_webhook_prune(struct store *store, int64_t before, int *count, struct vsr_error *error);
+int pg_webhook_retry_failed(struct store *store, int64_t since, int64_t now, int *count,
+                            struct vsr_error *error);
+int pg_maintenance_lock(struct store *store, int take, struct vsr_error *error);
 
 #endif

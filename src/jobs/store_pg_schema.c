@@ -89,6 +89,13 @@ static const char *const migrations[] = {
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
+/* Every object the migrations above make; a new migration's objects go here
+ * too, so that a restore of an older dump starts from nothing. */
+const char pg_drop_schema_sql[] =
+    "DROP TABLE IF EXISTS jobs, uploads, api_keys, webhook_outbox, vsr_schema CASCADE;"
+    "DROP FUNCTION IF EXISTS vsr_notify_jobs(), vsr_subtitles_from_options(text),"
+    " vsr_jobs_subtitles_from_options() CASCADE;";
+
 static int exec_ok(PGconn *conn, const char *sql, PGresult **out) {
     PGresult *res = PQexec(conn, sql);
     ExecStatusType st = PQresultStatus(res);

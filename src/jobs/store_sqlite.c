@@ -13,6 +13,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <sqlite3.h>
 
 #include "jobs/store.h"
@@ -282,7 +287,8 @@ struct sqlite_store {
     char *path;
     pthread_mutex_t lock; /* guards idle only; never held during a query */
     struct connection *idle;
-    struct stat file; /* the database file as opened, to tell it from a replacement */
+    struct stat file;   /* the database file as opened, to tell it from a replacement */
+    int maintenance_fd; /* PATH.maintenance-lock while store_maintenance_lock holds it, or -1 */
 };
 
 static int fail_db(struct vsr_error *error, sqlite3 *db, const char *what) {
@@ -519,6 +525,7 @@ static void sqlite_close(struct store *store) {
         connection_free(s->idle);
         s->idle = next;
     }
+    if (s->maintenance_fd >= 0) close(s->maintenance_fd);
     pthread_mutex_destroy(&s->lock);
     free(s->path);
     free(s);
@@ -1292,10 +1299,34 @@ static int sqlite_mark_purged(struct store *store, const struct expired_file *fi
     return rc;
 }
 
+/* The schema version and row counts of the database DB. */
+static int count_rows(sqlite3 *db, struct store_counts *out, struct vsr_error *error) {
+    sqlite3_stmt *st = NULL;
+    int rc = VSR_OK;
+    memset(out, 0, sizeof *out);
+    if (sqlite3_prepare_v2(db,
+                           "SELECT (SELECT user_version FROM pragma_user_version),"
+                           " (SELECT count(*) FROM jobs), (SELECT count(*) FROM api_keys),"
+                           " (SELECT count(*) FROM uploads)",
+                           -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = fail_db(error, db, "counting the rows");
+    } else {
+        out->schema_version = sqlite3_column_int(st, 0);
+        out->jobs = sqlite3_column_int64(st, 1);
+        out->keys = sqlite3_column_int64(st, 2);
+        out->uploads = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* SQLite's online backup API copies a consistent snapshot page by page; in
  * WAL mode its read transaction never blocks the service's writers. The copy
- * is written beside PATH and renamed into place when complete. */
-static int sqlite_backup(struct store *store, const char *path, struct vsr_error *error) {
+ * is written beside PATH, counted, turned into a plain rollback-journal file
+ * (one file, readable without its -wal and -shm) and renamed into place. */
+static int sqlite_backup(struct store *store, const char *path, struct store_counts *counts,
+                         struct vsr_error *error) {
     struct sqlite_store *s = SQLITE_STORE(store);
     char partial[4096];
     if (snprintf(partial, sizeof partial, "%s.partial", path) >= (int)sizeof partial) {
@@ -1326,6 +1357,12 @@ static int sqlite_backup(struct store *store, const char *path, struct vsr_error
         rc = fail_db(error, copy, "copying the database");
         goto done;
     }
+    rc = count_rows(copy, counts, error);
+    if (rc != VSR_OK) goto done;
+    if (sqlite3_exec(copy, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = fail_db(error, copy, "finishing the backup file");
+        goto done;
+    }
     if (sqlite3_close(copy) != SQLITE_OK) {
         rc = fail_db(error, copy, "closing the backup file");
         goto done;
@@ -1340,6 +1377,152 @@ done:
     if (rc != VSR_OK) remove(partial);
     release(s, conn);
     return rc;
+}
+
+/* The same API the other way: the copy's pages replace the database's, in
+ * one write transaction, whatever schema version the copy has. */
+static int sqlite_restore(struct store *store, const char *path, struct vsr_error *error) {
+    struct sqlite_store *s = SQLITE_STORE(store);
+    sqlite3 *source = NULL;
+    struct connection *conn;
+    int rc = acquire(s, &conn, error);
+    if (rc != VSR_OK) return rc;
+    if (sqlite3_open_v2(path, &source, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        rc = fail_db(error, source, "opening the backup");
+        goto done;
+    }
+    sqlite3_backup *backup = sqlite3_backup_init(conn->db, "main", source, "main");
+    if (!backup) {
+        rc = fail_db(error, conn->db, "starting the restore");
+        goto done;
+    }
+    int step;
+    while ((step = sqlite3_backup_step(backup, -1)) == SQLITE_BUSY || step == SQLITE_LOCKED)
+        sqlite3_sleep(20);
+    sqlite3_backup_finish(backup);
+    if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "restoring the database");
+done:
+    sqlite3_close_v2(source);
+    release(s, conn);
+    return rc;
+}
+
+static int sqlite_counts(struct store *store, struct store_counts *out, struct vsr_error *error) {
+    struct sqlite_store *s = SQLITE_STORE(store);
+    struct connection *conn;
+    int rc = acquire(s, &conn, error);
+    if (rc != VSR_OK) return rc;
+    rc = count_rows(conn->db, out, error);
+    release(s, conn);
+    return rc;
+}
+
+/* Uploads' files (which must exist once ready), jobs' inputs, and results
+ * (which must exist once the job succeeded), of rows not purged. */
+#define FILE_ROWS_SQL                                                                              \
+    "SELECT 1, id, blob, state = 1 FROM uploads WHERE purged_at = 0 AND blob <> ''"                \
+    " UNION ALL SELECT 0, id, input_blob, 0 FROM jobs WHERE purged_at = 0 AND input_blob <> ''"    \
+    " UNION ALL SELECT 0, id, output_blob, state = 'succeeded' FROM jobs"                          \
+    " WHERE purged_at = 0 AND output_blob <> ''"
+
+static int sqlite_file_rows(struct store *store, struct file_row **out, int *count,
+                            struct vsr_error *error) {
+    struct sqlite_store *s = SQLITE_STORE(store);
+    struct connection *conn;
+    sqlite3_stmt *st = NULL;
+    int rc = acquire(s, &conn, error), capacity = 0, step;
+    if (rc != VSR_OK) return rc;
+    if (sqlite3_prepare_v2(conn->db, FILE_ROWS_SQL, -1, &st, NULL) != SQLITE_OK) {
+        rc = fail_db(error, conn->db, "listing the stored files");
+        goto done;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*count == capacity) {
+            capacity = capacity ? capacity * 2 : 256;
+            struct file_row *grown = realloc(*out, (size_t)capacity * sizeof **out);
+            if (!grown) {
+                error->code = rc = VSR_E_NOMEM;
+                snprintf(error->message, sizeof error->message, "out of memory");
+                goto done;
+            }
+            *out = grown;
+        }
+        struct file_row *row = &(*out)[(*count)++];
+        row->is_upload = sqlite3_column_int(st, 0);
+        snprintf(row->owner_id, sizeof row->owner_id, "%s", sqlite3_column_text(st, 1));
+        snprintf(row->blob, sizeof row->blob, "%s", sqlite3_column_text(st, 2));
+        row->must_exist = sqlite3_column_int(st, 3);
+    }
+    if (step != SQLITE_DONE) rc = fail_db(error, conn->db, "listing the stored files");
+done:
+    sqlite3_finalize(st);
+    release(s, conn);
+    return rc;
+}
+
+/* One write statement with :B and :N bound; *COUNT gets the rows changed. */
+static int exec_change(struct sqlite_store *s, const char *sql, int64_t b, int64_t n, int *count,
+                       const char *what, struct vsr_error *error) {
+    struct connection *conn;
+    sqlite3_stmt *st = NULL;
+    int rc = acquire(s, &conn, error);
+    if (rc != VSR_OK) return rc;
+    if (sqlite3_prepare_v2(conn->db, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = fail_db(error, conn->db, what);
+    } else {
+        sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":B"), b);
+        int index = sqlite3_bind_parameter_index(st, ":N");
+        if (index) sqlite3_bind_int64(st, index, n);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = fail_db(error, conn->db, what);
+        else
+            *count = sqlite3_changes(conn->db);
+    }
+    sqlite3_finalize(st);
+    release(s, conn);
+    return rc;
+}
+
+static int sqlite_webhook_prune(struct store *store, int64_t before, int *count,
+                                struct vsr_error *error) {
+    return exec_change(SQLITE_STORE(store),
+                       "DELETE FROM webhook_outbox WHERE delivered <> 0 AND created_at < :B",
+                       before, 0, count, "pruning webhook deliveries", error);
+}
+
+static int sqlite_webhook_retry_failed(struct store *store, int64_t since, int64_t now, int *count,
+                                       struct vsr_error *error) {
+    return exec_change(SQLITE_STORE(store),
+                       "UPDATE webhook_outbox SET delivered = 0, next_attempt_at = :N"
+                       " WHERE delivered = -1 AND created_at >= :B",
+                       since, now, count, "retrying webhook deliveries", error);
+}
+
+/* flock on a file beside the database: SQLite lives on one host, and the
+ * lock goes with the process if it dies. */
+static int sqlite_maintenance_lock(struct store *store, int take, struct vsr_error *error) {
+    struct sqlite_store *s = SQLITE_STORE(store);
+    if (!take) {
+        if (s->maintenance_fd >= 0) close(s->maintenance_fd);
+        s->maintenance_fd = -1;
+        return 1;
+    }
+    if (s->maintenance_fd >= 0) return 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%.4000s.maintenance-lock", s->path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        error->code = VSR_E_OUTPUT;
+        snprintf(error->message, sizeof error->message, "cannot open %.300s: %s", path,
+                 strerror(errno));
+        return VSR_E_OUTPUT;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd);
+        return 0;
+    }
+    s->maintenance_fd = fd;
+    return 1;
 }
 
 static const struct store_ops sqlite_ops = {
@@ -1371,6 +1554,12 @@ static const struct store_ops sqlite_ops = {
     .expired_files = sqlite_expired_files,
     .mark_purged = sqlite_mark_purged,
     .backup = sqlite_backup,
+    .restore = sqlite_restore,
+    .counts = sqlite_counts,
+    .file_rows = sqlite_file_rows,
+    .webhook_prune = sqlite_webhook_prune,
+    .webhook_retry_failed = sqlite_webhook_retry_failed,
+    .maintenance_lock = sqlite_maintenance_lock,
 };
 
 /* Brings the schema to TARGET (1..SCHEMA_VERSION). BEGIN IMMEDIATE makes two
@@ -1431,6 +1620,7 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
         return VSR_E_NOMEM;
     }
     s->base.ops = &sqlite_ops;
+    s->maintenance_fd = -1;
     if (options)
         s->base.options = *options;
     else

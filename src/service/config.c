@@ -85,6 +85,8 @@ static const struct option options[] = {
      1, 86400, "how often the retention sweep runs, in seconds"},
     {"metrics-admin-only", "VSR_METRICS_ADMIN_ONLY", OPT_INT, FIELD(metrics_admin_only), 0, 1,
      "/metrics and /metrics/json need an admin key (1/0)"},
+    {"cron-secret", "VSR_CRON_SECRET", OPT_TEXT, FIELD(cron_secret), 0, 0,
+     "Bearer secret of POST /api/v1/cron/daily (unset: the endpoint is off)"},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])

@@ -49,6 +49,9 @@ struct service_config {
     double retention_hours;       /* VSR_RETENTION_HOURS: 0 keeps files for ever */
     int cleanup_interval_seconds; /* VSR_CLEANUP_INTERVAL_SECONDS: how often the sweep runs */
     int metrics_admin_only;       /* VSR_METRICS_ADMIN_ONLY: /metrics needs an admin key (1/0) */
+    /* VSR_CRON_SECRET: the Bearer token of POST /api/v1/cron/daily; "": the
+     * endpoint answers 401 to everyone. */
+    char cron_secret[CONFIG_TEXT_SIZE];
 };
 
 /* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB

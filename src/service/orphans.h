@@ -38,4 +38,12 @@
 int orphans_sweep(const struct service_config *config, struct store *store, struct blob *blob,
                   int64_t now, int *removed, struct vsr_error *error);
 
+/* The same files reported to FN (their names: "work/NAME", "probe-NAME",
+ * "storage:KEY"; modified_ms 0; FN returning non-zero keeps that one),
+ * deleted only when not DRY_RUN; *COUNT counts those not kept. For `vsr cleanup --dry-run` and
+ * `--execute`. */
+int orphans_find(const struct service_config *config, struct store *store, struct blob *blob,
+                 int64_t now, int dry_run, blob_list_fn fn, void *opaque, int *count,
+                 struct vsr_error *error);
+
 #endif
