@@ -201,6 +201,7 @@ static int blob_equals_file(struct blob *blob, const char *key, const char *path
  * into an empty store (wiped: a fresh database and file store), and every
  * row and file is back and served. */
 TEST(service_backup_restore_running) {
+    SLOW_TEST();
     char dir[256], fresh[512], db[1024], storage[1024], db2[1024], storage2[1024];
     char backup[600], cmd[8192], out[4096], input[600], result[600], token[80];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
@@ -434,6 +435,7 @@ static void *write_live(void *arg) {
  * --dry-run lists exactly what --execute deletes, and nothing live goes,
  * also while a worker writes. */
 TEST(service_cleanup_dry_run_execute) {
+    SLOW_TEST();
     char dir[256], db[1024], storage[1024], cmd[8192], out[16384], small[600], work[600];
     char dry[8192], done_lines[8192], token[80], name[700];
     snprintf(dir, sizeof dir, "%s", test_tmpdir());
