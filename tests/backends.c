@@ -10,7 +10,10 @@
 
 #include <libpq-fe.h>
 
+#include "blob/blob.h"
+#include "jobs/store.h"
 #include "test.h"
+#include "vsr.h"
 
 /* "vsr-test-AbC123" -> "vsr_test_abc123": a valid unquoted identifier. */
 static void scratch_name(const char *dir, char *out, size_t size) {
@@ -136,4 +139,20 @@ void test_database_restore(const char *url) {
     char moved[1200];
     snprintf(moved, sizeof moved, "%s.moved", url);
     if (rename(moved, url) != 0) test_failures++;
+}
+
+int test_open_backends(const char *db, const char *storage, struct store **store,
+                       struct blob **blob) {
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_open(store, db, NULL, &error));
+    if (!*store) {
+        fprintf(stderr, "  store %s: %s\n", db, error.message);
+        return -1;
+    }
+    CHECK_INT(VSR_OK, blob_open(blob, storage, &error));
+    if (!*blob) {
+        fprintf(stderr, "  file store %s: %s\n", storage, error.message);
+        return -1;
+    }
+    return 0;
 }

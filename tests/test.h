@@ -120,6 +120,13 @@ void test_storage_url(const char *dir, char *out, size_t size);
  * PostgreSQL: connections refused and cut), then usable again. */
 void test_database_break(const char *url);
 void test_database_restore(const char *url);
+/* Opens the job store at DB and the file store at STORAGE; 0, or -1 with
+ * the reason reported as a failed check (then whichever opened is NULL or
+ * open, for the caller's cleanup). */
+struct store;
+struct blob;
+int test_open_backends(const char *db, const char *storage, struct store **store,
+                       struct blob **blob);
 /* "--database URL --storage URL" for a `vsr` command line. */
 void test_backend_args(const char *dir, char *out, size_t size);
 /* Writes a test video to PATH: SIZE ("160x120") frames at 10 fps for

@@ -220,9 +220,7 @@ TEST(service_backup_restore_running) {
     struct blob *blob = NULL, *blob2 = NULL;
     struct vsr_error error = {0};
     struct api api = {0};
-    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
-    CHECK_INT(VSR_OK, blob_open(&blob, storage, &error));
-    if (!store || !blob) goto done;
+    if (test_open_backends(db, storage, &store, &blob) < 0) goto done;
     struct api_key key = {0};
     snprintf(key.name, sizeof key.name, "backup-test");
     CHECK_INT(VSR_OK, store_key_create(store, &key, token, sizeof token, &error));
@@ -448,9 +446,7 @@ TEST(service_cleanup_dry_run_execute) {
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
-    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
-    CHECK_INT(VSR_OK, blob_open(&blob, storage, &error));
-    if (!store || !blob) goto done;
+    if (test_open_backends(db, storage, &store, &blob) < 0) goto done;
     struct api_key key = {0};
     snprintf(key.name, sizeof key.name, "cleanup");
     CHECK_INT(VSR_OK, store_key_create(store, &key, token, sizeof token, &error));

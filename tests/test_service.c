@@ -94,9 +94,7 @@ TEST(service_worker_process) {
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
-    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
-    CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
-    if (!store || !blob) goto done;
+    if (test_open_backends(db, blobs, &store, &blob) < 0) goto done;
     CHECK_INT(VSR_OK, blob_put_file(blob, "uploads/upl_cli", video, 0, &error));
     struct api_key key = {0};
     char token[80];
@@ -358,9 +356,7 @@ TEST(service_backup_and_cleanup) {
     struct store *store = NULL, *copy = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
-    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
-    CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
-    if (!store || !blob) goto done;
+    if (test_open_backends(db, blobs, &store, &blob) < 0) goto done;
     struct job job = {0};
     snprintf(job.key_id, sizeof job.key_id, "key_backup");
     snprintf(job.type, sizeof job.type, "remove");
@@ -461,9 +457,7 @@ TEST(service_orphan_files) {
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
-    CHECK_INT(VSR_OK, store_open(&store, db, NULL, &error));
-    CHECK_INT(VSR_OK, blob_open(&blob, blobs, &error));
-    if (!store || !blob) goto done;
+    if (test_open_backends(db, blobs, &store, &blob) < 0) goto done;
     struct job held = {0}, queued = {0}, claimed;
     snprintf(held.key_id, sizeof held.key_id, "key_orphans");
     snprintf(held.type, sizeof held.type, "remove");
