@@ -46,6 +46,26 @@ struct vsr_region {
     int x, y, w, h;
 };
 
+/* The rules on options and inputs that every caller shares. The engine
+ * checks them itself; the CLI and the service ask these functions before
+ * they start work, and pass the message on, so that the rules have one
+ * owner and read alike everywhere. Each returns VSR_OK or VSR_E_USAGE
+ * (VSR_E_INPUT for the frame size) with a message that names the value. */
+#define VSR_VERSION "0.1.0"
+#define VSR_CRF_MIN 1  /* the writer takes 0 as "the default", so 0 is not lossless here */
+#define VSR_CRF_MAX 51 /* x264's highest for 8-bit video */
+/* One H.264 macroblock: x264 cannot encode a frame smaller than this once
+ * 4:2:0 has dropped odd rows and columns. */
+#define VSR_MIN_WIDTH  16
+#define VSR_MIN_HEIGHT 16
+
+int vsr_check_crf(int crf, struct vsr_error *error);
+/* Each region must have a positive size and lie inside a WIDTH x HEIGHT
+ * frame. */
+int vsr_check_regions(const struct vsr_region *regions, int count, int width, int height,
+                      struct vsr_error *error);
+int vsr_check_frame_size(int width, int height, struct vsr_error *error);
+
 struct vsr_progress {
     int64_t frames_done;
     int64_t frames_total; /* estimate from the container; 0 when unknown */
@@ -72,7 +92,7 @@ struct vsr_remove_options {
     const struct vsr_region *regions; /* where to look; NULL: the whole frame */
     int region_count;
     const char *mask_out;     /* optional: write the filled mask here (PNG gray) */
-    int crf;                  /* x264 CRF, 0..51; default 18 */
+    int crf;                  /* x264 CRF, VSR_CRF_MIN..VSR_CRF_MAX; default 18 */
     const char *preset;       /* x264 preset; default "veryfast" */
     int threads;              /* decoder/encoder threads; 0 = automatic */
     vsr_progress_fn progress; /* optional, called about 4 times a second */
@@ -116,7 +136,7 @@ void vsr_caption_style_init(struct vsr_caption_style *style);
 
 struct vsr_burn_options {
     struct vsr_caption_style style;
-    int crf;                  /* x264 CRF, 0..51; default 18 */
+    int crf;                  /* x264 CRF, VSR_CRF_MIN..VSR_CRF_MAX; default 18 */
     const char *preset;       /* x264 preset; default "veryfast" */
     int threads;              /* decoder/encoder threads; 0 = automatic */
     vsr_progress_fn progress; /* optional, called about 4 times a second */

@@ -1847,6 +1847,151 @@ TEST(http_multipart_job) {
     service_stop(&s);
 }
 
+/* ---- API correctness and consistency (issue 23, items 9 and 12) -------- */
+
+/* POST /api/v1/jobs with BODY (JSON text) and an optional Idempotency-Key. */
+static void post_job(struct service *s, const char *body, const char *idempotency,
+                     struct response *r) {
+    char header[200];
+    snprintf(header, sizeof header, "Idempotency-Key: %s", idempotency ? idempotency : "");
+    call(s, "POST", "/api/v1/jobs", s->token, body, NULL, 0, idempotency ? header : NULL, r);
+}
+
+/* Uploads VIDEO and copies the upload's id into ID (STORE_ID_SIZE). */
+static void upload_id_of(struct service *s, const char *video, char *id) {
+    struct response r;
+    upload_file(s, s->token, video, &r);
+    CHECK_INT(200, r.status);
+    snprintf(id, STORE_ID_SIZE, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+}
+
+/* A region outside the uploaded video's frame is refused when the job is
+ * made (the upload's size is known), with the engine's own message. */
+TEST(http_region_outside_frame) {
+    struct service s;
+    char video[512], upload[STORE_ID_SIZE], body[512];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    upload_id_of(&s, video, upload);
+    struct response r;
+    const char *regions[] = {"{\"x\":100,\"y\":100,\"w\":100,\"h\":50}",
+                             "{\"x\":0,\"y\":0,\"w\":161,\"h\":10}",
+                             "{\"x\":0,\"y\":120,\"w\":10,\"h\":1}"};
+    for (size_t i = 0; i < sizeof regions / sizeof regions[0]; i++) {
+        snprintf(body, sizeof body,
+                 "{\"upload_id\":\"%s\",\"options\":{\"regions\":[{\"x\":0,\"y\":0,\"w\":8,"
+                 "\"h\":8},%s]}}",
+                 upload, regions[i]);
+        post_job(&s, body, NULL, &r);
+        CHECK_INT(422, r.status);
+        CHECK_STR("region_outside_frame", json_text(r.json, "error", "code"));
+        CHECK_STR("options.regions", json_text(r.json, "error", "field"));
+        CHECK(strstr(json_text(r.json, "error", "message"), "160x120") != NULL);
+        response_free(&r);
+    }
+    /* The whole frame is inside it. */
+    snprintf(body, sizeof body,
+             "{\"upload_id\":\"%s\",\"options\":{\"regions\":[{\"x\":0,\"y\":0,\"w\":160,"
+             "\"h\":120}]}}",
+             upload);
+    post_job(&s, body, NULL, &r);
+    CHECK_INT(202, r.status);
+    response_free(&r);
+    service_stop(&s);
+}
+
+/* The x264 CRF range has one owner, the engine: the CLI and the API give
+ * the same verdict on the same value, with the same words. */
+TEST(http_crf_range_one_rule) {
+    struct service s;
+    char video[512], upload[STORE_ID_SIZE], body[512];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    upload_id_of(&s, video, upload);
+    struct response r;
+    const int values[] = {0, 1, 51, 52, -1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        snprintf(body, sizeof body, "{\"upload_id\":\"%s\",\"options\":{\"crf\":%d}}", upload,
+                 values[i]);
+        post_job(&s, body, NULL, &r);
+        char cmd[1400], out[4096];
+        /* No such input: a CRF the CLI takes gets exit 3 (input), not 2. */
+        snprintf(cmd, sizeof cmd, "'%s' remove '%s/missing.mp4' '%s/out.mp4' --crf %d",
+                 test_vsr_bin(), s.dir, s.dir, values[i]);
+        int rc = test_run(cmd, out, sizeof out);
+        int api_ok = r.status == 202, cli_ok = rc != 2;
+        if (api_ok != cli_ok) {
+            fprintf(stderr, "  crf %d: the API answered %ld, the CLI exited %d (%s)\n", values[i],
+                    r.status, rc, out);
+            test_failures++;
+        }
+        if (!api_ok) {
+            CHECK_INT(400, r.status);
+            CHECK_STR("options.crf", json_text(r.json, "error", "field"));
+            /* The API says "options.crf: " + the engine's message, the CLI
+             * "vsr: --crf: " + the same message. */
+            const char *message = strstr(json_text(r.json, "error", "message"), ": ");
+            CHECK(message && strstr(out, message + 2) != NULL);
+            if (message && !strstr(out, message + 2))
+                fprintf(stderr, "  API: %s\n  CLI: %s\n", message + 2, out);
+        }
+        response_free(&r);
+    }
+    service_stop(&s);
+}
+
+/* A video too small to encode (1x1) is refused at its upload, with the
+ * minimum size in the message, instead of failing in a worker. */
+TEST(http_tiny_video_refused) {
+    struct service s;
+    if (service_start(&s, 0, 64 << 20) != 0) return;
+    char tiny[512], cmd[1200], out[2048];
+    snprintf(tiny, sizeof tiny, "%s/tiny.mkv", s.dir);
+    snprintf(cmd, sizeof cmd,
+             "ffmpeg -v error -y -f lavfi -i color=c=red:size=2x2:rate=10 -t 1 -vf scale=1:1"
+             " -pix_fmt gray -c:v ffv1 '%s'",
+             tiny);
+    if (test_run(cmd, out, sizeof out) != 0) {
+        fprintf(stderr, "  ffmpeg: %s\n", out);
+        test_failures++;
+        service_stop(&s);
+        return;
+    }
+    struct response r;
+    upload_named(&s, s.token, tiny, "tiny.mkv", "video/x-matroska", &r);
+    CHECK_INT(422, r.status);
+    CHECK_STR("too_small", json_text(r.json, "error", "code"));
+    CHECK_STR("file", json_text(r.json, "error", "field"));
+    CHECK(strstr(json_text(r.json, "error", "message"), "1x1") != NULL);
+    CHECK(strstr(json_text(r.json, "error", "message"), "16x16") != NULL);
+    response_free(&r);
+    service_stop(&s);
+}
+
+/* transcribe and caption jobs need speech: a video without an audio stream
+ * is refused when the job is made, not failed by a worker later. */
+TEST(http_transcribe_needs_audio) {
+    struct service s;
+    char video[512], upload[STORE_ID_SIZE], body[512];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    upload_id_of(&s, video, upload); /* test_make_video writes no audio */
+    struct response r;
+    const char *types[] = {"transcribe", "caption"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(body, sizeof body, "{\"type\":\"%s\",\"upload_id\":\"%s\"}", types[i], upload);
+        post_job(&s, body, NULL, &r);
+        CHECK_INT(422, r.status);
+        CHECK_STR("no_audio", json_text(r.json, "error", "code"));
+        CHECK_STR("upload_id", json_text(r.json, "error", "field"));
+        response_free(&r);
+    }
+    /* A remove job needs no audio. */
+    snprintf(body, sizeof body, "{\"upload_id\":\"%s\"}", upload);
+    post_job(&s, body, NULL, &r);
+    CHECK_INT(202, r.status);
+    response_free(&r);
+    service_stop(&s);
+}
+
 /* ---- the removal, scored ----------------------------------------------- */
 
 /* The whole path a client takes, judged by the shared scorer: subtitles burned

@@ -201,17 +201,29 @@ TEST(store_migration_backfills_subtitles) {
     struct store *old =
         open_at(url, test_on_postgres() ? PG_VERSION_BEFORE : SQLITE_VERSION_BEFORE);
     if (!old) return;
-    add_upload(old, "upl_video", "clip.mp4");
-    add_upload(old, "upl_subs", "captions.srt");
-    add_upload(old, "upl_subs2", "spaced.srt");
     store_close(old);
+    /* The uploads as the old vsr wrote them: its columns only (this vsr's
+     * statements name columns of later versions). */
+    char sql[2048];
+    int64_t now = ids_now_ms();
+    const char *uploads[3][3] = {{"upl_video", "clip.mp4", "video/mp4"},
+                                 {"upl_subs", "captions.srt", "application/x-subrip"},
+                                 {"upl_subs2", "spaced.srt", "application/x-subrip"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO uploads(id, key_id, file_name, mime_type, declared_size, size, blob,"
+                 " state, created_at, expires_at) VALUES ('%s', 'key_a', '%s', '%s', 1000, 1000,"
+                 " 'uploads/%s', 1, %lld, %lld)",
+                 uploads[i][0], uploads[i][1], uploads[i][2], uploads[i][0],
+                 (long long)(now - 2 * HOUR_MS), (long long)(now - HOUR_MS));
+        CHECK_INT(0, run_sql(url, sql, message, sizeof message));
+        if (message[0]) fprintf(stderr, "  inserting old uploads: %s\n", message);
+    }
 
     /* The old schema has no such column... */
     CHECK_INT(-1, run_sql(url, "SELECT subtitles_upload_id FROM jobs", message, sizeof message));
     CHECK(strstr(message, "subtitles_upload_id") != NULL);
     /* ...and the old vsr wrote jobs with its columns only. */
-    char sql[2048];
-    int64_t now = ids_now_ms();
     snprintf(sql, sizeof sql,
              "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options,"
              " max_attempts, created_at, updated_at) VALUES"

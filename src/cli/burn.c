@@ -35,8 +35,7 @@ static int run(int argc, char **argv, int replace) {
             if (parse_region(value, &regions[region_count++]) < 0)
                 return cli_fail(VSR_E_USAGE, "bad --region '%s': give X,Y,W,H in pixels", value);
         } else if ((value = caption_cli_value(argc, argv, &i, "--crf"))) {
-            if (caption_cli_int(value, 1, 51, &options.crf) < 0)
-                return cli_fail(VSR_E_USAGE, "bad --crf '%s': give a number from 1 to 51", value);
+            if (cli_parse_crf(value, &options.crf)) return cli_exit_code(VSR_E_USAGE);
         } else if ((value = caption_cli_value(argc, argv, &i, "--preset"))) {
             if (!*value) return cli_fail(VSR_E_USAGE, "--preset needs a name");
             options.preset = value;

@@ -9,8 +9,6 @@
 
 #include "vsr.h"
 
-#define VSR_VERSION "0.1.0"
-
 int cli_remove(int argc, char **argv);
 int cli_probe(int argc, char **argv);
 int cli_burn(int argc, char **argv);       /* vsr burn INPUT SUBS OUTPUT */
@@ -23,6 +21,10 @@ int cli_exit_code(int status);
 
 /* Prints "vsr: MESSAGE" on stderr and returns the exit code of STATUS. */
 int cli_fail(int status, const char *format, ...) __attribute__((format(printf, 2, 3)));
+
+/* --crf TEXT into *CRF, by the engine's rule (vsr_check_crf): 0, or the
+ * usage exit code with the engine's message printed. */
+int cli_parse_crf(const char *text, int *crf);
 
 /* Writes S to OUT as a JSON string, quotes included. */
 void cli_json_string(FILE *out, const char *s);

@@ -1,6 +1,8 @@
 /* main.c: the vsr command: dispatches to the subcommands and holds what they
  * share (exit codes, error lines, JSON strings). FFmpeg's own log is silenced:
  * every failure reaches the user as one "vsr: ..." line. */
+#include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@ static const char usage_text[] =
     "      --region X,Y,W,H   look for subtitles only in this rectangle (pixels of the\n"
     "                         decoded frame); repeat for several; default: everywhere\n"
     "      --mask-out FILE    also write the mask of removed pixels (PNG gray, .mkv)\n"
-    "      --crf N            x264 quality, 1 (best) .. 51; default 18\n"
+    "      --crf N            x264 quality, 1 (best) .. 51 (smallest); default 18\n"
     "      --preset NAME      x264 preset (ultrafast .. veryslow); default veryfast\n"
     "      --threads N        decoder and encoder threads; default 0 (automatic)\n"
     "      --json             print progress and the result as JSON lines on stdout\n"
@@ -78,6 +80,19 @@ int cli_fail(int status, const char *format, ...) {
     fputc('\n', stderr);
     va_end(args);
     return cli_exit_code(status);
+}
+
+int cli_parse_crf(const char *text, int *crf) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < INT_MIN || v > INT_MAX)
+        return cli_fail(VSR_E_USAGE, "bad --crf '%s': give a whole number", text);
+    struct vsr_error error = {0};
+    if (vsr_check_crf((int)v, &error) != VSR_OK)
+        return cli_fail(VSR_E_USAGE, "--crf: %s", error.message);
+    *crf = (int)v;
+    return 0;
 }
 
 void cli_json_string(FILE *out, const char *s) {

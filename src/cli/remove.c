@@ -143,8 +143,7 @@ int cli_remove(int argc, char **argv) {
             if (!*value) return cli_fail(VSR_E_USAGE, "--mask-out needs a file name");
             options.mask_out = value;
         } else if ((value = option_value(argc, argv, &i, "--crf"))) {
-            if (parse_int(value, 1, 51, &options.crf) < 0)
-                return cli_fail(VSR_E_USAGE, "bad --crf '%s': give a number from 1 to 51", value);
+            if (cli_parse_crf(value, &options.crf)) return cli_exit_code(VSR_E_USAGE);
         } else if ((value = option_value(argc, argv, &i, "--preset"))) {
             if (!*value) return cli_fail(VSR_E_USAGE, "--preset needs a name");
             options.preset = value;

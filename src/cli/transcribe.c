@@ -102,8 +102,7 @@ int cli_caption(int argc, char **argv) {
             caption_cli_style_option(argc, argv, &i, &burn.style, &status)) {
             if (status) return status;
         } else if ((value = caption_cli_value(argc, argv, &i, "--crf"))) {
-            if (caption_cli_int(value, 1, 51, &burn.crf) < 0)
-                return cli_fail(VSR_E_USAGE, "bad --crf '%s': give a number from 1 to 51", value);
+            if (cli_parse_crf(value, &burn.crf)) return cli_exit_code(VSR_E_USAGE);
         } else if ((value = caption_cli_value(argc, argv, &i, "--preset"))) {
             if (!*value) return cli_fail(VSR_E_USAGE, "--preset needs a name");
             burn.preset = value;

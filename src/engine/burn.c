@@ -84,8 +84,7 @@ static int check_common(const char *input, const char *subtitles, const char *ou
     }
     if (!input || !subtitles || !output || !*input || !*subtitles || !*output)
         return error_set(error, VSR_E_USAGE, "give an input, a subtitle file and an output");
-    if (crf < 0 || crf > 51)
-        return error_set(error, VSR_E_USAGE, "crf must be between 0 and 51, not %d", crf);
+    if (vsr_check_crf(crf, error) != VSR_OK) return VSR_E_USAGE;
     if (strcmp(input, output) == 0 || strcmp(subtitles, output) == 0)
         return error_set(error, VSR_E_USAGE, "the output must be a new file, not an input");
     return 0;
@@ -110,6 +109,8 @@ int vsr_burn(const char *input, const char *subtitles, const char *output,
     ret = media_reader_open(&reader, input, options->threads, 0, error);
     if (ret < 0) goto done;
     const struct media_info *info = media_reader_info(reader);
+    ret = vsr_check_frame_size(info->width, info->height, error);
+    if (ret < 0) goto done;
     ret = captions_open(&captions, subtitles, &options->style, info->width, info->height, error);
     if (ret < 0) goto done;
     struct media_writer_options video = {

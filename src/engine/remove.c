@@ -160,14 +160,11 @@ static int open_pipeline(struct pipeline *p, const char *input, const char *outp
     p->info = *media_reader_info(analysis);
     int width = p->info.width, height = p->info.height;
     double fps = p->info.frame_rate.num > 0 ? av_q2d(p->info.frame_rate) : 25.0;
-    for (int i = 0; i < o->region_count; i++) {
-        const struct vsr_region *r = &o->regions[i];
-        if (r->w <= 0 || r->h <= 0 || r->x < 0 || r->y < 0 || r->x + r->w > width ||
-            r->y + r->h > height) {
-            media_reader_free(analysis);
-            return error_set(error, VSR_E_USAGE, "region %d,%d,%d,%d is not inside the %dx%d frame",
-                             r->x, r->y, r->w, r->h, width, height);
-        }
+    ret = vsr_check_frame_size(width, height, error);
+    if (ret == VSR_OK) ret = vsr_check_regions(o->regions, o->region_count, width, height, error);
+    if (ret != VSR_OK) {
+        media_reader_free(analysis);
+        return ret;
     }
     int feed_flags = MEDIA_READ_FAST;
     if (p->may_skip && media_reader_skip_nonref(analysis)) {
@@ -419,8 +416,7 @@ int vsr_remove(const char *input, const char *output, const struct vsr_remove_op
     }
     if (!input || !output || !*input || !*output)
         return error_set(error, VSR_E_USAGE, "give an input and an output file");
-    if (options->crf < 0 || options->crf > 51)
-        return error_set(error, VSR_E_USAGE, "crf must be between 0 and 51, not %d", options->crf);
+    if (vsr_check_crf(options->crf, error) != VSR_OK) return VSR_E_USAGE;
     if (options->preset && !known_preset(options->preset))
         return error_set(error, VSR_E_USAGE,
                          "unknown preset '%s': use ultrafast, superfast, veryfast, faster, fast, "

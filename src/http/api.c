@@ -229,6 +229,7 @@ enum MHD_Result api_upload_create(struct request *req) {
     up.declared_size = json_integer_value(size);
     snprintf(up.blob, sizeof up.blob, "uploads/%s", up.id);
     up.state = UPLOAD_PENDING;
+    up.audio_streams = -1; /* known once the file is probed */
     up.created_at = ids_now_ms();
     up.expires_at = up.created_at + (int64_t)server->config->upload_expiry_seconds * 1000;
     if (store_upload_create(server->store, &up, &error) != VSR_OK) {
@@ -385,6 +386,9 @@ static void probe_upload(struct http_server *server, struct upload *up) {
         snprintf(up->error_message, sizeof up->error_message,
                  "the video lasts %.0f s, over the limit of %.0f s; cut it into parts",
                  info.duration_seconds, server->config->max_duration_seconds);
+    } else if (vsr_check_frame_size(info.width, info.height, &error) != VSR_OK) {
+        snprintf(up->error_code, sizeof up->error_code, "too_small");
+        snprintf(up->error_message, sizeof up->error_message, "%s", error.message);
     } else if (info.width > server->config->max_width || info.height > server->config->max_height) {
         snprintf(up->error_code, sizeof up->error_code, "too_large");
         snprintf(up->error_message, sizeof up->error_message,
@@ -395,6 +399,7 @@ static void probe_upload(struct http_server *server, struct upload *up) {
         up->media_seconds = info.duration_seconds;
         up->width = info.width;
         up->height = info.height;
+        up->audio_streams = info.audio_streams;
     }
 }
 
@@ -730,6 +735,17 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
                               : up.error_message),
             "upload_id");
         goto done;
+    }
+    if (job_type->check_input) {
+        struct vsr_media_info media = {
+            .width = up.width, .height = up.height, .audio_streams = up.audio_streams};
+        struct job_input_error refusal = {0};
+        if (job_type->check_input(options_text, &media, &refusal) != VSR_OK) {
+            result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                                        refusal.code[0] ? refusal.code : "invalid_field",
+                                        refusal.error.message, refusal.field);
+            goto done;
+        }
     }
     if (!check_job_subtitles(req, options_text, job.subtitles_upload_id, &result)) goto done;
     int refused = 0;

@@ -7,12 +7,14 @@
  * submission, so that a typo fails at once rather than in a worker. */
 #include "jobs/caption_jobs.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "captions/captions.h"
+#include "util/error.h"
 
 struct caption_job {
     struct vsr_transcribe_options transcribe;
@@ -122,11 +124,15 @@ static int parse(const char *options_json, enum caption_kind kind, struct captio
                 goto done;
             }
         } else if (caption && !strcmp(name, "crf")) {
-            if (integer_in(value, 0, 51, &job->burn.crf) < 0) {
+            struct vsr_error rule = {0};
+            json_int_t crf = json_integer_value(value);
+            int in_range = crf < INT_MIN ? INT_MIN : crf > INT_MAX ? INT_MAX : (int)crf;
+            if (!json_is_integer(value) || vsr_check_crf(in_range, &rule) != VSR_OK) {
                 rc = invalid(field, field_size, "options.crf", error,
-                             "must be an integer from 0 to 51");
+                             json_is_integer(value) ? rule.message : "must be a whole number");
                 goto done;
             }
+            job->burn.crf = in_range;
         } else {
             char full[160];
             snprintf(full, sizeof full, "options.%s", name);
@@ -168,6 +174,16 @@ int caption_job_validate(const char *options_json, char *field, size_t field_siz
                          struct vsr_error *error) {
     struct caption_job job;
     return parse(options_json, KIND_CAPTION, &job, field, field_size, error);
+}
+
+int speech_job_check_input(const char *options_json, const struct vsr_media_info *media,
+                           struct job_input_error *out) {
+    if (media->audio_streams != 0) return VSR_OK; /* < 0: not known, the worker will tell */
+    snprintf(out->field, sizeof out->field, "upload_id");
+    snprintf(out->code, sizeof out->code, "no_audio");
+    return error_set(&out->error, VSR_E_INPUT,
+                     "the video has no audio stream, so there is no speech to transcribe;"
+                     " upload a file with sound");
 }
 
 int transcribe_job_run(const struct job_run *run, struct vsr_error *error) {

@@ -8,6 +8,10 @@
 
 #include "jobs/job_types.h"
 
+/* transcribe and caption: the input must have an audio stream. */
+int speech_job_check_input(const char *options_json, const struct vsr_media_info *media,
+                           struct job_input_error *out);
+
 int transcribe_job_validate(const char *options_json, char *field, size_t field_size,
                             struct vsr_error *error);
 int transcribe_job_run(const struct job_run *run, struct vsr_error *error);

@@ -2,6 +2,7 @@
  * takes an upload and removes its burned-in subtitles through vsr_remove. */
 #include "jobs/job_types.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,13 +41,15 @@ static int remove_parse(const char *options_json, struct vsr_remove_options *opt
     json_t *value;
     json_object_foreach(root, name, value) {
         if (strcmp(name, "crf") == 0) {
-            if (!json_is_integer(value) || json_integer_value(value) < 0 ||
-                json_integer_value(value) > 51) {
+            struct vsr_error rule = {0};
+            json_int_t crf = json_integer_value(value);
+            int in_range = crf < INT_MIN ? INT_MIN : crf > INT_MAX ? INT_MAX : (int)crf;
+            if (!json_is_integer(value) || vsr_check_crf(in_range, &rule) != VSR_OK) {
                 rc = invalid(field, field_size, "options.crf", error,
-                             "must be an integer from 0 (lossless) to 51");
+                             json_is_integer(value) ? rule.message : "must be a whole number");
                 goto done;
             }
-            options->crf = (int)json_integer_value(value);
+            options->crf = in_range;
         } else if (strcmp(name, "preset") == 0) {
             const char *preset = json_string_value(value);
             int known = 0;
@@ -111,6 +114,21 @@ static int remove_validate(const char *options_json, char *field, size_t field_s
     return remove_parse(options_json, &options, regions, field, field_size, error);
 }
 
+static int remove_check_input(const char *options_json, const struct vsr_media_info *media,
+                              struct job_input_error *out) {
+    struct vsr_remove_options options;
+    struct vsr_region regions[MAX_REGIONS];
+    int rc =
+        remove_parse(options_json, &options, regions, out->field, sizeof out->field, &out->error);
+    if (rc != VSR_OK) return rc;
+    struct vsr_error rule = {0};
+    rc = vsr_check_regions(options.regions, options.region_count, media->width, media->height,
+                           &rule);
+    if (rc == VSR_OK) return VSR_OK;
+    snprintf(out->code, sizeof out->code, "region_outside_frame");
+    return invalid(out->field, sizeof out->field, "options.regions", &out->error, rule.message);
+}
+
 static void remove_progress(void *opaque, const struct vsr_progress *progress) {
     const struct job_run *run = opaque;
     if (run->progress && progress->percent >= 0)
@@ -136,6 +154,7 @@ static const struct job_type registry[] = {
         .output_extension = ".mp4",
         .content_type = "video/mp4",
         .validate = remove_validate,
+        .check_input = remove_check_input,
         .run = remove_run,
     },
     {
@@ -143,6 +162,7 @@ static const struct job_type registry[] = {
         .output_extension = ".srt",
         .content_type = "application/x-subrip",
         .validate = transcribe_job_validate,
+        .check_input = speech_job_check_input,
         .run = transcribe_job_run,
     },
     {
@@ -150,6 +170,7 @@ static const struct job_type registry[] = {
         .output_extension = ".mp4",
         .content_type = "video/mp4",
         .validate = caption_job_validate,
+        .check_input = speech_job_check_input,
         .run = caption_job_run,
     },
     {

@@ -24,6 +24,14 @@ struct job_run {
     atomic_int *cancel; /* set non-zero to stop: run returns VSR_E_CANCELED */
 };
 
+/* Why a job does not fit its input: the API's error field ("options.regions",
+ * "upload_id"), code ("region_outside_frame", "no_audio") and message. */
+struct job_input_error {
+    char field[64];
+    char code[32];
+    struct vsr_error error;
+};
+
 struct job_type {
     const char *name;
     const char *output_extension; /* of the result file, e.g. ".mp4" */
@@ -33,6 +41,13 @@ struct job_type {
      * says what is wrong in ERROR. */
     int (*validate)(const char *options_json, char *field, size_t field_size,
                     struct vsr_error *error);
+    /* Optional: checks OPTIONS_JSON (accepted by validate) against the
+     * input's media facts, known once the upload was probed (audio_streams
+     * < 0: not known, for uploads stored before it was recorded), so that a
+     * job that cannot run is refused when it is made: a region outside the
+     * frame, speech asked of a video without audio. */
+    int (*check_input)(const char *options_json, const struct vsr_media_info *media,
+                       struct job_input_error *out);
     int (*run)(const struct job_run *run, struct vsr_error *error);
 };
 

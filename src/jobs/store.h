@@ -85,6 +85,7 @@ struct upload {
     enum upload_state state;
     double media_seconds;
     int width, height;
+    int audio_streams;   /* -1: not known (probed before vsr recorded it) */
     char error_code[32]; /* why it was rejected */
     char error_message[STORE_MESSAGE_SIZE];
     int64_t created_at, expires_at;

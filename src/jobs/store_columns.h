@@ -18,7 +18,7 @@
 
 #define UPLOAD_COLUMNS                                                                             \
     "id, key_id, file_name, mime_type, declared_size, size, blob, state, media_seconds, width,"    \
-    " height, error_code, error_message, created_at, expires_at, purged_at"
+    " height, error_code, error_message, created_at, expires_at, purged_at, audio_streams"
 
 #define WEBHOOK_COLUMNS                                                                            \
     "id, job_id, event, url, payload, attempts, next_attempt_at, delivered, last_status,"          \

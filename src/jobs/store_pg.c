@@ -73,11 +73,11 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_KEY_MINUTES_SINCE] = "SELECT coalesce(sum(media_seconds), 0) / 60.0 FROM jobs"
                              " WHERE key_id = $1 AND created_at >= $2",
     [ST_UPLOAD_INSERT] = "INSERT INTO uploads(" UPLOAD_COLUMNS ") VALUES($1, $2, $3, $4, $5, $6,"
-                         " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                         " $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
     [ST_UPLOAD_GET] = "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE id = $2 AND key_id = $1",
     [ST_UPLOAD_UPDATE] = "UPDATE uploads SET size = $2, state = $3, media_seconds = $4,"
-                         " width = $5, height = $6, error_code = $7, error_message = $8"
-                         " WHERE id = $1",
+                         " width = $5, height = $6, error_code = $7, error_message = $8,"
+                         " audio_streams = $9 WHERE id = $1",
     [ST_JOB_INSERT] =
         "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options, webhook_url,"
         " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at,"
@@ -180,11 +180,13 @@ _Static_assert(ST_COUNT <= PG_STATEMENT_MAX, "raise PG_STATEMENT_MAX");
 
 /* ---- parameters and results --------------------------------------------- */
 
-/* Parameters are sent as text; numbers are formatted into STORAGE. */
+/* Parameters are sent as text; numbers are formatted into STORAGE. The
+ * widest statement, the upload insert, takes 17. */
+#define PG_PARAMS_MAX 24
 struct params {
     int n;
-    const char *values[16];
-    char storage[16][32];
+    const char *values[PG_PARAMS_MAX];
+    char storage[PG_PARAMS_MAX][32];
 };
 
 static void p_text(struct params *p, const char *value) {
@@ -331,6 +333,7 @@ static void read_upload(const PGresult *res, int row, struct upload *up) {
     up->created_at = get_int(res, row, 13);
     up->expires_at = get_int(res, row, 14);
     up->purged_at = get_int(res, row, 15);
+    up->audio_streams = (int)get_int(res, row, 16);
 }
 
 static void read_webhook(const PGresult *res, int row, struct webhook_delivery *w) {
@@ -491,6 +494,7 @@ static int pg_upload_create(struct store *store, const struct upload *up, struct
     p_int(&p, up->created_at);
     p_int(&p, up->expires_at);
     p_int(&p, up->purged_at);
+    p_int(&p, up->audio_streams);
     PGresult *res = query_once(PG_STORE(store), ST_UPLOAD_INSERT, &p, "creating an upload", error);
     PQclear(res);
     return res ? VSR_OK : VSR_E_OUTPUT;
@@ -519,6 +523,7 @@ static int pg_upload_update(struct store *store, const struct upload *up, struct
     p_int(&p, up->height);
     p_text(&p, up->error_code);
     p_text(&p, up->error_message);
+    p_int(&p, up->audio_streams);
     PGresult *res = query_once(PG_STORE(store), ST_UPLOAD_UPDATE, &p, "updating an upload", error);
     PQclear(res);
     return res ? VSR_OK : VSR_E_OUTPUT;

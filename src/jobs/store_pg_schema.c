@@ -85,6 +85,9 @@ static const char *const migrations[] = {
     "CREATE TRIGGER jobs_subtitles_from_options BEFORE INSERT ON jobs FOR EACH ROW"
     " WHEN (NEW.subtitles_upload_id IS NULL AND NEW.options LIKE '%subtitles_upload_id%')"
     " EXECUTE FUNCTION vsr_jobs_subtitles_from_options();",
+    /* version 4: SQLite's version 5: uploads remember their audio streams
+     * (-1: probed before, not known). */
+    "ALTER TABLE uploads ADD COLUMN audio_streams integer NOT NULL DEFAULT -1;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))

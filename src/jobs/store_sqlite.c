@@ -104,6 +104,10 @@ static const char *const migrations[] = {
     " WHEN NEW.subtitles_upload_id IS NULL AND NEW.options LIKE '%subtitles_upload_id%'"
     " BEGIN UPDATE jobs SET subtitles_upload_id = " SUBTITLES_IN_OPTIONS
     " WHERE seq = NEW.seq AND " HAS_SUBTITLES_IN_OPTIONS "; END;",
+    /* version 5: uploads remember how many audio streams they hold, so that
+     * a transcribe job on a silent video is refused when it is made; -1 for
+     * uploads probed before (not known: the worker tells). */
+    "ALTER TABLE uploads ADD COLUMN audio_streams INTEGER NOT NULL DEFAULT -1;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
@@ -180,11 +184,11 @@ static const char *const statement_sql[ST_COUNT] = {
     [ST_KEY_MINUTES_SINCE] = "SELECT coalesce(sum(media_seconds), 0) / 60.0 FROM jobs"
                              " WHERE key_id = ?1 AND created_at >= ?2",
     [ST_UPLOAD_INSERT] = "INSERT INTO uploads(" UPLOAD_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
-                         " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                         " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     [ST_UPLOAD_GET] = "SELECT " UPLOAD_COLUMNS " FROM uploads WHERE id = ?2 AND key_id = ?1",
     [ST_UPLOAD_UPDATE] = "UPDATE uploads SET size = ?2, state = ?3, media_seconds = ?4,"
-                         " width = ?5, height = ?6, error_code = ?7, error_message = ?8"
-                         " WHERE id = ?1",
+                         " width = ?5, height = ?6, error_code = ?7, error_message = ?8,"
+                         " audio_streams = ?9 WHERE id = ?1",
     [ST_JOB_INSERT] =
         "INSERT INTO jobs(id, key_id, type, state, upload_id, input_blob, options, webhook_url,"
         " idempotency_key, media_seconds, max_attempts, not_before, created_at, updated_at,"
@@ -471,6 +475,7 @@ static void read_upload(sqlite3_stmt *st, struct upload *up) {
     up->created_at = sqlite3_column_int64(st, 13);
     up->expires_at = sqlite3_column_int64(st, 14);
     up->purged_at = sqlite3_column_int64(st, 15);
+    up->audio_streams = sqlite3_column_int(st, 16);
 }
 
 static void read_webhook(sqlite3_stmt *st, struct webhook_delivery *w) {
@@ -738,6 +743,7 @@ static int sqlite_upload_create(struct store *store, const struct upload *up,
     sqlite3_bind_int64(st, 14, up->created_at);
     sqlite3_bind_int64(st, 15, up->expires_at);
     sqlite3_bind_int64(st, 16, up->purged_at);
+    sqlite3_bind_int(st, 17, up->audio_streams);
     rc = run(conn, st, "creating an upload", error);
     release(s, conn);
     return rc;
@@ -779,6 +785,7 @@ static int sqlite_upload_update(struct store *store, const struct upload *up,
     sqlite3_bind_int(st, 6, up->height);
     sqlite3_bind_text(st, 7, up->error_code, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 8, up->error_message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int(st, 9, up->audio_streams);
     rc = run(conn, st, "updating an upload", error);
     release(s, conn);
     return rc;
