@@ -1866,6 +1866,46 @@ static void upload_id_of(struct service *s, const char *video, char *id) {
     response_free(&r);
 }
 
+/* An Idempotency-Key replays its job only for the same request: the same
+ * key with another body is 422 idempotency_key_reused, and no job is made. */
+TEST(http_idempotency_key_other_body) {
+    struct service s;
+    char video[512], upload[STORE_ID_SIZE], body[512], job_id[STORE_ID_SIZE];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    upload_id_of(&s, video, upload);
+    struct response r;
+    snprintf(body, sizeof body, "{\"upload_id\":\"%s\",\"options\":{\"crf\":23}}", upload);
+    post_job(&s, body, "same-key", &r);
+    CHECK_INT(202, r.status);
+    snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
+    response_free(&r);
+    /* The same body again, its keys in another order: the same job. */
+    snprintf(body, sizeof body, "{\"options\":{\"crf\":23},\"upload_id\":\"%s\"}", upload);
+    post_job(&s, body, "same-key", &r);
+    CHECK_INT(202, r.status);
+    CHECK_STR(job_id, json_text(r.json, "id", NULL));
+    CHECK(has_header(&r, "Idempotent-Replayed: true"));
+    response_free(&r);
+    const char *others[] = {
+        "{\"upload_id\":\"%s\",\"options\":{\"crf\":30}}",
+        "{\"upload_id\":\"%s\",\"options\":{\"crf\":23,\"regions\":[{\"x\":0,\"y\":0,\"w\":8,"
+        "\"h\":8}]}}",
+        "{\"upload_id\":\"%s\",\"options\":{\"crf\":23,\"preset\":\"fast\"}}",
+    };
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        snprintf(body, sizeof body, others[i], upload);
+        post_job(&s, body, "same-key", &r);
+        CHECK_INT(422, r.status);
+        CHECK_STR("idempotency_key_reused", json_text(r.json, "error", "code"));
+        CHECK_STR("Idempotency-Key", json_text(r.json, "error", "field"));
+        response_free(&r);
+    }
+    call(&s, "GET", "/api/v1/jobs", s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(1, json_array_size(json_object_get(r.json, "data")));
+    response_free(&r);
+    service_stop(&s);
+}
+
 /* A region outside the uploaded video's frame is refused when the job is
  * made (the upload's size is known), with the engine's own message. */
 TEST(http_region_outside_frame) {

@@ -621,6 +621,27 @@ static int check_job_subtitles(struct request *req, const char *options_text,
     return 0;
 }
 
+/* Whether the earlier job JOB, found by its Idempotency-Key, came from the
+ * same request as this one (type, options and webhook_url; the upload is
+ * compared by the caller). Options are compared as JSON values, so that key
+ * order does not matter; a multipart retry brings its subtitles part again
+ * as a new upload, so its id is not compared. */
+static int same_request(const struct job *job, const char *type, const char *options_text,
+                        json_t *webhook, int multipart) {
+    if (strcmp(job->type, type) != 0) return 0;
+    const char *url = json_string_value(webhook);
+    if (strcmp(job->webhook_url, url ? url : "") != 0) return 0;
+    json_t *before = json_loads(job->options, 0, NULL), *now = json_loads(options_text, 0, NULL);
+    if (multipart && json_is_object(before) && json_is_object(now)) {
+        json_object_del(before, "subtitles_upload_id");
+        json_object_del(now, "subtitles_upload_id");
+    }
+    int same = before && now && json_equal(before, now);
+    json_decref(before);
+    json_decref(now);
+    return same;
+}
+
 /* Creates a job from BODY (an object with only known fields): the JSON
  * request and the multipart form both end here. */
 static enum MHD_Result create_job(struct request *req, json_t *body) {
@@ -780,9 +801,11 @@ static enum MHD_Result create_job(struct request *req, json_t *body) {
         store_upload_update(server->store, &up, &error);
         if (same) snprintf(up.id, sizeof up.id, "%s", job.upload_id);
     }
-    if (replayed && strcmp(job.upload_id, up.id) != 0) {
+    if (replayed && (strcmp(job.upload_id, up.id) != 0 ||
+                     !same_request(&job, job_type->name, options_text, webhook, req->multipart))) {
         result = http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, "idempotency_key_reused",
-                                    "this Idempotency-Key was used for a different request",
+                                    "this Idempotency-Key was used for a different request;"
+                                    " use a new key for a new request",
                                     "Idempotency-Key");
         goto done;
     }
