@@ -2007,6 +2007,52 @@ TEST(http_tiny_video_refused) {
     service_stop(&s);
 }
 
+/* Whether any upload that no job uses still has its file stored. */
+static int unused_upload_files(struct service *s) {
+    struct expired_file files[32];
+    int count = 0, stored = 0;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_expired_files(s->store, 0, INT64_MAX, files, 32, &count, &error));
+    for (int i = 0; i < count; i++) {
+        int64_t size = 0;
+        if (files[i].is_upload && blob_stat(s->blob, files[i].blob, &size, &error) == 1) {
+            fprintf(stderr, "  %s is stored for no job\n", files[i].owner_id);
+            stored++;
+        }
+    }
+    return stored;
+}
+
+/* A multipart request refused after its file part was stored (a bad
+ * webhook_url, bad options, a region outside the frame) keeps nothing. */
+TEST(http_multipart_refused_keeps_nothing) {
+    if (!test_have_program("curl")) {
+        fprintf(stderr, "  curl is missing: run scripts/install-deps.sh\n");
+        test_failures++;
+        return;
+    }
+    struct service s;
+    char video[512], form[2048];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    struct response r;
+    const char *forms[] = {
+        "-F 'file=@%s;type=video/mp4' -F webhook_url=ftp://example.com/hook",
+        "-F 'file=@%s;type=video/mp4' -F 'options={\"crf\":'",
+        "-F 'file=@%s;type=video/mp4' -F 'options={\"regions\":[{\"x\":150,\"y\":0,\"w\":20,"
+        "\"h\":20}]}'",
+        "-F 'file=@%s;type=video/mp4' -F type=paint",
+    };
+    const long statuses[] = {400, 400, 422, 400};
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+        snprintf(form, sizeof form, forms[i], video);
+        post_form(&s, s.token, form, &r);
+        CHECK_INT(statuses[i], r.status);
+        response_free(&r);
+        CHECK_INT(0, unused_upload_files(&s));
+    }
+    service_stop(&s);
+}
+
 /* transcribe and caption jobs need speech: a video without an audio stream
  * is refused when the job is made, not failed by a worker later. */
 TEST(http_transcribe_needs_audio) {

@@ -945,6 +945,21 @@ void api_job_multipart_feed(struct request *req, const char *data, size_t size) 
         form_refuse(req, "", "the multipart/form-data body is malformed");
 }
 
+/* A stored upload of a refused multipart request: its file deleted, the
+ * row kept as rejected (retention skips it). */
+static void discard_upload(struct http_server *server, struct upload *up) {
+    struct vsr_error error = {0};
+    if (up->state == UPLOAD_REJECTED) return; /* its file is gone already */
+    blob_remove(server->blob, up->blob, &error);
+    up->state = UPLOAD_REJECTED;
+    snprintf(up->error_code, sizeof up->error_code, "request_refused");
+    snprintf(up->error_message, sizeof up->error_message,
+             "the request that brought this file was refused, and the file deleted");
+    store_upload_update(server->store, up, &error);
+}
+
+static enum MHD_Result multipart_create_job(struct request *req);
+
 enum MHD_Result api_job_multipart_finish(struct request *req) {
     struct http_server *server = req->server;
     struct vsr_error error = {0};
@@ -968,10 +983,30 @@ enum MHD_Result api_job_multipart_finish(struct request *req) {
     up->expires_at = up->created_at + (int64_t)server->config->upload_expiry_seconds * 1000;
     probe_upload(server, up);
     if (up->state == UPLOAD_REJECTED) blob_remove(server->blob, up->blob, &error);
-    if (store_upload_create(server->store, up, &error) != VSR_OK) return storage_error(req, &error);
+    if (store_upload_create(server->store, up, &error) != VSR_OK) {
+        struct vsr_error ignored = {0};
+        blob_remove(server->blob, up->blob, &ignored);
+        return storage_error(req, &error);
+    }
     if (up->state == UPLOAD_REJECTED)
         return http_respond_error(req, MHD_HTTP_UNPROCESSABLE_CONTENT, up->error_code,
                                   up->error_message, "file");
+    enum MHD_Result result = multipart_create_job(req);
+    /* Refused after the files were stored: a refused request keeps nothing. */
+    if (req->status != MHD_HTTP_ACCEPTED) {
+        discard_upload(server, up);
+        if (req->subtitles_upload.id[0]) discard_upload(server, &req->subtitles_upload);
+    }
+    return result;
+}
+
+/* The files of a multipart request are stored: the subtitles part becomes
+ * an upload, the form fields a job request, as api_job_create takes it. */
+static enum MHD_Result multipart_create_job(struct request *req) {
+    struct http_server *server = req->server;
+    struct vsr_error error = {0};
+    struct blob_writer *writer;
+    struct upload *up = &req->upload;
     /* The subtitles part becomes a subtitle upload of its own. */
     struct upload *subs = &req->subtitles_upload;
     if (req->subtitles_writer) {
