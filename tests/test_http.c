@@ -2078,6 +2078,54 @@ TEST(http_transcribe_needs_audio) {
     service_stop(&s);
 }
 
+/* The longest run of digits after a decimal point in TEXT. */
+static int longest_fraction(const char *text) {
+    int longest = 0;
+    for (const char *p = text; p && *p; p++) {
+        if (*p != '.' || p == text || p[-1] < '0' || p[-1] > '9') continue;
+        int n = 0;
+        while (p[1 + n] >= '0' && p[1 + n] <= '9')
+            n++;
+        if (n > longest) longest = n;
+    }
+    return longest;
+}
+
+/* Durations print as milliseconds, not as binary noise
+ * (0.27600000000000002): no number in a job or upload has more than three
+ * decimals. */
+TEST(http_json_numbers_rounded) {
+    struct service s;
+    char video[512], upload[STORE_ID_SIZE], job_id[STORE_ID_SIZE], path[128];
+    if (service_start_with_video(&s, 0, 64 << 20, video, sizeof video) != 0) return;
+    queue_job(&s, video, upload, job_id);
+    struct response r;
+    snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
+    int worst = 0;
+    for (int i = 0; i < 20; i++) {
+        usleep(7000);
+        call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+        CHECK_INT(200, r.status);
+        CHECK(
+            json_is_number(json_object_get(json_object_get(r.json, "timings"), "queued_seconds")));
+        int n = longest_fraction(r.body.data);
+        if (n > worst) {
+            worst = n;
+            if (n > 3) fprintf(stderr, "  %s\n", r.body.data);
+        }
+        response_free(&r);
+    }
+    snprintf(path, sizeof path, "/api/v1/uploads/%s", upload);
+    call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
+    if (r.status == 200) {
+        int n = longest_fraction(r.body.data);
+        if (n > worst) worst = n;
+    }
+    response_free(&r);
+    CHECK_AT_MOST(3, worst);
+    service_stop(&s);
+}
+
 /* ---- the removal, scored ----------------------------------------------- */
 
 /* The whole path a client takes, judged by the shared scorer: subtitles burned

@@ -176,8 +176,9 @@ static json_t *upload_to_json(const struct http_server *server, const struct upl
     json_object_set_new(json, "kind", json_string(upload_is_subtitles(up) ? "subtitles" : "video"));
     if (up->state == UPLOAD_READY && !upload_is_subtitles(up))
         json_object_set_new(json, "media",
-                            json_pack("{s:f, s:i, s:i}", "duration_seconds", up->media_seconds,
-                                      "width", up->width, "height", up->height));
+                            json_pack("{s:f, s:i, s:i}", "duration_seconds",
+                                      round(up->media_seconds * 1000) / 1000, "width", up->width,
+                                      "height", up->height));
     if (up->state == UPLOAD_REJECTED) {
         char message[STORE_MESSAGE_SIZE];
         snprintf(message, sizeof message, "%s", up->error_message);

@@ -62,7 +62,9 @@ enum MHD_Result http_respond_text(struct request *req, int status, char *text,
 
 enum MHD_Result http_respond_json_with(struct request *req, int status, json_t *json,
                                        const struct http_header *headers, size_t count) {
-    char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    /* 12 significant digits: numbers read as they were rounded (0.276, not
+     * jansson's default 17 digits, 0.27600000000000002). */
+    char *text = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(json);
     struct MHD_Response *response = text_response(text, "application/json");
     if (!response) return MHD_NO;

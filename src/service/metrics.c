@@ -260,7 +260,7 @@ char *metrics_render_json(struct metrics *m, struct store *store) {
                         json_integer((json_int_t)copy.webhook_deliveries));
     json_object_set_new(root, "workers",
                         json_pack("{s:i, s:i}", "total", copy.workers, "busy", copy.busy));
-    char *text = json_dumps(root, JSON_COMPACT);
+    char *text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(12));
     json_decref(root);
     return text;
 }
