@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <time.h>
+
+#include <jansson.h>
 
 #include "jobs/store.h"
 #include "test.h"
@@ -325,6 +328,61 @@ TEST(store_webhook_outbox) {
     CHECK_INT(VSR_OK, store_webhook_list(store, job.id, rows, 4, &count, &error));
     CHECK_INT(1, rows[0].delivered);
     CHECK_INT(200, rows[0].last_status);
+    store_close(store);
+}
+
+/* A job's webhook payload uses the API's forms: times in ISO 8601 as in
+ * GET /api/v1/jobs/{id}, and a succeeded job's result_url. */
+TEST(store_webhook_payload_like_api) {
+    char path[512];
+    struct store *store = open_store(path, sizeof path, 1000);
+    if (!store) return;
+    struct vsr_error error = {0};
+    struct job job, claimed;
+    const enum job_state ends[2] = {JOB_SUCCEEDED, JOB_FAILED};
+    for (int i = 0; i < 2; i++) {
+        memset(&job, 0, sizeof job);
+        snprintf(job.key_id, sizeof job.key_id, "key_a");
+        snprintf(job.type, sizeof job.type, "remove");
+        snprintf(job.input_blob, sizeof job.input_blob, "uploads/x");
+        snprintf(job.webhook_url, sizeof job.webhook_url, "https://example.com/hook");
+        CHECK_INT(0, store_job_create(store, &job, &error));
+        CHECK_INT(1, store_job_claim(store, "w1", 30000, &claimed, &error));
+        struct job_finish done = {.state = ends[i], .output_blob = "r"};
+        if (ends[i] == JOB_FAILED) {
+            done.error_code = "input";
+            done.error_message = "bad input";
+        }
+        CHECK_INT(1, store_job_finish(store, job.id, "w1", &done, &error));
+        struct webhook_delivery rows[4];
+        int count = 0;
+        CHECK_INT(VSR_OK, store_webhook_list(store, job.id, rows, 4, &count, &error));
+        CHECK_INT(1, count);
+        json_t *payload = count == 1 ? json_loads(rows[0].payload, 0, NULL) : NULL;
+        json_t *data = json_object_get(payload, "data");
+        const char *times[2] = {"created_at", "finished_at"};
+        for (int t = 0; t < 2; t++) {
+            const char *text = json_string_value(json_object_get(data, times[t]));
+            int y, mo, d, h, mi, sec, ms;
+            char z = 0;
+            if (!text ||
+                sscanf(text, "%4d-%2d-%2dT%2d:%2d:%2d.%3d%c", &y, &mo, &d, &h, &mi, &sec, &ms,
+                       &z) != 8 ||
+                z != 'Z' || strlen(text) != 24) {
+                fprintf(stderr, "  data.%s is not ISO 8601 like the API's: %s\n", times[t],
+                        rows[0].payload);
+                test_failures++;
+            }
+        }
+        char url[128];
+        snprintf(url, sizeof url, "/api/v1/jobs/%s/result", job.id);
+        json_t *result_url = json_object_get(data, "result_url");
+        if (ends[i] == JOB_SUCCEEDED)
+            CHECK_STR(url, json_string_value(result_url) ? json_string_value(result_url) : "");
+        else
+            CHECK(result_url == NULL || json_is_null(result_url));
+        json_decref(payload);
+    }
     store_close(store);
 }
 

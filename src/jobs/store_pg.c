@@ -608,24 +608,34 @@ static void p_backoff(struct pg_store *s, struct params *p) {
     p_int(p, s->base.options.backoff_max_ms);
 }
 
-/* The event's payload, byte for byte as store_sqlite.c writes it (compact,
- * keys in this order), so that receivers see the same JSON on both. */
-static char *webhook_payload(const struct job *job, int64_t now) {
-    char when[32], stamp[48];
-    time_t seconds = (time_t)(now / 1000);
+/* MS as ISO 8601 in UTC with milliseconds, the form of the API's times. */
+static void format_time(int64_t ms, char *out, size_t size) {
+    char when[32];
+    time_t seconds = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&seconds, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp, sizeof stamp, "%s.%03dZ", when, (int)(now % 1000));
+    snprintf(out, size, "%s.%03dZ", when, (int)(ms % 1000));
+}
+
+/* The event's payload, byte for byte as store_sqlite.c writes it (compact,
+ * keys in this order), so that receivers see the same JSON on both. */
+static char *webhook_payload(const struct job *job, int64_t now) {
+    char stamp[48], created[48], finished[48], result[STORE_ID_SIZE + 32];
+    format_time(now, stamp, sizeof stamp);
+    format_time(job->created_at, created, sizeof created);
+    format_time(job->finished_at, finished, sizeof finished);
+    snprintf(result, sizeof result, "/api/v1/jobs/%s/result", job->id);
     char event[48];
     snprintf(event, sizeof event, "job.%s", job_state_name(job->state));
     json_t *failure = job->error_code[0] ? json_pack("{s:s, s:s}", "code", job->error_code,
                                                      "message", job->error_message)
                                          : json_null();
-    json_t *root = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:I, s:I, s:o}}", "type", event,
-                             "timestamp", stamp, "data", "id", job->id, "type", job->type, "status",
-                             job_state_name(job->state), "created_at", (json_int_t)job->created_at,
-                             "finished_at", (json_int_t)job->finished_at, "error", failure);
+    json_t *root = json_pack(
+        "{s:s, s:s, s:{s:s, s:s, s:s, s:s, s:s, s:o, s:o}}", "type", event, "timestamp", stamp,
+        "data", "id", job->id, "type", job->type, "status", job_state_name(job->state),
+        "created_at", created, "finished_at", finished, "result_url",
+        job->state == JOB_SUCCEEDED ? json_string(result) : json_null(), "error", failure);
     char *text = root ? json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(root);
     return text;

@@ -118,6 +118,9 @@ static const char *const migrations[] = {
  * :M the cap. The shift is capped too, so that it cannot overflow. */
 #define BACKOFF_SQL "min(:M, :B << min(max(attempts - 1, 0), 30))"
 
+/* A time in milliseconds since the epoch as ISO 8601, the API's form. */
+#define ISO_TIME(ms) "strftime('%Y-%m-%dT%H:%M:%fZ', " #ms " / 1000.0, 'unixepoch')"
+
 /* A final state's outbox row, built where the job is, so that the payload is
  * written in the same transaction as the state change. */
 #define WEBHOOK_INSERT_SQL                                                                         \
@@ -125,10 +128,15 @@ static const char *const migrations[] = {
     " SELECT id, 'job.' || state, webhook_url,"                                                    \
     " json_object('type', 'job.' || state,"                                                        \
     "  'timestamp', strftime('%Y-%m-%dT%H:%M:%fZ', :N / 1000.0, 'unixepoch'), 'data',"             \
-    "  json_object('id', id, 'type', type, 'status', state, 'created_at', created_at,"             \
-    "   'finished_at', finished_at, 'error', CASE WHEN error_code = '' THEN NULL ELSE"             \
-    "   json_object('code', error_code, 'message', error_message) END)), :N, :N"                   \
-    " FROM jobs WHERE "
+    "  json_object('id', id, 'type', type, 'status', state, 'created_at', " ISO_TIME(              \
+        created_at) ","                                                                            \
+                    "   'finished_at', " ISO_TIME(                                                 \
+                        finished_at) ", 'result_url', CASE WHEN state = 'succeeded'"               \
+                                     "   THEN '/api/v1/jobs/' || id || '/result' END, 'error', "   \
+                                     "CASE WHEN error_code = '' THEN NULL ELSE"                    \
+                                     "   json_object('code', error_code, 'message', "              \
+                                     "error_message) END)), :N, :N"                                \
+                                     " FROM jobs WHERE "
 
 enum statement {
     ST_KEY_INSERT,
