@@ -386,6 +386,39 @@ TEST(store_webhook_payload_like_api) {
     store_close(store);
 }
 
+/* The SQLite file holds webhook secrets and key hashes: only its owner may
+ * read it, whatever the umask, and so may its WAL and shared-memory files. */
+TEST(store_sqlite_file_private) {
+    if (test_on_postgres()) {
+        printf("  skip: a SQLite file only\n");
+        return;
+    }
+    char path[512], side[600];
+    snprintf(path, sizeof path, "%s/private.db", test_tmpdir());
+    mode_t before = umask(022);
+    struct store_options options;
+    store_options_init(&options);
+    struct store *store = NULL;
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, store_sqlite_open(&store, path, &options, &error));
+    struct api_key key = {0};
+    char token[80];
+    snprintf(key.name, sizeof key.name, "k");
+    CHECK_INT(VSR_OK, store_key_create(store, &key, token, sizeof token, &error));
+    const char *suffixes[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(side, sizeof side, "%s%s", path, suffixes[i]);
+        struct stat st;
+        if (stat(side, &st) != 0) continue;
+        if ((st.st_mode & 0777) != 0600) {
+            fprintf(stderr, "  %s has mode %o, not 600\n", side, (unsigned)(st.st_mode & 0777));
+            test_failures++;
+        }
+    }
+    store_close(store);
+    umask(before);
+}
+
 struct claim_race {
     struct store *store;
     int claimed;

@@ -6,12 +6,14 @@
  * held while SQLite does I/O; writes that must be atomic run in BEGIN
  * IMMEDIATE transactions, which also serialise writers across processes. The
  * schema version lives in PRAGMA user_version and migrations run at open. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -310,6 +312,16 @@ static int fail_db(struct vsr_error *error, sqlite3 *db, const char *what) {
              " is not full",
              what, db ? sqlite3_errmsg(db) : "cannot open");
     return VSR_E_OUTPUT;
+}
+
+/* The database holds webhook secrets and key hashes: a new file is made
+ * readable by its owner only, whatever the umask (an empty file is an
+ * empty database to SQLite, which gives the -wal and -shm files the
+ * database's mode). An existing file keeps the mode its operator gave it. */
+static void create_private(const char *path) {
+    if (path[0] == ':' || strncmp(path, "file:", 5) == 0) return; /* in memory, or a URI */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) close(fd);
 }
 
 static void connection_free(struct connection *conn) {
@@ -1354,6 +1366,7 @@ static int sqlite_backup(struct store *store, const char *path, struct store_cou
     if (rc != VSR_OK) return rc;
     sqlite3 *copy = NULL;
     remove(partial);
+    create_private(partial);
     if (sqlite3_open_v2(partial, &copy, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         rc = fail_db(error, copy, "creating the backup file");
@@ -1641,6 +1654,7 @@ int store_sqlite_open(struct store **out, const char *path, const struct store_o
     else
         store_options_init(&s->base.options);
     pthread_mutex_init(&s->lock, NULL);
+    create_private(path);
     struct connection *conn = NULL;
     int rc = connection_open(s, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &conn, error);
     int target = s->base.options.schema_version;
