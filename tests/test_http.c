@@ -2126,6 +2126,51 @@ TEST(http_json_numbers_rounded) {
     service_stop(&s);
 }
 
+/* /metrics from the first scrape: the request-duration histogram by route
+ * and method, process_start_time_seconds, vsr_build_info, and the 5xx
+ * series at 0, so that an error-ratio alert is defined before any error. */
+TEST(http_metrics_series) {
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    const char *text = r.body.data ? r.body.data : "";
+    CHECK(strstr(text, "\nvsr_http_responses_total{class=\"5xx\"} 0\n") != NULL);
+    CHECK(strstr(text, "\nvsr_http_responses_total{class=\"2xx\"} 0\n") != NULL);
+    CHECK(strstr(text, "\nvsr_build_info{version=\"") != NULL);
+    const char *start = strstr(text, "\nprocess_start_time_seconds ");
+    CHECK(start != NULL);
+    if (start) {
+        double t = strtod(start + 28, NULL);
+        CHECK_AT_LEAST((double)time(NULL) - 600, t);
+        CHECK_AT_MOST((double)time(NULL) + 1, t);
+    }
+    response_free(&r);
+    call(&s, "GET", "/api/v1/jobs/job_nope", s.token, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(404, r.status);
+    response_free(&r);
+    /* A request is counted once its answer is sent, which the client may
+     * see first: scrape until the 404 is in (a bounded wait, not a timing). */
+    for (int i = 0; i < 100; i++) {
+        call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+        text = r.body.data ? r.body.data : "";
+        if (strstr(text, "\nvsr_http_responses_total{class=\"4xx\"} 1\n")) break;
+        response_free(&r);
+        usleep(20 * 1000);
+    }
+    text = r.body.data ? r.body.data : "";
+    CHECK(strstr(text, "\nvsr_http_request_duration_seconds_count{route=\"/api/v1/jobs/{id}\","
+                       "method=\"GET\"} 1\n") != NULL);
+    CHECK(strstr(text, "\nvsr_http_request_duration_seconds_bucket{route=\"/metrics\","
+                       "method=\"GET\",le=\"+Inf\"} ") != NULL);
+    CHECK(strstr(text, "\nvsr_http_responses_total{class=\"4xx\"} 1\n") != NULL);
+    CHECK(strstr(text, "\nvsr_http_responses_total{class=\"5xx\"} 0\n") != NULL);
+    if (test_failures) fprintf(stderr, "%s", text);
+    response_free(&r);
+    service_stop(&s);
+}
+
 /* ---- the removal, scored ----------------------------------------------- */
 
 /* The whole path a client takes, judged by the shared scorer: subtitles burned

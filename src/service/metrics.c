@@ -1,6 +1,7 @@
 /* metrics.c: the service's metrics (see metrics.h). Requests are counted per
- * (route, method, status) in a small fixed table: routes are templates, so
- * the label set stays bounded whatever clients send. */
+ * (route, method, status) and timed per (route, method) in small fixed
+ * tables: routes are templates, so the label sets stay bounded whatever
+ * clients send. */
 #include "service/metrics.h"
 
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include "util/ids.h"
 
 #define MAX_SERIES 256
+#define MAX_TIMED  64 /* (route, method) pairs: about 20 routes, 1 to 3 methods each */
 
 /* Request latency buckets in seconds: the API should answer in milliseconds. */
 static const double request_buckets[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
@@ -37,11 +39,22 @@ struct histogram {
     double sum;
 };
 
+/* The request-duration histogram of one (route, method). */
+struct timed {
+    const char *route; /* a static template */
+    char method[16];
+    struct histogram histogram;
+};
+
 struct metrics {
     pthread_mutex_t lock;
     struct series series[MAX_SERIES];
     int series_count;
-    struct histogram requests;
+    struct timed timed[MAX_TIMED];
+    int timed_count;
+    /* Answers by class (1xx .. 5xx), rendered from the start at 0, so that
+     * an alert on the 5xx ratio is defined before the first error. */
+    uint64_t classes[5];
     struct histogram jobs;
     uint64_t jobs_ended[JOB_STATE_COUNT];
     int workers, busy;
@@ -87,7 +100,15 @@ void metrics_record_request(struct metrics *m, const char *route, const char *me
         m->series_count++;
     }
     if (i < MAX_SERIES) m->series[i].count++;
-    observe(&m->requests, request_buckets, REQUEST_BUCKETS, seconds);
+    for (i = 0; i < m->timed_count; i++)
+        if (strcmp(m->timed[i].route, route) == 0 && strcmp(m->timed[i].method, method) == 0) break;
+    if (i == m->timed_count && i < MAX_TIMED) {
+        m->timed[i] = (struct timed){.route = route};
+        snprintf(m->timed[i].method, sizeof m->timed[i].method, "%s", method);
+        m->timed_count++;
+    }
+    if (i < MAX_TIMED) observe(&m->timed[i].histogram, request_buckets, REQUEST_BUCKETS, seconds);
+    if (status >= 100 && status < 600) m->classes[status / 100 - 1]++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -150,17 +171,31 @@ __attribute__((format(printf, 2, 3))) static void text_printf(struct text *t, co
     }
 }
 
-static void render_histogram(struct text *t, const char *name, const char *help,
-                             const struct histogram *h, const double *bounds, size_t n) {
-    text_printf(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+/* One histogram's series; LABELS ("route=\"/x\",method=\"GET\"" or "")
+ * go before le. The HELP and TYPE lines are the caller's. */
+static void render_histogram_series(struct text *t, const char *name, const char *labels,
+                                    const struct histogram *h, const double *bounds, size_t n) {
+    const char *comma = labels[0] ? "," : "";
     uint64_t cumulative = 0;
     for (size_t i = 0; i < n; i++) {
         cumulative += h->buckets[i];
-        text_printf(t, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i],
+        text_printf(t, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, labels, comma, bounds[i],
                     (unsigned long long)cumulative);
     }
-    text_printf(t, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
-                (unsigned long long)h->count, name, h->sum, name, (unsigned long long)h->count);
+    text_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, comma,
+                (unsigned long long)h->count);
+    if (labels[0])
+        text_printf(t, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, labels, h->sum, name, labels,
+                    (unsigned long long)h->count);
+    else
+        text_printf(t, "%s_sum %.6f\n%s_count %llu\n", name, h->sum, name,
+                    (unsigned long long)h->count);
+}
+
+static void render_histogram(struct text *t, const char *name, const char *help,
+                             const struct histogram *h, const double *bounds, size_t n) {
+    text_printf(t, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    render_histogram_series(t, name, "", h, bounds, n);
 }
 
 char *metrics_render_prometheus(struct metrics *m, struct store *store) {
@@ -176,8 +211,20 @@ char *metrics_render_prometheus(struct metrics *m, struct store *store) {
         text_printf(&t, "vsr_http_requests_total{route=\"%s\",method=\"%s\",status=\"%d\"} %llu\n",
                     copy.series[i].route, copy.series[i].method, copy.series[i].status,
                     (unsigned long long)copy.series[i].count);
-    render_histogram(&t, "vsr_http_request_duration_seconds", "Time to answer a request.",
-                     &copy.requests, request_buckets, REQUEST_BUCKETS);
+    text_printf(&t, "# HELP vsr_http_responses_total HTTP requests answered, by status class"
+                    " (every class from the start).\n# TYPE vsr_http_responses_total counter\n");
+    for (int c = 0; c < 5; c++)
+        text_printf(&t, "vsr_http_responses_total{class=\"%dxx\"} %llu\n", c + 1,
+                    (unsigned long long)copy.classes[c]);
+    text_printf(&t, "# HELP vsr_http_request_duration_seconds Time to answer a request, by route"
+                    " and method.\n# TYPE vsr_http_request_duration_seconds histogram\n");
+    for (int i = 0; i < copy.timed_count; i++) {
+        char labels[160];
+        snprintf(labels, sizeof labels, "route=\"%s\",method=\"%s\"", copy.timed[i].route,
+                 copy.timed[i].method);
+        render_histogram_series(&t, "vsr_http_request_duration_seconds", labels,
+                                &copy.timed[i].histogram, request_buckets, REQUEST_BUCKETS);
+    }
     text_printf(&t, "# HELP vsr_jobs_finished_total Jobs this process's workers ended, by"
                     " state.\n# TYPE vsr_jobs_finished_total counter\n");
     for (int s = JOB_SUCCEEDED; s < JOB_STATE_COUNT; s++)
@@ -216,6 +263,15 @@ char *metrics_render_prometheus(struct metrics *m, struct store *store) {
                 "# HELP vsr_uptime_seconds Seconds since this process started.\n"
                 "# TYPE vsr_uptime_seconds gauge\nvsr_uptime_seconds %.3f\n",
                 (double)(ids_now_ms() - copy.started_ms) / 1000.0);
+    /* The names Prometheus's own clients use, so that stock dashboards and
+     * restart alerts work. */
+    text_printf(&t,
+                "# HELP process_start_time_seconds Start time of the process since the Unix"
+                " epoch in seconds.\n"
+                "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n"
+                "# HELP vsr_build_info The running vsr's version (always 1).\n"
+                "# TYPE vsr_build_info gauge\nvsr_build_info{version=\"%s\"} 1\n",
+                (double)copy.started_ms / 1000.0, VSR_VERSION);
     if (t.failed) {
         free(t.data);
         return NULL;
