@@ -2126,6 +2126,97 @@ TEST(http_json_numbers_rounded) {
     service_stop(&s);
 }
 
+/* /docs renders what /openapi.json says, offline: each operation's
+ * parameters, request and response schemas and examples. The page's own
+ * script is run by node on the served document. */
+TEST(http_docs_render_spec) {
+    if (!test_have_program("node")) {
+        printf("  skip: node is not installed (scripts/install-deps.sh)\n");
+        return;
+    }
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    char spec[512], page[512], out_path[512], cmd[2400], out[256];
+    call(&s, "GET", "/openapi.json", NULL, NULL, NULL, 0, NULL, &r);
+    save_body(&r, s.dir, "openapi.json", spec, sizeof spec);
+    response_free(&r);
+    call(&s, "GET", "/docs", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    CHECK(r.body.data && !strstr(r.body.data, "src=\"http")); /* nothing from a CDN */
+    save_body(&r, s.dir, "docs.html", page, sizeof page);
+    response_free(&r);
+    snprintf(out_path, sizeof out_path, "%s/rendered.html", s.dir);
+    snprintf(cmd, sizeof cmd,
+             "node -e \"const fs = require('fs');"
+             " const html = fs.readFileSync('%s', 'utf8');"
+             " const script = html.split('<script>')[1].split('</script>')[0];"
+             " const render = new Function(script + '; return renderSpec;')();"
+             " fs.writeFileSync('%s', render(JSON.parse(fs.readFileSync('%s', 'utf8'))));\"",
+             page, out_path, spec);
+    int rc = test_run(cmd, out, sizeof out);
+    CHECK_INT(0, rc);
+    if (rc != 0) fprintf(stderr, "  node: %s\n", out);
+    FILE *f = fopen(out_path, "r");
+    char *html = NULL;
+    size_t len = 0;
+    if (f) {
+        html = calloc(1, 4 << 20);
+        len = html ? fread(html, 1, (4 << 20) - 1, f) : 0;
+        fclose(f);
+    }
+    CHECK(len > 1000);
+    const char *expected[] = {
+        "Idempotency-Key", /* a header parameter of POST /api/v1/jobs */
+        "upload_id",       /* a property of the JobRequest schema */
+        "bytes=0-1023",    /* the Range parameter's example */
+        "fileSize",        /* a property of UploadRequest */
+        "Content-Range",   /* a response header */
+        "queue_position",  /* a property of the Job response */
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        if (!html || !strstr(html, expected[i])) {
+            fprintf(stderr, "  /docs does not show %s\n", expected[i]);
+            test_failures++;
+        }
+    free(html);
+    service_stop(&s);
+}
+
+/* The spec documents HEAD, Content-Range, Accept-Ranges, Location and
+ * /healthz, as the server answers them. */
+TEST(http_openapi_headers) {
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    call(&s, "GET", "/openapi.json", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    json_t *paths = json_object_get(r.json, "paths");
+    CHECK(json_object_get(paths, "/healthz") != NULL);
+    json_t *result = json_object_get(paths, "/api/v1/jobs/{id}/result");
+    CHECK(json_object_get(result, "head") != NULL);
+    json_t *get = json_object_get(result, "get");
+    json_t *ok = json_object_get(json_object_get(get, "responses"), "200");
+    json_t *partial = json_object_get(json_object_get(get, "responses"), "206");
+    json_t *unsatisfiable = json_object_get(json_object_get(get, "responses"), "416");
+    CHECK(json_object_get(json_object_get(ok, "headers"), "Accept-Ranges") != NULL);
+    CHECK(json_object_get(json_object_get(partial, "headers"), "Content-Range") != NULL);
+    CHECK(json_object_get(json_object_get(partial, "headers"), "Accept-Ranges") != NULL);
+    CHECK(json_object_get(json_object_get(unsatisfiable, "headers"), "Content-Range") != NULL);
+    json_t *created = json_object_get(
+        json_object_get(json_object_get(json_object_get(paths, "/api/v1/jobs"), "post"),
+                        "responses"),
+        "202");
+    CHECK(json_object_get(json_object_get(created, "headers"), "Location") != NULL);
+    response_free(&r);
+    /* What the spec says is what the server does. */
+    char cmd[300], out[64];
+    snprintf(cmd, sizeof cmd, "curl -s -o /dev/null -w '%%{http_code}' -I %s/healthz", s.base);
+    CHECK_INT(0, test_run(cmd, out, sizeof out));
+    CHECK_STR("200", out);
+    service_stop(&s);
+}
+
 /* /metrics from the first scrape: the request-duration histogram by route
  * and method, process_start_time_seconds, vsr_build_info, and the 5xx
  * series at 0, so that an error-ratio alert is defined before any error. */
