@@ -66,7 +66,13 @@ void blob_writer_abort(struct blob_writer *writer) {
 int blob_put_file(struct blob *blob, const char *key, const char *path, int move,
                   struct vsr_error *error) {
     if (!blob_key_valid(key)) return bad_key(key, error);
-    return blob->ops->put_file(blob, key, path, move, error);
+    return blob->ops->put_file(blob, key, path, move, NULL, error);
+}
+
+int blob_put_file_typed(struct blob *blob, const char *key, const char *path, int move,
+                        const char *content_type, struct vsr_error *error) {
+    if (!blob_key_valid(key)) return bad_key(key, error);
+    return blob->ops->put_file(blob, key, path, move, content_type, error);
 }
 
 int blob_reader_open(struct blob *blob, const char *key, struct blob_reader **out,
@@ -132,8 +138,16 @@ int blob_local_path(struct blob *blob, const char *key, char *path, size_t path_
 int blob_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
                  int64_t content_length, char *url, size_t url_size, struct vsr_error *error) {
     if (!blob_key_valid(key)) return bad_key(key, error);
-    return blob->ops->presign(blob, key, method, expires_seconds, content_length, url, url_size,
-                              error);
+    return blob->ops->presign(blob, key, method, expires_seconds, content_length, NULL, NULL, url,
+                              url_size, error);
+}
+
+int blob_presign_download(struct blob *blob, const char *key, int expires_seconds,
+                          const char *content_type, const char *file_name, char *url,
+                          size_t url_size, struct vsr_error *error) {
+    if (!blob_key_valid(key)) return bad_key(key, error);
+    return blob->ops->presign(blob, key, "GET", expires_seconds, -1, content_type, file_name, url,
+                              url_size, error);
 }
 
 int blob_check(struct blob *blob, struct vsr_error *error) {

@@ -40,7 +40,7 @@ struct blob_ops {
     int (*writer_commit)(struct blob_writer *writer, struct vsr_error *error);
     void (*writer_abort)(struct blob_writer *writer);
     int (*put_file)(struct blob *blob, const char *key, const char *path, int move,
-                    struct vsr_error *error);
+                    const char *content_type, struct vsr_error *error);
     int (*reader_open)(struct blob *blob, const char *key, struct blob_reader **out,
                        struct vsr_error *error);
     int64_t (*reader_size)(const struct blob_reader *reader);
@@ -51,7 +51,8 @@ struct blob_ops {
     int (*stat)(struct blob *blob, const char *key, int64_t *size, struct vsr_error *error);
     int (*local_path)(struct blob *blob, const char *key, char *path, size_t path_size);
     int (*presign)(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                   int64_t content_length, char *url, size_t url_size, struct vsr_error *error);
+                   int64_t content_length, const char *content_type, const char *file_name,
+                   char *url, size_t url_size, struct vsr_error *error);
     int (*check)(struct blob *blob, struct vsr_error *error);
     /* NULL when the backend leaves nothing behind (see blob_remove_abandoned);
      * FN (may be NULL) hears of each, and DRY_RUN deletes none. */
@@ -100,6 +101,10 @@ void blob_writer_abort(struct blob_writer *writer); /* NULL is a no-op */
  * rename when both are on one file system) instead of copying it. */
 int blob_put_file(struct blob *blob, const char *key, const char *path, int move,
                   struct vsr_error *error);
+/* The same, stored with CONTENT_TYPE ("video/mp4"), which object stores
+ * answer GETs with (a folder keeps no type). */
+int blob_put_file_typed(struct blob *blob, const char *key, const char *path, int move,
+                        const char *content_type, struct vsr_error *error);
 
 /* Streams the whole of KEY to SINK. */
 int blob_get(struct blob *blob, const char *key, blob_sink_fn sink, void *opaque,
@@ -131,6 +136,12 @@ int blob_local_path(struct blob *blob, const char *key, char *path, size_t path_
  * the store refuses a PUT of any other length; -1 signs none. */
 int blob_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
                  int64_t content_length, char *url, size_t url_size, struct vsr_error *error);
+/* A presigned GET whose answer carries CONTENT_TYPE and
+ * "Content-Disposition: attachment; filename=FILE_NAME" whatever the object
+ * was stored with, so that a browser saves it under that name. */
+int blob_presign_download(struct blob *blob, const char *key, int expires_seconds,
+                          const char *content_type, const char *file_name, char *url,
+                          size_t url_size, struct vsr_error *error);
 
 /* VSR_OK when the store can be written (readiness checks). */
 int blob_check(struct blob *blob, struct vsr_error *error);

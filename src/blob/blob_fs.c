@@ -169,7 +169,7 @@ static int copy_file(const char *from, const char *to, struct vsr_error *error) 
 }
 
 static int fs_put_file(struct blob *blob, const char *key, const char *path, int move,
-                       struct vsr_error *error) {
+                       const char *content_type, struct vsr_error *error) {
     char final[PATH_MAX + 256];
     full_path((struct fs_blob *)blob, key, final, sizeof final);
     if (make_parents(final) != 0)
@@ -253,7 +253,8 @@ static int fs_local_path(struct blob *blob, const char *key, char *path, size_t 
 }
 
 static int fs_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                      int64_t content_length, char *url, size_t url_size, struct vsr_error *error) {
+                      int64_t content_length, const char *content_type, const char *file_name,
+                      char *url, size_t url_size, struct vsr_error *error) {
     return 0; /* a local folder has no URL of its own: the service carries the bytes */
 }
 

@@ -27,6 +27,7 @@ struct s3_writer {
     struct blob_writer base;
     struct s3_blob *s3;
     char key[256];
+    char content_type[128]; /* "" when none */
     char *part;
     size_t part_len, part_cap;
     int parts; /* uploaded so far */
@@ -58,13 +59,14 @@ struct body_out {
 };
 
 struct request {
-    const char *method;  /* "GET", "PUT", "POST", "DELETE", "HEAD" */
-    const char *key;     /* blob key, or NULL for the bucket itself */
-    const char *query;   /* "" or "?uploads=" ... */
-    const char *range;   /* "START-END" or NULL */
-    struct body_in in;   /* request body (PUT, POST) */
-    struct body_out out; /* response body; stops at cap */
-    char etag[96];       /* response ETag */
+    const char *method;       /* "GET", "PUT", "POST", "DELETE", "HEAD" */
+    const char *key;          /* blob key, or NULL for the bucket itself */
+    const char *query;        /* "" or "?uploads=" ... */
+    const char *range;        /* "START-END" or NULL */
+    const char *content_type; /* of the object written (PUT, multipart start), or NULL */
+    struct body_in in;        /* request body (PUT, POST) */
+    struct body_out out;      /* response body; stops at cap */
+    char etag[96];            /* response ETag */
     int64_t content_length;
     int64_t total_size; /* from Content-Range "bytes A-B/TOTAL", -1 when absent */
     long status;
@@ -145,6 +147,11 @@ static int storage_error(struct vsr_error *error, int code, const struct request
 static int perform(struct s3_blob *s, struct request *r, struct vsr_error *error) {
     char url[1024], range[64];
     struct curl_slist *headers = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+    char type[160];
+    if (headers && r->content_type) {
+        snprintf(type, sizeof type, "Content-Type: %.140s", r->content_type);
+        headers = curl_slist_append(headers, type);
+    }
     snprintf(url, sizeof url, "%s/%s/%s%s%s", s->endpoint, s->bucket, r->key ? s->prefix : "",
              r->key ? r->key : "", r->query ? r->query : "");
     CURL *curl = take_handle(s);
@@ -230,6 +237,7 @@ static int flush_part(struct s3_writer *w, struct vsr_error *error) {
     char body[ERROR_BODY], query[400];
     if (!w->upload_id[0]) {
         struct request start = {.method = "POST", .key = w->key, .query = "?uploads="};
+        if (w->content_type[0]) start.content_type = w->content_type;
         int rc = perform_ok(w->s3, &start, body, error);
         if (rc != VSR_OK) return rc;
         const char *id = strstr(body, "<UploadId>"), *end = id ? strstr(id, "</UploadId>") : NULL;
@@ -352,6 +360,7 @@ static int s3_writer_commit(struct blob_writer *writer, struct vsr_error *error)
     } else {
         char body[ERROR_BODY];
         struct request put = {.method = "PUT", .key = w->key};
+        if (w->content_type[0]) put.content_type = w->content_type;
         put.in = (struct body_in){.data = w->part ? w->part : "", .size = w->part_len};
         rc = perform_ok(w->s3, &put, body, error);
     }
@@ -366,7 +375,7 @@ static void s3_writer_abort(struct blob_writer *writer) {
 }
 
 static int s3_put_file(struct blob *blob, const char *key, const char *path, int move,
-                       struct vsr_error *error) {
+                       const char *content_type, struct vsr_error *error) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         error->code = VSR_E_INPUT;
@@ -376,6 +385,9 @@ static int s3_put_file(struct blob *blob, const char *key, const char *path, int
     struct blob_writer *writer = NULL;
     char *buf = malloc(1 << 20);
     int rc = buf ? s3_writer_open(blob, key, &writer, error) : VSR_E_NOMEM;
+    struct s3_writer *w = (struct s3_writer *)writer;
+    if (rc == VSR_OK && content_type)
+        snprintf(w->content_type, sizeof w->content_type, "%s", content_type);
     size_t got;
     while (rc == VSR_OK && (got = fread(buf, 1, 1 << 20, f)) > 0)
         rc = s3_writer_write(writer, buf, got, error);
@@ -550,9 +562,10 @@ static int s3_local_path(struct blob *blob, const char *key, char *path, size_t 
 }
 
 static int s3_presign(struct blob *blob, const char *key, const char *method, int expires_seconds,
-                      int64_t content_length, char *url, size_t url_size, struct vsr_error *error) {
+                      int64_t content_length, const char *content_type, const char *file_name,
+                      char *url, size_t url_size, struct vsr_error *error) {
     if (s3_presign_at((struct s3_blob *)blob, key, method, expires_seconds, content_length,
-                      time(NULL), url, url_size) != VSR_OK) {
+                      content_type, file_name, time(NULL), url, url_size) != VSR_OK) {
         error->code = VSR_E_USAGE;
         snprintf(error->message, sizeof error->message, "storage: presigned URL too long");
         return VSR_E_USAGE;

@@ -37,8 +37,11 @@ int s3_parse_url(struct s3_blob *s, const char *url, struct vsr_error *error);
 /* A query-string SigV4 URL for METHOD on KEY valid EXPIRES seconds from NOW
  * (AWS "Authenticating Requests: Using Query Parameters"). CONTENT_LENGTH
  * >= 0 adds content-length to the signed headers: a request with another
- * length no longer matches the signature. */
+ * length no longer matches the signature. CONTENT_TYPE and FILE_NAME (or
+ * NULL) sign response-content-type and response-content-disposition (an
+ * attachment of that name) in: S3 answers the GET with those headers. */
 int s3_presign_at(const struct s3_blob *s, const char *key, const char *method, int expires,
-                  int64_t content_length, time_t now, char *url, size_t url_size);
+                  int64_t content_length, const char *content_type, const char *file_name,
+                  time_t now, char *url, size_t url_size);
 
 #endif

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "captions/captions.h"
 #include "http/http_internal.h"
 #include "jobs/caption_jobs.h"
@@ -511,11 +513,14 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
         json_object_set_new(json, "result_url", json_string(url));
         /* Object storage: a presigned URL that fetches the result straight
          * from the bucket, without the API server (and without a key). */
-        char direct[2048];
+        char direct[2048], name[STORE_ID_SIZE + 16];
         struct vsr_error error = {0};
         int seconds = server->config->download_url_seconds;
-        if (blob_presign(server->blob, job->output_blob, "GET", seconds, -1, direct, sizeof direct,
-                         &error) == 1) {
+        const struct job_type *type = job_type_find(job->type);
+        snprintf(name, sizeof name, "%s%s", job->id, type ? type->output_extension : "");
+        if (blob_presign_download(server->blob, job->output_blob, seconds,
+                                  type ? type->content_type : "application/octet-stream", name,
+                                  direct, sizeof direct, &error) == 1) {
             json_object_set_new(json, "download_url", json_string(direct));
             json_object_set_new(json, "download_expires_at",
                                 time_or_null(now + (int64_t)seconds * 1000));
@@ -1245,6 +1250,29 @@ static int parse_range(const char *header, int64_t size, int64_t *first, int64_t
     return 1;
 }
 
+/* IMF-fixdate (RFC 9110 5.6.7) of MS since the epoch. */
+static void http_date(int64_t ms, char *out, size_t size) {
+    time_t seconds = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&seconds, &tm);
+    static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+             months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Whether If-Range VALUE names the result as it is (RFC 9110 13.1.5): its
+ * strong ETag, or exactly its Last-Modified date (a weak tag never does).
+ * Dates are parsed by libcurl's curl_getdate, which reads all three HTTP
+ * date forms. */
+static int if_range_matches(const char *value, const char *etag, int64_t modified_ms) {
+    if (value[0] == '"') return strcmp(value, etag) == 0;
+    if (strncmp(value, "W/", 2) == 0) return 0;
+    time_t date = curl_getdate(value, NULL);
+    return date != -1 && (int64_t)date == modified_ms / 1000;
+}
+
 enum MHD_Result api_job_result(struct request *req) {
     struct http_server *server = req->server;
     struct job job;
@@ -1270,7 +1298,17 @@ enum MHD_Result api_job_result(struct request *req) {
                                   "the result file is no longer stored", NULL);
     }
     int64_t size = blob_reader_size(d->reader), first = 0, last = size - 1;
+    /* A job's result never changes once it succeeded: its id, end time and
+     * size make a strong validator. */
+    char etag[STORE_ID_SIZE + 48], modified[40];
+    snprintf(etag, sizeof etag, "\"%s-%llx-%llx\"", job.id, (unsigned long long)job.finished_at,
+             (unsigned long long)size);
+    http_date(job.finished_at, modified, sizeof modified);
     const char *range = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Range");
+    const char *if_range =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "If-Range");
+    if (range && if_range && !if_range_matches(if_range, etag, job.finished_at))
+        range = NULL; /* it changed (or is not known to be the same): the whole of it */
     int ranged = parse_range(range, size, &first, &last);
     char content_range[96];
     if (ranged < 0) {
@@ -1301,6 +1339,8 @@ enum MHD_Result api_job_result(struct request *req) {
                             type ? type->content_type : "application/octet-stream");
     MHD_add_response_header(response, "Accept-Ranges", "bytes");
     MHD_add_response_header(response, "Content-Disposition", disposition);
+    MHD_add_response_header(response, "ETag", etag);
+    MHD_add_response_header(response, "Last-Modified", modified);
     if (ranged > 0) {
         snprintf(content_range, sizeof content_range, "bytes %lld-%lld/%lld", (long long)first,
                  (long long)last, (long long)size);

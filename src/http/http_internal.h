@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "blob/blob.h"
+#include "http/connections.h"
 #include "http/key_cache.h"
 #include "http/log_writer.h"
 #include "http/rate_limit.h"
@@ -49,6 +50,7 @@ struct http_server {
     struct rate_limit *rate_limit;
     struct key_cache *keys;
     struct log_writer *log; /* request lines; NULL when they are off */
+    struct connections *connections;
     struct MHD_Daemon *daemon;
     int port;
     /* Request ids: a random prefix per server and a counter (no system call
@@ -61,6 +63,9 @@ struct http_server {
 struct request {
     struct http_server *server;
     struct MHD_Connection *connection;
+    struct connection_state *connection_state; /* its deadlines (NULL: none) */
+    int has_body;                              /* a Content-Length > 0 or chunked */
+    int url_has_nul;                           /* an escaped NUL in the path or query */
     enum route route;
     const char *route_name; /* the template, for metrics */
     char method[16];

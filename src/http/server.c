@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,9 +34,39 @@ void http_format_time(int64_t ms, char *out, size_t size) {
     snprintf(out, size, "%s.%03dZ", base, (int)(ms % 1000));
 }
 
+/* The Access-Control-Allow-Origin value for ORIGIN under the configured
+ * list ("a,b" or "*"): "*", ORIGIN itself, or NULL when it is not allowed. */
+static const char *cors_allow(const char *list, const char *origin) {
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t len = strcspn(p, ", ");
+        if (len == 1 && *p == '*') return "*";
+        if (len && origin && strlen(origin) == len && strncmp(p, origin, len) == 0) return origin;
+        p += len;
+    }
+    return NULL;
+}
+
+/* CORS (the Fetch standard): an allowed origin may read the answer and the
+ * headers a client needs. Vary: Origin, as the answer depends on it. */
+static void add_cors_headers(const struct request *req, struct MHD_Response *response) {
+    const char *list = req->server->config->cors_origins;
+    if (!list[0]) return;
+    const char *origin = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Origin");
+    const char *allow = cors_allow(list, origin);
+    if (!allow || strcmp(allow, "*") != 0) MHD_add_response_header(response, "Vary", "Origin");
+    if (!origin || !allow) return;
+    MHD_add_response_header(response, "Access-Control-Allow-Origin", allow);
+    MHD_add_response_header(response, "Access-Control-Expose-Headers",
+                            "X-Request-Id, Location, Retry-After, Content-Disposition,"
+                            " Content-Range, ETag, Last-Modified, Idempotent-Replayed");
+}
+
 enum MHD_Result http_respond(struct request *req, int status, struct MHD_Response *response) {
     if (!response) return MHD_NO;
     MHD_add_response_header(response, "X-Request-Id", req->request_id);
+    add_cors_headers(req, response);
     enum MHD_Result result = MHD_queue_response(req->connection, (unsigned)status, response);
     MHD_destroy_response(response);
     if (result == MHD_YES) req->status = status;
@@ -170,6 +201,61 @@ static const char *route_methods(enum route route) {
     }
 }
 
+/* OPTIONS: the route's methods, and for a CORS preflight from an allowed
+ * origin what the browser may send (answered before any key is asked for:
+ * a preflight carries none). */
+static enum MHD_Result answer_options(struct request *req) {
+    struct MHD_Response *response = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    if (!response) return MHD_NO;
+    char allow[64];
+    snprintf(allow, sizeof allow, "%s, OPTIONS", route_methods(req->route));
+    MHD_add_response_header(response, "Allow", allow);
+    const char *origin = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Origin");
+    if (origin && cors_allow(req->server->config->cors_origins, origin)) {
+        MHD_add_response_header(response, "Access-Control-Allow-Methods", allow);
+        MHD_add_response_header(response, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, Idempotency-Key, X-Request-Id,"
+                                " Range, If-Range");
+        MHD_add_response_header(response, "Access-Control-Max-Age", "600");
+    }
+    return http_respond(req, MHD_HTTP_NO_CONTENT, response);
+}
+
+/* Whether the request's Content-Type is JSON: application/json or a
+ * "+json" type, parameters (charset) aside. */
+static int content_is_json(const struct request *req) {
+    const char *type =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Type");
+    if (!type) return 0;
+    size_t len = strcspn(type, "; \t");
+    return (len == 16 && strncasecmp(type, "application/json", 16) == 0) ||
+           (len > 5 && strncasecmp(type + len - 5, "+json", 5) == 0 &&
+            strncasecmp(type, "application/", 12) == 0);
+}
+
+/* A body of another type than a JSON route takes: 415 before it is read.
+ * No body at all is left to the handler's clearer 400. */
+static enum MHD_Result check_media_type(struct request *req) {
+    int json_route = strcmp(req->method, "POST") == 0 &&
+                     (req->route == ROUTE_UPLOADS || (req->route == ROUTE_JOBS && !req->multipart));
+    const char *type =
+        MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, "Content-Type");
+    if (!json_route || content_is_json(req) || (!type && !req->has_body)) return MHD_YES;
+    char message[240];
+    snprintf(message, sizeof message,
+             "the body must be JSON sent with \"Content-Type: application/json\"%s (got %.60s)",
+             req->route == ROUTE_JOBS ? ", or a multipart/form-data form" : "",
+             type ? type : "no Content-Type");
+    return http_respond_json_with(
+        req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+        json_pack("{s:{s:s, s:s, s:s}}", "error", "code", "unsupported_media_type", "message",
+                  message, "field", "Content-Type"),
+        (struct http_header[]){{"Accept-Post", req->route == ROUTE_JOBS
+                                                   ? "application/json, multipart/form-data"
+                                                   : "application/json"}},
+        1);
+}
+
 static int method_allowed(enum route route, const char *method) {
     const char *allowed = route_methods(route);
     if (strcmp(method, "HEAD") == 0) method = "GET";
@@ -206,9 +292,12 @@ static enum MHD_Result authenticate(struct request *req) {
     if (found < 0)
         return http_respond_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "database_unavailable",
                                   error.message, NULL);
-    if (found == 0)
-        return http_respond_error(req, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                                  "this API key is unknown or revoked", NULL);
+    if (found == 0) /* RFC 6750 3.1: the challenge names the reason */
+        return http_respond_json_with(
+            req, MHD_HTTP_UNAUTHORIZED,
+            json_pack("{s:{s:s, s:s}}", "error", "code", "unauthorized", "message",
+                      "this API key is unknown or revoked; create one with `vsr keys create`"),
+            (struct http_header[]){{"WWW-Authenticate", "Bearer error=\"invalid_token\""}}, 1);
     req->authenticated = 1;
     int wait = rate_limit_take(server->rate_limit, req->key.id, req->key.rate_per_second, now);
     if (wait > 0) {
@@ -256,8 +345,14 @@ static int is_multipart_job(const struct request *req) {
 }
 
 static enum MHD_Result begin_request(struct request *req) {
+    if (req->url_has_nul)
+        return http_respond_error(req, MHD_HTTP_BAD_REQUEST, "invalid_url",
+                                  "the URL holds an escaped NUL byte (%00), which no path or"
+                                  " parameter may contain",
+                                  NULL);
     if (req->route == ROUTE_NOT_FOUND)
         return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint", NULL);
+    if (strcmp(req->method, "OPTIONS") == 0) return answer_options(req);
     if (!method_allowed(req->route, req->method))
         return http_respond_json_with(
             req, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -277,7 +372,9 @@ static enum MHD_Result begin_request(struct request *req) {
                                       NULL);
     }
     req->multipart = is_multipart_job(req);
-    enum MHD_Result result = check_declared_size(req);
+    enum MHD_Result result = check_media_type(req);
+    if (result != MHD_YES || req->status) return result;
+    result = check_declared_size(req);
     if (result != MHD_YES || req->status) return result;
     if (req->route == ROUTE_UPLOAD) return api_upload_begin(req);
     if (req->multipart) return api_job_multipart_begin(req);
@@ -365,6 +462,21 @@ static enum MHD_Result finish_request(struct request *req) {
     return http_respond_error(req, MHD_HTTP_NOT_FOUND, "not_found", "no such endpoint", NULL);
 }
 
+/* Whether a body follows the head: a Content-Length above 0, or chunked. */
+static int request_has_body(struct MHD_Connection *connection) {
+    const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Content-Length");
+    const char *chunked =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Transfer-Encoding");
+    return chunked || (length && strtoll(length, NULL, 10) > 0);
+}
+
+/* MHD's own unescaping, noting an escaped NUL that would cut the string. */
+static size_t unescape(void *cls, struct MHD_Connection *connection, char *text) {
+    size_t len = MHD_http_unescape(text);
+    if (strlen(text) != len) connections_mark_nul(connections_state(connection));
+    return len;
+}
+
 static int64_t now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -394,14 +506,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             snprintf(req->request_id, sizeof req->request_id, "req_%s%08llx",
                      req->server->request_prefix,
                      (unsigned long long)atomic_fetch_add(&req->server->request_count, 1));
+        req->connection_state = connections_state(connection);
+        req->url_has_nul = connections_take_nul(req->connection_state);
+        req->has_body = request_has_body(connection);
         route_request(req, url);
-        return begin_request(req);
+        connections_head_received(req->server->connections, req->connection_state, req->has_body);
+        /* libmicrohttpd closes the connection after an answer queued at the
+         * head, as a body might follow; without one, the answer waits for
+         * the next call and the connection stays open. */
+        if (!req->has_body) return MHD_YES;
+        enum MHD_Result result = begin_request(req);
+        if (req->status)
+            connections_request_received(req->server->connections, req->connection_state);
+        return result;
     }
     if (*upload_data_size > 0) {
+        connections_body_received(req->server->connections, req->connection_state,
+                                  *upload_data_size);
         /* After an early answer the rest of the body is read and dropped. */
         if (!req->status) take_body(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    connections_request_received(req->server->connections, req->connection_state);
+    if (!req->has_body && !req->status) {
+        enum MHD_Result result = begin_request(req);
+        if (result != MHD_YES || req->status) return result;
     }
     if (req->status) return MHD_YES;
     return finish_request(req);
@@ -433,6 +563,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **co
     struct request *req = *con_cls;
     if (!req) return;
     struct http_server *server = cls;
+    connections_response_sent(server->connections, connections_state(connection));
     double seconds = (double)(now_us() - req->started_us) / 1e6;
     if (!req->status) req->status = 499; /* the client went away before an answer */
     metrics_record_request(server->metrics, req->route_name, req->method, req->status, seconds);
@@ -475,6 +606,27 @@ bad:
     return VSR_E_USAGE;
 }
 
+/* Descriptors kept back for everything but client sockets: the database,
+ * stored files, webhooks, workers' media files. */
+#define RESERVED_FDS 256
+
+/* The connection limit: WANTED, or fewer when the descriptor limit would
+ * run out first. Past that limit accept() fails and nothing is answered any
+ * more, health checks included, so the soft limit is raised to the hard one
+ * first (as most servers do). */
+static unsigned connection_limit(int wanted) {
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) != 0) return (unsigned)wanted;
+    if (files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &files) != 0) getrlimit(RLIMIT_NOFILE, &files);
+    }
+    if (files.rlim_cur == RLIM_INFINITY) return (unsigned)wanted;
+    rlim_t room =
+        files.rlim_cur > 2 * RESERVED_FDS ? files.rlim_cur - RESERVED_FDS : files.rlim_cur / 2;
+    return room < (rlim_t)wanted ? (unsigned)room : (unsigned)wanted;
+}
+
 int http_server_start(struct http_server **out, const struct service_config *config,
                       struct store *store, struct blob *blob, struct metrics *metrics,
                       struct vsr_error *error) {
@@ -483,9 +635,11 @@ int http_server_start(struct http_server **out, const struct service_config *con
     int rc = parse_listen(config->listen, &addr, error);
     if (rc != VSR_OK) return rc;
     struct http_server *server = calloc(1, sizeof *server);
-    if (!server || !(server->rate_limit = rate_limit_new()) || !(server->keys = key_cache_new())) {
-        if (server) rate_limit_free(server->rate_limit);
-        free(server);
+    if (!server || !(server->rate_limit = rate_limit_new()) || !(server->keys = key_cache_new()) ||
+        (config->log_requests && !(server->log = log_writer_new(2))) ||
+        !(server->connections =
+              connections_new(config->header_timeout_seconds, config->min_upload_rate))) {
+        http_server_stop(server);
         error->code = VSR_E_NOMEM;
         snprintf(error->message, sizeof error->message, "out of memory");
         return VSR_E_NOMEM;
@@ -495,30 +649,25 @@ int http_server_start(struct http_server **out, const struct service_config *con
     server->blob = blob;
     server->metrics = metrics;
     ids_random(server->request_prefix, sizeof server->request_prefix, "", 4);
-    if (config->log_requests && !(server->log = log_writer_new(2))) {
-        rate_limit_free(server->rate_limit);
-        key_cache_free(server->keys);
-        free(server);
-        error->code = VSR_E_NOMEM;
-        snprintf(error->message, sizeof error->message, "out of memory");
-        return VSR_E_NOMEM;
-    }
     /* One thread per CPU by default: more threads than cores only queue
      * behind each other on SQLite's in-process WAL lock and stretch p99. */
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned threads = config->http_threads > 0 ? (unsigned)config->http_threads
                        : cpus > 1               ? (unsigned)cpus
                                                 : 1;
+    unsigned limit = connection_limit(config->max_connections);
+    if (limit < threads) limit = threads; /* MHD shares the limit out among its threads */
     server->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, server,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)120, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
+        connections_notify, server->connections, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)config->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)config->idle_timeout_seconds, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+        MHD_OPTION_END);
     if (!server->daemon) {
-        rate_limit_free(server->rate_limit);
-        key_cache_free(server->keys);
-        log_writer_free(server->log);
-        free(server);
+        http_server_stop(server);
         error->code = VSR_E_OUTPUT;
         snprintf(error->message, sizeof error->message,
                  "cannot listen on %.200s: the port is in use or the address is not local;"
@@ -539,7 +688,8 @@ int http_server_port(const struct http_server *server) {
 
 void http_server_stop(struct http_server *server) {
     if (!server) return;
-    MHD_stop_daemon(server->daemon);
+    if (server->daemon) MHD_stop_daemon(server->daemon);
+    connections_free(server->connections); /* after the daemon: no more callbacks */
     rate_limit_free(server->rate_limit);
     key_cache_free(server->keys);
     log_writer_free(server->log); /* after the daemon: the last lines are in */

@@ -36,6 +36,18 @@ static const struct option options[] = {
      "codec threads per job (0: automatic)"},
     {"http-threads", "VSR_HTTP_THREADS", OPT_INT, FIELD(http_threads), 0, 256,
      "HTTP server threads (0: one per CPU)"},
+    {"max-connections", "VSR_MAX_CONNECTIONS", OPT_INT, FIELD(max_connections), 1, 1000000,
+     "open HTTP connections in all (fewer when the descriptor limit is lower)"},
+    {"max-connections-per-ip", "VSR_MAX_CONNECTIONS_PER_IP", OPT_INT, FIELD(max_connections_per_ip),
+     1, 1000000, "open HTTP connections from one client address"},
+    {"header-timeout", "VSR_HEADER_TIMEOUT_SECONDS", OPT_INT, FIELD(header_timeout_seconds), 1,
+     3600, "seconds a client has to send a request's whole head"},
+    {"min-upload-rate", "VSR_MIN_UPLOAD_RATE", OPT_INT, FIELD(min_upload_rate), 0, 1000000000,
+     "bytes per second a request body must average after header-timeout (0: no minimum)"},
+    {"cors-origins", "VSR_CORS_ORIGINS", OPT_TEXT, FIELD(cors_origins), 0, 0,
+     "origins browsers may call the API from: a comma list, or * for any"},
+    {"idle-timeout", "VSR_IDLE_TIMEOUT_SECONDS", OPT_INT, FIELD(idle_timeout_seconds), 1, 86400,
+     "a connection silent this long is closed"},
     {"max-request-size", "VSR_MAX_REQUEST_SIZE", OPT_INT64, FIELD(max_request_size), 1, 1e15,
      "largest request body in bytes"},
     {"max-duration", "VSR_MAX_DURATION_SECONDS", OPT_DOUBLE, FIELD(max_duration_seconds), 1, 1e7,
@@ -97,6 +109,11 @@ void config_init(struct service_config *config) {
     snprintf(config->data_dir, sizeof config->data_dir, "vsr-data");
     config->workers = 1;
     config->http_threads = 0;
+    config->max_connections = 1000;
+    config->max_connections_per_ip = 64;
+    config->header_timeout_seconds = 10;
+    config->min_upload_rate = 1024;
+    config->idle_timeout_seconds = 120;
     config->max_request_size = 2LL << 30;
     config->max_duration_seconds = 4 * 3600;
     config->max_width = 7680;

@@ -52,6 +52,16 @@ struct service_config {
     /* VSR_CRON_SECRET: the Bearer token of POST /api/v1/cron/daily; "": the
      * endpoint answers 401 to everyone. */
     char cron_secret[CONFIG_TEXT_SIZE];
+    /* Slow or greedy clients (http/connections.h): every connection holds
+     * a descriptor and a slot, so they are capped and held to deadlines. */
+    int max_connections;        /* VSR_MAX_CONNECTIONS: open HTTP connections in all */
+    int max_connections_per_ip; /* VSR_MAX_CONNECTIONS_PER_IP: from one client address */
+    int header_timeout_seconds; /* VSR_HEADER_TIMEOUT_SECONDS: to send a request's head */
+    int min_upload_rate;        /* VSR_MIN_UPLOAD_RATE: bytes/s a body must average (0: off) */
+    int idle_timeout_seconds;   /* VSR_IDLE_TIMEOUT_SECONDS: a silent connection is closed */
+    /* VSR_CORS_ORIGINS: origins whose pages may call the API from a browser,
+     * "https://a.example,https://b.example" or "*"; "": none (no CORS). */
+    char cors_origins[CONFIG_TEXT_SIZE];
 };
 
 /* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB
@@ -60,7 +70,9 @@ struct service_config {
  * connections, request logs on; webhooks: public addresses only, 10 s
  * timeout, 10 attempts from 5 s up to 1 hour; business hours off
  * (09:00-17:00 when on); files kept 168 hours (a week), swept every 10
- * minutes; metrics open. */
+ * minutes; metrics open. HTTP clients: 1000 connections, 64 per address,
+ * 10 s to send a request's head, bodies at 1024 bytes/s at least, 120 s
+ * idle timeout; no CORS origins. */
 void config_init(struct service_config *config);
 
 /* Applies the VSR_* variables of ENVIRON-style array ENV (NULL-terminated;

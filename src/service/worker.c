@@ -286,7 +286,7 @@ static void run_job(struct slot *slot, struct job *job) {
         rc = type->run(&run, &error);
         if (rc == VSR_OK) {
             snprintf(key, sizeof key, "results/%s%s", job->id, type->output_extension);
-            rc = blob_put_file(pool->blob, key, output, 1, &error);
+            rc = blob_put_file_typed(pool->blob, key, output, 1, type->content_type, &error);
         }
         unlink(output); /* gone already when it was moved into storage */
     }
