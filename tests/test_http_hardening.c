@@ -274,6 +274,7 @@ static int slow_step(struct slow_socket *c, int *timeouts) {
  * slow heads are cut (408) instead of living on, and once the attacker
  * leaves its own address is served again. */
 TEST(http_slowloris_bounded) {
+    SLOW_TEST();
     struct rlimit files;
     getrlimit(RLIMIT_NOFILE, &files);
     if (files.rlim_cur < 4096 && files.rlim_cur < files.rlim_max) {
