@@ -38,7 +38,7 @@ TEST(blob_fs) {
 
     char got[256] = "";
     CHECK_INT(VSR_OK, blob_get(blob, "uploads/a.bin", collect, got, &error));
-    CHECK(strcmp(got, "hello world") == 0);
+    CHECK_STR("hello world", got);
 
     struct blob_reader *reader = NULL;
     CHECK_INT(VSR_OK, blob_reader_open(blob, "uploads/a.bin", &reader, &error));
@@ -46,7 +46,7 @@ TEST(blob_fs) {
         char part[8] = {0};
         CHECK_INT(11, blob_reader_size(reader));
         CHECK_INT(5, blob_reader_read_at(reader, 6, part, 5, &error));
-        CHECK(strcmp(part, "world") == 0);
+        CHECK_STR("world", part);
         CHECK_INT(0, blob_reader_read_at(reader, 11, part, 5, &error));
         blob_reader_close(reader);
     }

@@ -54,7 +54,7 @@ TEST(blob_s3_basics) {
         char part[8] = {0};
         CHECK_INT(11, blob_reader_size(reader));
         CHECK_INT(5, blob_reader_read_at(reader, 6, part, 5, &error));
-        CHECK(strcmp(part, "world") == 0);
+        CHECK_STR("world", part);
         CHECK_INT(0, blob_reader_read_at(reader, 11, part, 5, &error));
         blob_reader_close(reader);
     }
@@ -164,12 +164,12 @@ TEST(blob_s3_presigned_curl) {
     CHECK(strstr(url, "X-Amz-SignedHeaders=content-length%3Bhost") != NULL);
     snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", longer, url);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    CHECK(strcmp(out, "403") == 0);
+    CHECK_STR("403", out);
     int64_t size = 0;
     CHECK_INT(0, blob_stat(blob, "uploads/direct.bin", &size, &error));
     snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", file, url);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    CHECK(strcmp(out, "200") == 0);
+    CHECK_STR("200", out);
     CHECK_INT(1, blob_stat(blob, "uploads/direct.bin", &size, &error));
     CHECK_INT(3000000, size);
 
@@ -180,14 +180,14 @@ TEST(blob_s3_presigned_curl) {
     /* A URL for GET does not allow PUT. */
     snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' -T '%s' '%s'", file, url);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    CHECK(strcmp(out, "403") == 0);
+    CHECK_STR("403", out);
 
     /* Expired: 1 s, then 2 s later. */
     CHECK_INT(1, blob_presign(blob, "uploads/direct.bin", "GET", 1, -1, url, sizeof url, &error));
     sleep(2);
     snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' '%s'", url);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    CHECK(strcmp(out, "403") == 0);
+    CHECK_STR("403", out);
     blob_remove(blob, "uploads/direct.bin", &error);
     blob_close(blob);
 }

@@ -221,7 +221,7 @@ TEST(burn_style_file_and_options) {
                                "outline=3\nAlignment=8\n";
     CHECK_INT(0, caption_style_parse(good, strlen(good), "good", (out[0] = '\0', out), sizeof out,
                                      &error));
-    CHECK(strcmp(out, "FontSize=30,PrimaryColour=&H0000FFFF,Outline=3,Alignment=6") == 0);
+    CHECK_STR("FontSize=30,PrimaryColour=&H0000FFFF,Outline=3,Alignment=6", out);
     static const char unknown[] = "FontSize=30\nColour=red\n";
     out[0] = '\0';
     CHECK_INT(VSR_E_USAGE,

@@ -41,11 +41,11 @@ TEST(caption_jobs_validate_and_run) {
         if (strcmp(field, bad[i].field) != 0)
             fprintf(stderr, "  %s: field '%s', expected '%s'\n", bad[i].options, field,
                     bad[i].field);
-        CHECK(strcmp(field, bad[i].field) == 0);
+        CHECK_STR(bad[i].field, field);
     }
     CHECK_INT(VSR_E_USAGE,
               transcribe->validate("{\"style\":\"classic\"}", field, sizeof field, &error));
-    CHECK(strcmp(field, "options.style") == 0);
+    CHECK_STR("options.style", field);
 
     /* Runs: a grey video with a LibriVox clip as its sound track. */
     media_test_quiet();

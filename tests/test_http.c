@@ -309,7 +309,7 @@ TEST(http_health) {
     struct response r;
     call(&s, "GET", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "ok") == 0);
+    CHECK_STR("ok", json_text(r.json, "status", NULL));
     CHECK(has_header(&r, "X-Request-Id: req_"));
     response_free(&r);
     call(&s, "GET", "/health/readyz", NULL, NULL, NULL, 0, NULL, &r);
@@ -325,7 +325,7 @@ TEST(http_health) {
     test_database_break(s.config.database_url);
     call(&s, "GET", "/api/health", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(503, r.status);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "unavailable") == 0);
+    CHECK_STR("unavailable", json_text(r.json, "status", NULL));
     response_free(&r);
     call(&s, "GET", "/health/healthz", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
@@ -368,7 +368,7 @@ TEST(http_auth_and_isolation) {
     struct response r;
     call(&s, "GET", "/api/v1/jobs", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(401, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "unauthorized") == 0);
+    CHECK_STR("unauthorized", json_text(r.json, "error", "code"));
     CHECK(has_header(&r, "WWW-Authenticate: Bearer"));
     response_free(&r);
     call(&s, "GET", "/api/v1/jobs", "vsr_0123456789", NULL, NULL, 0, NULL, &r);
@@ -386,7 +386,7 @@ TEST(http_auth_and_isolation) {
     snprintf(path, sizeof path, "/api/v1/jobs/%s", job.id);
     call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "queued") == 0);
+    CHECK_STR("queued", json_text(r.json, "status", NULL));
     CHECK_INT(0, json_integer_value(json_object_get(r.json, "queue_position")));
     response_free(&r);
     call(&s, "GET", path, s.other_token, NULL, NULL, 0, NULL, &r);
@@ -406,12 +406,12 @@ TEST(http_auth_and_isolation) {
     response_free(&r);
     call(&s, "GET", "/api/v1/jobs?status=bogus", s.token, NULL, NULL, 0, NULL, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "status") == 0);
+    CHECK_STR("status", json_text(r.json, "error", "field"));
     response_free(&r);
     /* Cancel by its owner: a queued job is canceled at once. */
     call(&s, "DELETE", path, s.token, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "canceled") == 0);
+    CHECK_STR("canceled", json_text(r.json, "status", NULL));
     response_free(&r);
     /* A revoked key is refused once the server's cache of keys has let it
      * go (KEY_CACHE_TTL_MS). */
@@ -423,14 +423,17 @@ TEST(http_auth_and_isolation) {
     service_stop(&s);
 }
 
-/* POSTs /uploads declaring DECLARED bytes; its PUT path into PATH. */
-static void declare_upload(struct service *s, long long declared, char *path, size_t size) {
+/* POSTs /uploads declaring DECLARED bytes; its PUT path into PATH and its
+ * id into ID (64 bytes). */
+static void declare_upload(struct service *s, long long declared, char *path, size_t size,
+                           char id[64]) {
     char body[200];
     struct response r;
     snprintf(body, sizeof body, "{\"fileName\":\"clip.mp4\",\"fileSize\":%lld}", declared);
     call(s, "POST", "/api/v1/uploads", s->token, body, NULL, 0, NULL, &r);
     CHECK_INT(201, r.status);
-    snprintf(path, size, "/api/v1/uploads/%s", json_text(r.json, "id", NULL));
+    snprintf(id, 64, "%.60s", json_text(r.json, "id", NULL));
+    snprintf(path, size, "/api/v1/uploads/%s", id);
     response_free(&r);
 }
 
@@ -475,25 +478,23 @@ TEST(http_upload_size_enforced) {
     CHECK_AT_LEAST(2000, size);
     struct response r;
 
-    declare_upload(&s, 1000, path, sizeof path);
+    declare_upload(&s, 1000, path, sizeof path, upload_id);
     CHECK_INT(413, put_bytes(&s, path, video, size, 0, code, sizeof code));
     CHECK_STR("file_too_large", code);
     CHECK_INT(413, put_bytes(&s, path, video, size, 1, code, sizeof code)); /* chunked */
     CHECK_STR("file_too_large", code);
-    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
     create_job(&s, s.token, upload_id, NULL, &r);
     CHECK_INT(422, r.status);
     CHECK_STR("upload_incomplete", json_text(r.json, "error", "code"));
     response_free(&r);
 
-    declare_upload(&s, size, path, sizeof path);
+    declare_upload(&s, size, path, sizeof path, upload_id);
     CHECK_INT(422, put_bytes(&s, path, video, size - 100, 0, code, sizeof code));
     CHECK_STR("size_mismatch", code);
     CHECK_INT(422, put_bytes(&s, path, video, size - 100, 1, code, sizeof code));
     CHECK_STR("size_mismatch", code);
     /* The right length is still taken, and makes a job. */
     CHECK_INT(200, put_bytes(&s, path, video, size, 1, code, sizeof code));
-    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
     create_job(&s, s.token, upload_id, NULL, &r);
     CHECK_INT(202, r.status);
     response_free(&r);
@@ -508,7 +509,7 @@ TEST(http_request_validation) {
     call(&s, "POST", "/api/v1/uploads", s.token, "{\"fileName\":\"a.mp4\",\"fileSize\":1000000000}",
          NULL, 0, NULL, &r);
     CHECK_INT(413, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "fileSize") == 0);
+    CHECK_STR("fileSize", json_text(r.json, "error", "field"));
     response_free(&r);
     call(&s, "POST", "/api/v1/uploads", s.token, "{\"fileName\":\"a.mp4\",\"fileSize\":10}", NULL,
          0, NULL, &r);
@@ -519,39 +520,39 @@ TEST(http_request_validation) {
     struct source big = {.fake_remaining = 10 * 1024 * 1024};
     call(&s, "PUT", put_path, s.token, NULL, &big, 10 * 1024 * 1024, "Expect: 100-continue", &r);
     CHECK_INT(413, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "request_too_large") == 0);
+    CHECK_STR("request_too_large", json_text(r.json, "error", "code"));
     CHECK_AT_MOST(1024 * 1024, big.sent); /* the body was not pushed through */
     response_free(&r);
 
     /* 400: malformed JSON, unknown fields, bad options. */
     call(&s, "POST", "/api/v1/jobs", s.token, "{\"type\":", NULL, 0, NULL, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_json") == 0);
+    CHECK_STR("invalid_json", json_text(r.json, "error", "code"));
     response_free(&r);
     call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"u\",\"colour\":1}", NULL, 0, NULL,
          &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "colour") == 0);
+    CHECK_STR("colour", json_text(r.json, "error", "field"));
     response_free(&r);
     call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"u\",\"options\":{\"crf\":99}}",
          NULL, 0, NULL, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "options.crf") == 0);
+    CHECK_STR("options.crf", json_text(r.json, "error", "field"));
     response_free(&r);
     call(&s, "POST", "/api/v1/jobs", s.token,
          "{\"upload_id\":\"u\",\"options\":{\"regions\":[{\"x\":1}]}}", NULL, 0, NULL, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "options.regions") == 0);
+    CHECK_STR("options.regions", json_text(r.json, "error", "field"));
     response_free(&r);
     call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"u\",\"type\":\"paint\"}", NULL, 0,
          NULL, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "type") == 0);
+    CHECK_STR("type", json_text(r.json, "error", "field"));
     response_free(&r);
     /* 422: the upload does not exist (or is someone else's). */
     call(&s, "POST", "/api/v1/jobs", s.token, "{\"upload_id\":\"upl_nope\"}", NULL, 0, NULL, &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "upload_not_found") == 0);
+    CHECK_STR("upload_not_found", json_text(r.json, "error", "code"));
     response_free(&r);
 
     /* 422: a text file is probed and refused; a job on it is refused too. */
@@ -565,8 +566,8 @@ TEST(http_request_validation) {
     }
     upload_file(&s, s.token, text_path, &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    CHECK_STR("not_a_video", json_text(r.json, "error", "code"));
+    CHECK_STR("file", json_text(r.json, "error", "field"));
     response_free(&r);
     service_stop(&s);
 }
@@ -579,7 +580,7 @@ TEST(http_end_to_end) {
     struct response r;
     upload_file(&s, s.token, video, &r);
     CHECK_INT(200, r.status);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "ready") == 0);
+    CHECK_STR("ready", json_text(r.json, "status", NULL));
     CHECK_INT(160, json_integer_value(json_object_get(json_object_get(r.json, "media"), "width")));
     char upload_id[64];
     snprintf(upload_id, sizeof upload_id, "%s", json_text(r.json, "id", NULL));
@@ -599,12 +600,12 @@ TEST(http_end_to_end) {
     /* The same Idempotency-Key gives back the same job. */
     create_job(&s, s.token, upload_id, "e2e-1", &r);
     CHECK_INT(202, r.status);
-    CHECK(strcmp(json_text(r.json, "id", NULL), job_id) == 0);
+    CHECK_STR(job_id, json_text(r.json, "id", NULL));
     CHECK(has_header(&r, "Idempotent-Replayed: true"));
     response_free(&r);
 
     wait_job(&s, job_id, 60, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     if (strcmp(json_text(r.json, "status", NULL), "succeeded") != 0 && r.body.data)
         fprintf(stderr, "  job: %s\n", r.body.data);
     CHECK(json_real_value(json_object_get(r.json, "progress")) == 100.0);
@@ -664,7 +665,7 @@ TEST(http_rate_and_quota) {
         if (r.status == 429) {
             limited_count++;
             CHECK(has_header(&r, "Retry-After: "));
-            CHECK(strcmp(json_text(r.json, "error", "limit"), "rate") == 0);
+            CHECK_STR("rate", json_text(r.json, "error", "limit"));
         }
         response_free(&r);
     }
@@ -689,8 +690,8 @@ TEST(http_rate_and_quota) {
     CHECK_INT(VSR_OK, store_upload_create(s.store, &up, &error));
     create_job(&s, token, "upl_ready", NULL, &r);
     CHECK_INT(429, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "quota_exceeded") == 0);
-    CHECK(strcmp(json_text(r.json, "error", "limit"), "jobs_per_day") == 0);
+    CHECK_STR("quota_exceeded", json_text(r.json, "error", "code"));
+    CHECK_STR("jobs_per_day", json_text(r.json, "error", "limit"));
     CHECK(has_header(&r, "Retry-After: "));
     response_free(&r);
     service_stop(&s);
@@ -710,11 +711,11 @@ TEST(http_lease_reclaim) {
     struct job claimed;
     struct vsr_error error = {0};
     CHECK_INT(1, store_job_claim(s.store, "dead-worker", 300, &claimed, &error));
-    CHECK(strcmp(claimed.id, job_id) == 0);
+    CHECK_STR(job_id, claimed.id);
     s.config.workers = 1;
     CHECK_INT(VSR_OK, worker_pool_start(&s.workers, &s.config, s.store, s.blob, s.metrics, &error));
     wait_job(&s, job_id, 60, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     CHECK_INT(2, json_integer_value(json_object_get(r.json, "attempts")));
     response_free(&r);
     struct job_finish late = {.state = JOB_SUCCEEDED, .output_blob = "x"};
@@ -760,8 +761,7 @@ TEST(http_errors_name_no_paths) {
     }
     struct response r;
     /* 422 not_a_video */
-    declare_upload(&s, 5000, path, sizeof path);
-    snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+    declare_upload(&s, 5000, path, sizeof path, upload_id);
     struct source garbage = {.fake_remaining = 5000};
     call(&s, "PUT", path, s.token, NULL, &garbage, 5000, NULL, &r);
     CHECK_INT(422, r.status);
@@ -806,8 +806,7 @@ TEST(http_errors_name_no_paths) {
         CHECK_INT(0, rename(uploads, moved));
         FILE *f = fopen(uploads, "w");
         if (f) fclose(f);
-        declare_upload(&s, 5000, path, sizeof path);
-        snprintf(upload_id, sizeof upload_id, "%.60s", path + strlen("/api/v1/uploads/"));
+        declare_upload(&s, 5000, path, sizeof path, upload_id);
         struct source more = {.fake_remaining = 5000};
         call(&s, "PUT", path, s.token, NULL, &more, 5000, NULL, &r);
         CHECK_INT(503, r.status);
@@ -1013,7 +1012,7 @@ TEST(http_webhook_delivery) {
              port);
     call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "webhook_url") == 0);
+    CHECK_STR("webhook_url", json_text(r.json, "error", "field"));
     response_free(&r);
     s.config.webhook_allow_private = 1; /* as VSR_WEBHOOK_ALLOW_PRIVATE=1 */
     call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
@@ -1034,8 +1033,8 @@ TEST(http_webhook_delivery) {
     sender = NULL;
     job_webhooks(&s, job_id, &r);
     json_t *row = json_array_get(json_object_get(r.json, "data"), 0);
-    CHECK(strcmp(json_text(row, "status", NULL), "pending") == 0);
-    CHECK(strcmp(json_text(row, "event", NULL), "job.canceled") == 0);
+    CHECK_STR("pending", json_text(row, "status", NULL));
+    CHECK_STR("job.canceled", json_text(row, "event", NULL));
     CHECK_INT(1, json_integer_value(json_object_get(row, "attempts")));
     CHECK_INT(500, json_integer_value(json_object_get(row, "last_status")));
     response_free(&r);
@@ -1045,8 +1044,8 @@ TEST(http_webhook_delivery) {
     CHECK(json_is_true(json_object_get(second, "verified")));
     if (!json_is_true(json_object_get(second, "verified")))
         fprintf(stderr, "  receiver: %s\n", json_text(second, "error", NULL));
-    CHECK(strcmp(json_text(second, "type", NULL), "job.canceled") == 0);
-    CHECK(strcmp(json_text(second, "job", NULL), job_id) == 0);
+    CHECK_STR("job.canceled", json_text(second, "type", NULL));
+    CHECK_STR(job_id, json_text(second, "job", NULL));
     CHECK(strcmp(json_text(second, "id", NULL), json_text(first, "id", NULL)) == 0);
     /* Retry-After: 1 was honoured. */
     CHECK_AT_LEAST(900, json_integer_value(json_object_get(second, "t")) -
@@ -1058,7 +1057,7 @@ TEST(http_webhook_delivery) {
         response_free(&r);
         usleep(50 * 1000);
     }
-    CHECK(strcmp(json_text(row, "status", NULL), "delivered") == 0);
+    CHECK_STR("delivered", json_text(row, "status", NULL));
     CHECK_INT(2, json_integer_value(json_object_get(row, "attempts")));
     CHECK_INT(200, json_integer_value(json_object_get(row, "last_status")));
     response_free(&r);
@@ -1272,7 +1271,7 @@ TEST(http_openapi) {
     call(&s, "GET", "/openapi.json", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
     CHECK(has_header(&r, "Content-Type: application/json"));
-    CHECK(strcmp(json_text(r.json, "openapi", NULL), "3.1.0") == 0);
+    CHECK_STR("3.1.0", json_text(r.json, "openapi", NULL));
     json_t *paths = json_object_get(r.json, "paths");
     const char *routes[] = {"/health/healthz",
                             "/health/readyz",
@@ -1375,7 +1374,7 @@ TEST(http_admin_role) {
     struct response r;
     call(&s, "GET", "/api/v1/admin/jobs", s.token, NULL, NULL, 0, NULL, &r);
     CHECK_INT(403, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "admin_only") == 0);
+    CHECK_STR("admin_only", json_text(r.json, "error", "code"));
     response_free(&r);
     call(&s, "GET", "/api/v1/admin/jobs", NULL, NULL, NULL, 0, NULL, &r);
     CHECK_INT(401, r.status);
@@ -1430,7 +1429,7 @@ TEST(http_truncated_mp4) {
         struct response r;
         upload_file(&s, s.token, cut[k], &r);
         CHECK_INT(422, r.status);
-        CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+        CHECK_STR("not_a_video", json_text(r.json, "error", "code"));
         CHECK(strstr(json_text(r.json, "error", "message"), "truncated") != NULL);
         response_free(&r);
     }
@@ -1613,7 +1612,7 @@ TEST(http_business_hours) {
     usleep(1500 * 1000); /* 30 polls of the worker */
     snprintf(path, sizeof path, "/api/v1/jobs/%s", job_id);
     call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "queued") == 0);
+    CHECK_STR("queued", json_text(r.json, "status", NULL));
     CHECK_INT(0, json_integer_value(json_object_get(r.json, "attempts")));
     response_free(&r);
 
@@ -1627,7 +1626,7 @@ TEST(http_business_hours) {
     CHECK_INT(VSR_OK, config_finish(&s.config, &error));
     CHECK_INT(VSR_OK, worker_pool_start(&s.workers, &s.config, s.store, s.blob, s.metrics, &error));
     wait_job(&s, job_id, 60, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     response_free(&r);
     service_stop(&s);
 }
@@ -1663,7 +1662,7 @@ TEST(http_retention) {
     struct job claimed;
     struct vsr_error error = {0};
     CHECK_INT(1, store_job_claim(s.store, "test-worker", 60000, &claimed, &error));
-    CHECK(strcmp(claimed.id, job_done) == 0);
+    CHECK_STR(job_done, claimed.id);
     char result[STORE_NAME_SIZE];
     snprintf(result, sizeof result, "results/%s.mp4", job_done);
     CHECK_INT(VSR_OK, blob_put_file(s.blob, result, video, 0, &error));
@@ -1691,20 +1690,20 @@ TEST(http_retention) {
 
     call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
     CHECK_INT(410, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "result_expired") == 0);
+    CHECK_STR("result_expired", json_text(r.json, "error", "code"));
     CHECK(strstr(json_text(r.json, "error", "message"), "VSR_RETENTION_HOURS") != NULL);
     response_free(&r);
     snprintf(path, sizeof path, "/api/v1/jobs/%s", job_done);
     call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
     CHECK_INT(200, r.status);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     CHECK(json_is_string(json_object_get(r.json, "purged_at")));
     CHECK(json_object_get(r.json, "result_url") == NULL);
     response_free(&r);
     /* A purged upload cannot start a new job. */
     create_job(&s, s.token, upload_unused, NULL, &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "upload_expired") == 0);
+    CHECK_STR("upload_expired", json_text(r.json, "error", "code"));
     response_free(&r);
     service_stop(&s);
 }
@@ -1778,12 +1777,12 @@ TEST(http_multipart_job) {
     response_free(&r);
     post_form(&s, s.token, form, &r); /* a retry: the same job */
     CHECK_INT(202, r.status);
-    CHECK(strcmp(json_text(r.json, "id", NULL), job_id) == 0);
+    CHECK_STR(job_id, json_text(r.json, "id", NULL));
     CHECK(has_header(&r, "Idempotent-Replayed: true"));
     response_free(&r);
 
     wait_job(&s, job_id, 60, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     response_free(&r);
     char path[160];
     snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_id);
@@ -1795,23 +1794,23 @@ TEST(http_multipart_job) {
     snprintf(form, sizeof form, "-F 'file=@%s;type=text/plain'", text);
     post_form(&s, s.token, form, &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    CHECK_STR("not_a_video", json_text(r.json, "error", "code"));
+    CHECK_STR("file", json_text(r.json, "error", "field"));
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s' -F colour=red", video);
     post_form(&s, s.token, form, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "colour") == 0);
+    CHECK_STR("colour", json_text(r.json, "error", "field"));
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":'", video);
     post_form(&s, s.token, form, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_json") == 0);
+    CHECK_STR("invalid_json", json_text(r.json, "error", "code"));
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s' -F 'options={\"crf\":99}'", video);
     post_form(&s, s.token, form, &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "options.crf") == 0);
+    CHECK_STR("options.crf", json_text(r.json, "error", "field"));
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s' -F 'file=@%s'", video, video);
     post_form(&s, s.token, form, &r);
@@ -1820,12 +1819,12 @@ TEST(http_multipart_job) {
     response_free(&r);
     post_form(&s, s.token, "-F type=remove", &r);
     CHECK_INT(400, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    CHECK_STR("file", json_text(r.json, "error", "field"));
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s'", big);
     long long sent = post_form(&s, s.token, form, &r);
     CHECK_INT(413, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "request_too_large") == 0);
+    CHECK_STR("request_too_large", json_text(r.json, "error", "code"));
     CHECK_AT_MOST(1 << 20, sent); /* curl waited for 100 Continue and got 413 */
     response_free(&r);
     /* Quotas apply as to JSON requests: one job a day, then 429. */
@@ -1841,7 +1840,7 @@ TEST(http_multipart_job) {
     response_free(&r);
     post_form(&s, limited_token, form, &r);
     CHECK_INT(429, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "quota_exceeded") == 0);
+    CHECK_STR("quota_exceeded", json_text(r.json, "error", "code"));
     CHECK(has_header(&r, "Retry-After: "));
     response_free(&r);
     service_stop(&s);
@@ -2316,7 +2315,7 @@ TEST(http_removal_scored) {
     snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
     response_free(&r);
     wait_job(&s, job_id, 600, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     response_free(&r);
     snprintf(path, sizeof path, "/api/v1/jobs/%s/result", job_id);
     call(&s, "GET", path, s.token, NULL, NULL, 0, NULL, &r);
@@ -2380,7 +2379,7 @@ TEST(http_direct_upload_download) {
              direct ? direct : "");
     response_free(&r);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    CHECK(strcmp(out, "200") == 0);
+    CHECK_STR("200", out);
 
     /* The job takes the upload as if it had come through the API. */
     create_job(&s, s.token, upload_id, NULL, &r);
@@ -2389,7 +2388,7 @@ TEST(http_direct_upload_download) {
     snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
     response_free(&r);
     wait_job(&s, job_id, 60, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     const char *download = json_text(r.json, "download_url", NULL);
     CHECK(download && strstr(download, "X-Amz-Expires=2&") != NULL);
     snprintf(result, sizeof result, "%s/direct-result.mp4", s.dir);
@@ -2404,7 +2403,7 @@ TEST(http_direct_upload_download) {
     snprintf(cmd, sizeof cmd, "curl -sS -o /dev/null -w '%%{http_code}' '%s'",
              download ? download : "");
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    CHECK(strcmp(out, "403") == 0);
+    CHECK_STR("403", out);
     response_free(&r);
 
     /* A direct upload that is not a video is refused when a job names it. */
@@ -2418,7 +2417,7 @@ TEST(http_direct_upload_download) {
     CHECK_INT(0, test_run(cmd, out, sizeof out));
     create_job(&s, s.token, upload_id, NULL, &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "not_a_video") == 0);
+    CHECK_STR("not_a_video", json_text(r.json, "error", "code"));
     response_free(&r);
 
     /* Issue 23: the direct URL signs the declared length, so the bucket
@@ -2431,13 +2430,13 @@ TEST(http_direct_upload_download) {
              json_text(r.json, "direct_upload_url", NULL));
     response_free(&r);
     CHECK_INT(0, test_run(cmd, out, sizeof out));
-    CHECK(strcmp(out, "403") == 0);
+    CHECK_STR("403", out);
     char key[128];
     snprintf(key, sizeof key, "uploads/%s", upload_id);
     CHECK_INT(VSR_OK, blob_put_file(s.blob, key, video, 0, &error));
     create_job(&s, s.token, upload_id, NULL, &r);
     CHECK_INT(413, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "file_too_large") == 0);
+    CHECK_STR("file_too_large", json_text(r.json, "error", "code"));
     CHECK(strstr(json_text(r.json, "error", "message"), "declared fileSize 1000") != NULL);
     response_free(&r);
     service_stop(&s);
@@ -2509,7 +2508,7 @@ static void caption_job_matches_cli(struct service *s, const char *type, const c
     snprintf(job_id, sizeof job_id, "%s", json_text(r.json, "id", NULL));
     response_free(&r);
     wait_job(s, job_id, 120, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     if (strcmp(json_text(r.json, "status", NULL), "succeeded") != 0)
         fprintf(stderr, "  %s job: %s\n", type, r.body.data ? r.body.data : "");
     CHECK(json_real_value(json_object_get(r.json, "progress")) == 100);
@@ -2551,8 +2550,8 @@ TEST(http_burn_replace_jobs) {
     response_free(&r);
     upload_named(&s, s.token, srt, "new.srt", "application/x-subrip", &r);
     CHECK_INT(200, r.status);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "ready") == 0);
-    CHECK(strcmp(json_text(r.json, "kind", NULL), "subtitles") == 0);
+    CHECK_STR("ready", json_text(r.json, "status", NULL));
+    CHECK_STR("subtitles", json_text(r.json, "kind", NULL));
     snprintf(subs_id, sizeof subs_id, "%s", json_text(r.json, "id", NULL));
     response_free(&r);
     /* The extension alone says subtitles too; bob's upload is not alice's. */
@@ -2564,18 +2563,18 @@ TEST(http_burn_replace_jobs) {
     /* Bad subtitle files and videos posing as subtitles: 422 at the PUT. */
     upload_named(&s, s.token, bad, "bad.srt", "application/x-subrip", &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_subtitles") == 0);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "file") == 0);
+    CHECK_STR("invalid_subtitles", json_text(r.json, "error", "code"));
+    CHECK_STR("file", json_text(r.json, "error", "field"));
     response_free(&r);
     upload_named(&s, s.token, video, "clip.vtt", "text/vtt", &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_subtitles") == 0);
+    CHECK_STR("invalid_subtitles", json_text(r.json, "error", "code"));
     response_free(&r);
     call(&s, "POST", "/api/v1/uploads", s.token,
          "{\"fileName\":\"huge.srt\",\"fileSize\":3000000,\"mimeType\":\"application/x-subrip\"}",
          NULL, 0, NULL, &r);
     CHECK_INT(413, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "fileSize") == 0);
+    CHECK_STR("fileSize", json_text(r.json, "error", "field"));
     response_free(&r);
 
     /* Misplaced uploads: 422 naming the field. */
@@ -2600,8 +2599,8 @@ TEST(http_burn_replace_jobs) {
                  upload, options);
         call(&s, "POST", "/api/v1/jobs", s.token, body, NULL, 0, NULL, &r);
         CHECK_INT(wrong[i].code[0] == 'i' ? 400 : 422, r.status);
-        CHECK(strcmp(json_text(r.json, "error", "code"), wrong[i].code) == 0);
-        CHECK(strcmp(json_text(r.json, "error", "field"), wrong[i].field) == 0);
+        CHECK_STR(wrong[i].code, json_text(r.json, "error", "code"));
+        CHECK_STR(wrong[i].field, json_text(r.json, "error", "field"));
         if (strcmp(json_text(r.json, "error", "field"), wrong[i].field) != 0)
             fprintf(stderr, "  case %zu: %s\n", i, r.body.data ? r.body.data : "");
         response_free(&r);
@@ -2630,14 +2629,14 @@ TEST(http_burn_replace_jobs) {
     CHECK_INT(1, store_job_get(s.store, NULL, form_job, &stored, &error));
     CHECK_STR(form_subs, stored.subtitles_upload_id);
     wait_job(&s, form_job, 120, &r);
-    CHECK(strcmp(json_text(r.json, "status", NULL), "succeeded") == 0);
+    CHECK_STR("succeeded", json_text(r.json, "status", NULL));
     response_free(&r);
     snprintf(form, sizeof form, "-F 'file=@%s;type=video/mp4' -F 'subtitles=@%s' -F type=burn",
              video, bad);
     post_form(&s, s.token, form, &r);
     CHECK_INT(422, r.status);
-    CHECK(strcmp(json_text(r.json, "error", "code"), "invalid_subtitles") == 0);
-    CHECK(strcmp(json_text(r.json, "error", "field"), "subtitles") == 0);
+    CHECK_STR("invalid_subtitles", json_text(r.json, "error", "code"));
+    CHECK_STR("subtitles", json_text(r.json, "error", "field"));
     response_free(&r);
 
     /* Retention: the subtitle file goes with the video once the jobs are old. */

@@ -384,7 +384,7 @@ TEST(media_reads_mkv_mov_webm) {
         memset(&info, 0, sizeof info);
         int ret = read_all(path, &d, &info);
         CHECK_INT(0, ret);
-        CHECK(strcmp(info.video_codec, cases[i].codec) == 0);
+        CHECK_STR(cases[i].codec, info.video_codec);
         CHECK_INT(reference.count, d.count);
         CHECK_INT(reference.width, d.width);
         CHECK_INT(reference.height, d.height);

@@ -169,7 +169,7 @@ TEST(remove_cancel_and_failure_leave_nothing) {
     options.mask_out = out;
     CHECK_INT(VSR_E_USAGE, vsr_remove(clip, out, &options, &error));
     CHECK_INT(1, media_test_count_files(dir));
-    CHECK(strcmp(vsr_status_name(VSR_E_NO_VIDEO), "no_video") == 0);
-    CHECK(strcmp(vsr_status_name(VSR_E_CANCELED), "canceled") == 0);
+    CHECK_STR("no_video", vsr_status_name(VSR_E_NO_VIDEO));
+    CHECK_STR("canceled", vsr_status_name(VSR_E_CANCELED));
     media_test_remove_dir(dir);
 }

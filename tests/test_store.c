@@ -59,7 +59,7 @@ TEST(store_keys) {
     CHECK(strncmp(token, "vsr_", 4) == 0);
     CHECK_INT(52, strlen(token));
     CHECK_INT(1, store_key_authenticate(store, token, &found, &error));
-    CHECK(strcmp(found.id, key.id) == 0);
+    CHECK_STR(key.id, found.id);
     CHECK_INT(10, found.jobs_per_day);
     CHECK(found.rate_per_second == 2.5);
     /* Only the hash is kept: the token itself appears nowhere in the row. */
@@ -103,7 +103,7 @@ TEST(store_idempotency) {
     add_job(store, "key_a", "same", &b);
     add_job(store, "key_a", "different", &c);
     add_job(store, "key_b", "same", &other);
-    CHECK(strcmp(a.id, b.id) == 0);
+    CHECK_STR(b.id, a.id);
     CHECK(strcmp(a.id, c.id) != 0);
     CHECK(strcmp(a.id, other.id) != 0);
     /* Without a key every request is a new job. */
@@ -131,7 +131,7 @@ TEST(store_claim_finish) {
     CHECK_INT(1, position);
 
     CHECK_INT(1, store_job_claim(store, "w1", 30000, &claimed, &error));
-    CHECK(strcmp(claimed.id, first.id) == 0); /* oldest first */
+    CHECK_STR(first.id, claimed.id); /* oldest first */
     CHECK_INT(JOB_PROCESSING, claimed.state);
     CHECK_INT(1, claimed.attempts);
     int cancel = -1;
@@ -148,7 +148,7 @@ TEST(store_claim_finish) {
     CHECK_INT(1, store_job_get(store, NULL, first.id, &got, &error));
     CHECK_INT(JOB_SUCCEEDED, got.state);
     CHECK(got.progress == 100);
-    CHECK(strcmp(got.output_blob, "results/a.mp4") == 0);
+    CHECK_STR("results/a.mp4", got.output_blob);
     CHECK(got.finished_at >= got.started_at && got.started_at > 0);
 
     /* A non-retryable failure is final at once. */
@@ -157,7 +157,7 @@ TEST(store_claim_finish) {
     CHECK_INT(1, store_job_finish(store, second.id, "w1", &bad, &error));
     CHECK_INT(1, store_job_get(store, NULL, second.id, &got, &error));
     CHECK_INT(JOB_FAILED, got.state);
-    CHECK(strcmp(got.error_code, "input") == 0);
+    CHECK_STR("input", got.error_code);
     CHECK_INT(0, store_job_claim(store, "w1", 30000, &claimed, &error));
 
     int64_t completed = 0, failed = 0;
@@ -209,7 +209,7 @@ TEST(store_lease_expiry) {
     CHECK_INT(1, count);
     CHECK_INT(1, store_job_get(store, NULL, job.id, &got, &error));
     CHECK_INT(JOB_QUEUED, got.state);
-    CHECK(strcmp(got.error_code, "lease_expired") == 0);
+    CHECK_STR("lease_expired", got.error_code);
     CHECK_INT(0, store_job_claim(store, "w2", 10000, &claimed, &error));
     usleep(250 * 1000);
     CHECK_INT(1, store_job_claim(store, "w2", 100, &claimed, &error));
@@ -224,7 +224,7 @@ TEST(store_lease_expiry) {
     CHECK_INT(0, store_job_claim(store, "w3", 10000, &claimed, &error));
     CHECK_INT(1, store_job_get(store, NULL, job.id, &got, &error));
     CHECK_INT(JOB_FAILED, got.state);
-    CHECK(strcmp(got.error_code, "lease_expired") == 0);
+    CHECK_STR("lease_expired", got.error_code);
     store_close(store);
 }
 
@@ -257,7 +257,7 @@ TEST(store_cancel_and_release) {
     CHECK_INT(1, store_job_claim(store, "w1", 30000, &claimed, &error));
     CHECK_INT(1, store_job_release(store, third.id, "w1", &error));
     CHECK_INT(1, store_job_claim(store, "w2", 30000, &claimed, &error));
-    CHECK(strcmp(claimed.id, third.id) == 0);
+    CHECK_STR(third.id, claimed.id);
     CHECK_INT(1, claimed.attempts);
     store_close(store);
 }
@@ -279,7 +279,7 @@ TEST(store_list_pages) {
         CHECK_INT(VSR_OK, store_job_list(store, &query, page, &count, &next, &error));
         for (int i = 0; i < count; i++) {
             CHECK(page[i].seq < last_seq); /* newest first, no repeats */
-            CHECK(strcmp(page[i].key_id, "key_a") == 0);
+            CHECK_STR("key_a", page[i].key_id);
             last_seq = page[i].seq;
         }
         total += count;
@@ -317,7 +317,7 @@ TEST(store_webhook_outbox) {
     CHECK_INT(VSR_OK, store_webhook_list(store, job.id, rows, 4, &count, &error));
     CHECK_INT(1, count);
     if (count == 1) {
-        CHECK(strcmp(rows[0].event, "job.succeeded") == 0);
+        CHECK_STR("job.succeeded", rows[0].event);
         CHECK(strstr(rows[0].payload, job.id) != NULL);
         CHECK(strstr(rows[0].payload, "\"status\":\"succeeded\"") != NULL);
     }

@@ -15,13 +15,13 @@ TEST(webhook_signature) {
     CHECK_INT(VSR_OK,
               webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
                            1614265330, "{\"test\": 2432232314}", signature, sizeof signature));
-    CHECK(strcmp(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=") == 0);
+    CHECK_STR("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", signature);
     /* The prefix is optional; the key is the decoded bytes. */
     char again[128];
     CHECK_INT(VSR_OK,
               webhook_sign("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
                            1614265330, "{\"test\": 2432232314}", again, sizeof again));
-    CHECK(strcmp(signature, again) == 0);
+    CHECK_STR(again, signature);
     /* Any change to id, time or body changes it. */
     CHECK_INT(VSR_OK,
               webhook_sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
