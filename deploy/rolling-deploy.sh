@@ -10,14 +10,14 @@
 # release before it. Steps:
 #   1. the new binary must run (`vsr --version`); it is copied in and
 #      `current` is switched to it (atomically, by rename);
-#   2. each API unit is restarted in turn, and must answer /health/healthz
-#      and /health/readyz within VSR_HEALTH_TIMEOUT seconds before the next
-#      one goes (the load balancer sends nothing to an API that does not
-#      answer its health check);
-#   3. each worker unit is restarted in turn: systemd's stop sends SIGTERM
+#   2. each worker unit is restarted in turn: systemd's stop sends SIGTERM
 #      and waits, the worker claims nothing more and finishes its job within
 #      its --drain-seconds (or gives it back to the queue for another
 #      worker), then the new one starts and must stay up VSR_WORKER_SETTLE s;
+#   3. each API unit is restarted in turn, and must answer /health/healthz
+#      and /health/readyz within VSR_HEALTH_TIMEOUT seconds before the next
+#      one goes (the load balancer sends nothing to an API that does not
+#      answer its health check);
 #   4. if any step fails, `current` goes back to the previous release and
 #      every unit is restarted on it; the script then exits 1.
 #
@@ -68,7 +68,7 @@ wait_healthy() {
   local deadline=$(($(date +%s) + health_timeout))
   until healthy "$1" 2>/dev/null; do
     [ "$(date +%s)" -lt $deadline ] || return 1
-    sleep 1
+    sleep 0.5
   done
 }
 
@@ -76,19 +76,19 @@ wait_healthy() {
 # first unit that does not come back.
 roll() {
   local i unit
-  for i in "${!api_units[@]}"; do
-    unit="${api_units[$i]}"
-    say "restarting $unit"
-    $systemctl restart "$unit" || { say "$unit did not restart"; return 1; }
-    wait_healthy "${api_urls[$i]}" || { say "$unit is not healthy at ${api_urls[$i]}"; return 1; }
-    say "$unit is healthy"
-  done
   for unit in "${worker_units[@]}"; do
     say "draining and restarting $unit"
     $systemctl restart "$unit" || { say "$unit did not restart"; return 1; }
     sleep "$settle"
     $systemctl is-active --quiet "$unit" || { say "$unit did not stay up"; return 1; }
     say "$unit is running"
+  done
+  for i in "${!api_units[@]}"; do
+    unit="${api_units[$i]}"
+    say "restarting $unit"
+    $systemctl restart "$unit" || { say "$unit did not restart"; return 1; }
+    wait_healthy "${api_urls[$i]}" || { say "$unit is not healthy at ${api_urls[$i]}"; return 1; }
+    say "$unit is healthy"
   done
 }
 
