@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh: what the operations tests share: a scratch folder removed at exit,
 # the CLI under test, and a `vsr serve` or `vsr worker` on SQLite in the
 # background whose port is read from its first log line.

@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # test_alerts.sh: the alert rules pass promtool's check and unit tests, and
 # every metric they name (and the Grafana dashboard's) is one that a live
 # `vsr serve` exposes on /metrics, with the label values they match.

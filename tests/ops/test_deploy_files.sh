@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # test_deploy_files.sh: deploy/'s systemd units pass `systemd-analyze
 # verify` with nothing to say, the workers' stop timeout covers their drain
 # time, and the Dockerfile and compose file pass their linters

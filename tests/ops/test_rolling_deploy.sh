@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # test_rolling_deploy.sh: deploy/rolling-deploy.sh against local processes
 # (the units of deploy/systemd run by tests/ops/systemctl-local.sh: one API,
 # two workers, on SQLite): a deploy while jobs run drains each worker in the

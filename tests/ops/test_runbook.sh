@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # test_runbook.sh: runs every command block of docs/RUNBOOK.md, in order and
 # as written, against real vsr processes: the units of deploy/systemd run by
 # tests/ops/systemctl-local.sh (systemctl on PATH), vsr on PATH, SQLite, in
