@@ -39,7 +39,7 @@ settle="${VSR_WORKER_SETTLE:-5}"
 systemctl="${SYSTEMCTL:-systemctl}"
 
 say() { echo "rolling-deploy: $*" >&2; }
-usage() { sed -n '4,5p' "$0" | sed 's/^# *//' >&2; exit 2; }
+usage() { sed -n '5,6p' "$0" | sed 's/^# *//' >&2; exit 2; }
 
 [ $# = 1 ] || usage
 [ ${#api_units[@]} = ${#api_urls[@]} ] || { say "VSR_API_UNITS and VSR_API_URLS differ in length"; exit 2; }
