@@ -46,7 +46,8 @@ DEPFLAGS := -MMD -MP
 rel_obj  = $(patsubst %.c,build/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,build/asan/%.o,$(1))
 
-.PHONY: all check check-quick check-scaleout clean format lint bench bench-scaleout bench-captions fuzz
+.PHONY: all check check-quick check-ops check-scaleout clean format lint bench bench-scaleout \
+        bench-captions fuzz
 all: build/vsr
 
 build/rel/%.o: %.c
@@ -88,8 +89,10 @@ build/asan/vsr-tests: $(call asan_obj,$(TEST_SRC)) build/asan/libvsr.a
 TEST_ENV := VSR_BIN=$(CURDIR)/build/asan/vsr ASAN_OPTIONS=detect_leaks=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-# Every test on SQLite + a folder, then the service tests again on
-# PostgreSQL + S3 (scripts/check-scaleout.sh starts and stops the servers).
+# Every test on SQLite + a folder, then the operations tests (tests/ops/:
+# alert rules, deployment files, rolling deploy, runbook; names ops_*), then
+# the service tests again on PostgreSQL + S3 (scripts/check-scaleout.sh
+# starts and stops the servers).
 # The second half runs on a full `make check`; with TESTS=... only when
 # VSR_SCALEOUT=1; VSR_SCALEOUT=0 skips it.
 # A failing test's output is shown; a crash's (an ASan report) is in the
@@ -99,12 +102,16 @@ RUN_TESTS = $(TEST_ENV) build/asan/vsr-tests $(TESTS) || { \
 
 check: build/asan/vsr-tests build/asan/vsr
 	$(RUN_TESTS)
+	$(TEST_ENV) tests/ops/run.sh $(TESTS)
 	@if [ "$(VSR_SCALEOUT)" = 1 ] || { [ -z "$(TESTS)" ] && [ "$(VSR_SCALEOUT)" != 0 ]; }; then \
 	  $(TEST_ENV) scripts/check-scaleout.sh build/asan/vsr-tests $(TESTS); fi
 
 # The unit and small integration tests: those marked SLOW_TEST() are skipped.
 check-quick: build/asan/vsr-tests build/asan/vsr
 	VSR_QUICK=1 $(RUN_TESTS)
+
+check-ops: build/asan/vsr
+	$(TEST_ENV) tests/ops/run.sh $(TESTS)
 
 check-scaleout: build/asan/vsr-tests build/asan/vsr
 	$(TEST_ENV) scripts/check-scaleout.sh build/asan/vsr-tests $(TESTS)

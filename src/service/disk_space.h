@@ -13,6 +13,10 @@
  * holds PATH (statvfs's f_bavail); -1 when it cannot be told. */
 int64_t disk_free_bytes(const char *path);
 
+/* Size of the file system that holds PATH (f_blocks * f_frsize), so that
+ * /metrics can give "disk usage" as a fraction; -1 when it cannot be told. */
+int64_t disk_size_bytes(const char *path);
+
 /* 1 when MESSAGE (an error's text) says the disk or the quota is full
  * (strerror of ENOSPC or EDQUOT, as FFmpeg and libc print it). */
 int disk_error_is_full(const char *message);

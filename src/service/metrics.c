@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "service/disk_space.h"
 #include "util/ids.h"
 
 #define MAX_SERIES 256
@@ -198,7 +199,7 @@ static void render_histogram(struct text *t, const char *name, const char *help,
     render_histogram_series(t, name, "", h, bounds, n);
 }
 
-char *metrics_render_prometheus(struct metrics *m, struct store *store) {
+char *metrics_render_prometheus(struct metrics *m, struct store *store, const char *disk_path) {
     struct metrics copy;
     pthread_mutex_lock(&m->lock);
     memcpy(&copy, m, sizeof copy);
@@ -259,6 +260,15 @@ char *metrics_render_prometheus(struct metrics *m, struct store *store) {
             text_printf(&t, "vsr_queue_jobs{state=\"%s\"} %lld\n",
                         job_state_name((enum job_state)s), (long long)depth[s]);
     }
+    int64_t free_bytes = disk_path ? disk_free_bytes(disk_path) : -1;
+    int64_t size_bytes = disk_path ? disk_size_bytes(disk_path) : -1;
+    if (free_bytes >= 0 && size_bytes > 0)
+        text_printf(&t,
+                    "# HELP vsr_disk_free_bytes Bytes still writable where workers write.\n"
+                    "# TYPE vsr_disk_free_bytes gauge\nvsr_disk_free_bytes %lld\n"
+                    "# HELP vsr_disk_size_bytes Size of the file system workers write on.\n"
+                    "# TYPE vsr_disk_size_bytes gauge\nvsr_disk_size_bytes %lld\n",
+                    (long long)free_bytes, (long long)size_bytes);
     text_printf(&t,
                 "# HELP vsr_uptime_seconds Seconds since this process started.\n"
                 "# TYPE vsr_uptime_seconds gauge\nvsr_uptime_seconds %.3f\n",

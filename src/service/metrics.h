@@ -33,8 +33,12 @@ void metrics_record_webhook(struct metrics *metrics, int delivered, int given_up
 void metrics_set_workers(struct metrics *metrics, int total);
 void metrics_worker_busy(struct metrics *metrics, int delta);
 
-/* The Prometheus text; the caller frees it. STORE may be NULL. */
-char *metrics_render_prometheus(struct metrics *metrics, struct store *store);
+/* The Prometheus text; the caller frees it. STORE may be NULL. DISK_PATH
+ * (may be NULL) is the folder whose file system's free and total bytes are
+ * reported (vsr_disk_free_bytes, vsr_disk_size_bytes): the alert on disk
+ * usage reads them. */
+char *metrics_render_prometheus(struct metrics *metrics, struct store *store,
+                                const char *disk_path);
 
 /* The JSON summary for /metrics/json; the caller frees it. */
 char *metrics_render_json(struct metrics *metrics, struct store *store);
