@@ -66,6 +66,14 @@ struct vsr_remove_report {
     double share_spatial;     /* made up from the pixels around them (0..1) */
     int64_t detector_frames;  /* frames the text detector network ran on */
     double detector_seconds;  /* the time it took (on its own thread) */
+    /* What the input lost on the way, which the output cannot show: frames
+     * of a corrupt stretch that could not be decoded (the output has that
+     * many fewer), and frames of another size than the first (a stream that
+     * changes resolution midway), scaled to the first's size; the first such
+     * size is rescaled_from_width x rescaled_from_height. */
+    int64_t frames_dropped;
+    int64_t frames_rescaled;
+    int rescaled_from_width, rescaled_from_height;
 };
 
 struct vsr_remove_options {

@@ -316,6 +316,12 @@ static void fill_report(const struct pipeline *p) {
         r->share_temporal = 1.0 - r->share_spatial;
     }
     text_scan_stats(p->scan, &r->detector_frames, &r->detector_seconds);
+    struct media_reader_losses losses;
+    media_reader_losses(p->source, &losses); /* reader B gave the frames written */
+    r->frames_dropped = losses.frames_dropped;
+    r->frames_rescaled = losses.frames_rescaled;
+    r->rescaled_from_width = losses.other_width;
+    r->rescaled_from_height = losses.other_height;
 }
 
 static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
