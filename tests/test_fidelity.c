@@ -20,8 +20,8 @@ static json_t *remove_json(const char *in, const char *out, char *stderr_text, s
     static char text[65536];
     char cmd[4096], err_path[600];
     snprintf(err_path, sizeof err_path, "%s.stderr", out);
-    snprintf(cmd, sizeof cmd, "{ %s remove %s %s --json --preset ultrafast 2>%s; }",
-             test_vsr_bin(), in, out, err_path);
+    snprintf(cmd, sizeof cmd, "{ %s remove %s %s --json --preset ultrafast 2>%s; }", test_vsr_bin(),
+             in, out, err_path);
     int rc = test_run(cmd, text, sizeof text);
     if (stderr_text) {
         stderr_text[0] = '\0';
@@ -50,8 +50,7 @@ static long long json_int(const json_t *root, const char *key) {
 }
 
 /* The parameters of PATH's first stream of TYPE, copied into PAR; 0 or -1. */
-static int stream_of(const char *path, enum AVMediaType type, AVCodecParameters *par,
-                     int *count) {
+static int stream_of(const char *path, enum AVMediaType type, AVCodecParameters *par, int *count) {
     AVFormatContext *format = NULL;
     if (avformat_open_input(&format, path, NULL, NULL) < 0) return -1;
     int found = -1;
@@ -90,8 +89,7 @@ TEST(fidelity_odd_size_kept) {
     snprintf(in, sizeof in, "%s/odd.mkv", dir);
     snprintf(out, sizeof out, "%s/out.mkv", dir);
     snprintf(args, sizeof args,
-             "-f lavfi -i testsrc=size=641x361:rate=10 -t 1 -pix_fmt yuv420p -c:v ffv1 %s",
-             in);
+             "-f lavfi -i testsrc=size=641x361:rate=10 -t 1 -pix_fmt yuv420p -c:v ffv1 %s", in);
     CHECK_INT(0, media_test_ffmpeg(args));
     json_t *result = remove_json(in, out, NULL, 0);
     CHECK(result != NULL);

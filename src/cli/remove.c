@@ -116,8 +116,7 @@ static void print_result(const char *output, int status, const struct vsr_error 
                (long long)r->detector_frames, r->detector_seconds, (long long)r->frames_dropped,
                (long long)r->frames_rescaled);
         if (r->frames_rescaled > 0)
-            printf(",\"rescaled_from\":\"%dx%d\"", r->rescaled_from_width,
-                   r->rescaled_from_height);
+            printf(",\"rescaled_from\":\"%dx%d\"", r->rescaled_from_width, r->rescaled_from_height);
         printf("}\n");
     } else {
         printf("{\"event\":\"error\",\"status\":\"%s\",\"exit_code\":%d,\"message\":",

@@ -36,12 +36,12 @@ struct media_reader {
     struct SwsContext *scaler;
     AVPacket *packet;
     AVFrame *decoded;
-    AVFrame *first;       /* decoded by open, handed out by the first next() */
-    int flushing;         /* the decoder was sent its end-of-stream */
-    int ended;            /* next() returned 0 */
-    int64_t packets_read; /* of the video stream */
+    AVFrame *first;        /* decoded by open, handed out by the first next() */
+    int flushing;          /* the decoder was sent its end-of-stream */
+    int ended;             /* next() returned 0 */
+    int64_t packets_read;  /* of the video stream */
     int64_t packets_shown; /* of them, those whose frame is to be shown (not discarded) */
-    int64_t bad_packets;  /* the decoder refused them */
+    int64_t bad_packets;   /* the decoder refused them */
     int64_t frames_decoded;
     int64_t frames_rescaled; /* of another size than the first, scaled to it */
     int other_width, other_height;
