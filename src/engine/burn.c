@@ -86,7 +86,7 @@ static int check_common(const char *input, const char *subtitles, const char *ou
         return error_set(error, VSR_E_USAGE, "give an input, a subtitle file and an output");
     if (crf < 0 || crf > 51)
         return error_set(error, VSR_E_USAGE, "crf must be between 0 and 51, not %d", crf);
-    if (strcmp(input, output) == 0 || strcmp(subtitles, output) == 0)
+    if (media_same_file(input, output) || media_same_file(subtitles, output))
         return error_set(error, VSR_E_USAGE, "the output must be a new file, not an input");
     return 0;
 }

@@ -436,6 +436,13 @@ int vsr_remove(const char *input, const char *output, const struct vsr_remove_op
         return error_set(error, VSR_E_USAGE, "bad region list");
     if (options->mask_out && strcmp(options->mask_out, output) == 0)
         return error_set(error, VSR_E_USAGE, "the mask and the output must be different files");
+    /* The output would be renamed over the input, which is then lost. */
+    if (media_same_file(input, output) ||
+        (options->mask_out && media_same_file(input, options->mask_out)))
+        return error_set(error, VSR_E_USAGE,
+                         "'%s' is the input: give the output (and the mask) another name, the "
+                         "input is not overwritten",
+                         input);
 
     double started = now_seconds();
     int ret = MEDIA_E_UNCOUNTED;

@@ -155,6 +155,11 @@ int media_writer_write(struct media_writer *writer, const AVFrame *frame, struct
  * the temporary file to PATH. On failure the temporary file is removed. */
 int media_writer_finish(struct media_writer *writer, struct vsr_error *error);
 
+/* Whether A and B name the same file (the same string, or one existing
+ * file by two names: "x.mp4" and "./x.mp4", a link), so that writing B
+ * would replace the input A. */
+int media_same_file(const char *a, const char *b);
+
 /* Frees the writer; if it was not finished, removes the temporary file. */
 void media_writer_free(struct media_writer *writer);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
@@ -158,9 +159,9 @@ static int open_encoder(struct media_writer *writer, const struct media_writer_o
     if (is_x264 && odd && enc->pix_fmt == AV_PIX_FMT_YUV420P) {
         /* See the top of the file: 4:4:4 is the only way to keep the size. */
         enc->pix_fmt = AV_PIX_FMT_YUV444P;
-        writer->scaler = sws_getContext(like->width, like->height, AV_PIX_FMT_YUV420P,
-                                        like->width, like->height, AV_PIX_FMT_YUV444P,
-                                        SWS_BICUBIC, NULL, NULL, NULL);
+        writer->scaler =
+            sws_getContext(like->width, like->height, AV_PIX_FMT_YUV420P, like->width, like->height,
+                           AV_PIX_FMT_YUV444P, SWS_BICUBIC, NULL, NULL, NULL);
         writer->converted = av_frame_alloc();
         if (!writer->scaler || !writer->converted)
             return error_set(error, VSR_E_NOMEM, "out of memory");
@@ -184,9 +185,8 @@ static int open_encoder(struct media_writer *writer, const struct media_writer_o
         if (interlaced && like->height % 4 == 0) {
             enc->flags |= AV_CODEC_FLAG_INTERLACED_DCT | AV_CODEC_FLAG_INTERLACED_ME;
             enc->field_order = like->field_order;
-            writer->interlaced = like->field_order == AV_FIELD_BB || like->field_order == AV_FIELD_BT
-                                     ? 2
-                                     : 1;
+            writer->interlaced =
+                like->field_order == AV_FIELD_BB || like->field_order == AV_FIELD_BT ? 2 : 1;
         } else if (like->field_order != AV_FIELD_UNKNOWN) {
             enc->field_order = AV_FIELD_PROGRESSIVE;
         }
@@ -255,7 +255,8 @@ static int audio_known(const AVFormatContext *in) {
 static int copied_kind(const AVOutputFormat *format, enum AVMediaType type, enum AVCodecID codec) {
     if (type == AVMEDIA_TYPE_AUDIO) return 1;
     if (type == AVMEDIA_TYPE_SUBTITLE)
-        return codec != AV_CODEC_ID_NONE && avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL) == 1;
+        return codec != AV_CODEC_ID_NONE &&
+               avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL) == 1;
     /* Of the containers we write only Matroska has attachments; it does not
      * list their codecs for avformat_query_codec. */
     if (type == AVMEDIA_TYPE_ATTACHMENT) return strcmp(format->name, "matroska") == 0;
@@ -286,7 +287,8 @@ static int open_audio(struct media_writer *writer, const char *source, struct vs
             src->discard = AVDISCARD_ALL;
             continue;
         }
-        if (type == AVMEDIA_TYPE_AUDIO && avformat_query_codec(writer->format->oformat, src->codecpar->codec_id,
+        if (type == AVMEDIA_TYPE_AUDIO &&
+            avformat_query_codec(writer->format->oformat, src->codecpar->codec_id,
                                  FF_COMPLIANCE_NORMAL) == 0)
             return error_set(error, VSR_E_OUTPUT,
                              "the %s audio of '%s' cannot be copied into a %s file: use .mkv "
@@ -515,6 +517,13 @@ fail:
     unlink(writer->temp_path);
     writer->finished = 1; /* nothing more can be written; the file is gone */
     return ret;
+}
+
+int media_same_file(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return 1;
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
 }
 
 void media_writer_free(struct media_writer *writer) {
