@@ -26,6 +26,9 @@ static const char cleanup_usage[] =
     "temporary files of crashed processes (work/.job_*, storage *.part-*) that no live\n"
     "job owns, even with --retention-hours 0. Options as for `vsr serve`:\n";
 
+static const char *const cleanup_flags[] = {"data-dir",        "database", "storage",
+                                            "retention-hours", "timezone", NULL};
+
 /* Splits off the first argument that is not an option (or an option's
  * value); the others go to the service configuration. */
 static const char *take_positional(int argc, char **argv, char **rest, int *rest_count) {
@@ -55,7 +58,9 @@ int cli_backup(int argc, char **argv) {
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
-    if (service_configure(&config, rest_count, rest, backup_usage, &exit_code) != 0) goto done;
+    if (service_configure(&config, rest_count, rest, backup_usage, service_store_flags,
+                          &exit_code) != 0)
+        goto done;
     if (!out) {
         exit_code = cli_fail(VSR_E_USAGE, "backup needs the file to write, e.g. vsr backup"
                                           " vsr-backup.db; see --help");
@@ -78,7 +83,8 @@ done:
 int cli_cleanup(int argc, char **argv) {
     struct service_config config;
     int exit_code = 0;
-    if (service_configure(&config, argc, argv, cleanup_usage, &exit_code) != 0) return exit_code;
+    if (service_configure(&config, argc, argv, cleanup_usage, cleanup_flags, &exit_code) != 0)
+        return exit_code;
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
