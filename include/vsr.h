@@ -157,6 +157,11 @@ struct vsr_transcribe_options {
     const char *url, *path, *key, *model;
     int max_attempts;   /* openai: tries on 429, 5xx and network errors; default 5 */
     atomic_int *cancel; /* optional: set non-zero to stop; returns VSR_E_CANCELED */
+    /* Optional: called as recognition goes (pocketsphinx: after each stretch
+     * of speech; openai: before and after the request), frames_done and
+     * frames_total counting whole seconds of audio, fps its speed. */
+    vsr_progress_fn progress;
+    void *progress_opaque;
 };
 
 void vsr_transcribe_options_init(struct vsr_transcribe_options *options);
