@@ -86,6 +86,14 @@ struct vsr_remove_report {
     double share_spatial;     /* made up from the pixels around them (0..1) */
     int64_t detector_frames;  /* frames the text detector network ran on */
     double detector_seconds;  /* the time it took (on its own thread) */
+    /* What the input lost on the way, which the output cannot show: frames
+     * of a corrupt stretch that could not be decoded (the output has that
+     * many fewer), and frames of another size than the first (a stream that
+     * changes resolution midway), scaled to the first's size; the first such
+     * size is rescaled_from_width x rescaled_from_height. */
+    int64_t frames_dropped;
+    int64_t frames_rescaled;
+    int rescaled_from_width, rescaled_from_height;
 };
 
 struct vsr_remove_options {
@@ -169,6 +177,11 @@ struct vsr_transcribe_options {
     const char *url, *path, *key, *model;
     int max_attempts;   /* openai: tries on 429, 5xx and network errors; default 5 */
     atomic_int *cancel; /* optional: set non-zero to stop; returns VSR_E_CANCELED */
+    /* Optional: called as recognition goes (pocketsphinx: after each stretch
+     * of speech; openai: before and after the request), frames_done and
+     * frames_total counting whole seconds of audio, fps its speed. */
+    vsr_progress_fn progress;
+    void *progress_opaque;
 };
 
 void vsr_transcribe_options_init(struct vsr_transcribe_options *options);

@@ -44,11 +44,17 @@ static int reference_of(const char *id, char *out, size_t size) {
     return found;
 }
 
+/* Words, without the punctuation at their end: WER is scored on words
+ * alone (case is ignored by the comparison). */
 static int split_words(char *text, char **words, int max) {
     int n = 0;
     for (char *save = NULL, *w = strtok_r(text, " \t\n", &save); w && n < max;
-         w = strtok_r(NULL, " \t\n", &save))
+         w = strtok_r(NULL, " \t\n", &save)) {
+        size_t len = strlen(w);
+        while (len > 1 && strchr(".,;:?!", w[len - 1]))
+            w[--len] = '\0';
         words[n++] = w;
+    }
     return n;
 }
 

@@ -292,6 +292,8 @@ int transcribe_openai(const struct audio_pcm *pcm, const struct vsr_transcribe_o
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 900L);
     int attempts = o->max_attempts > 0 ? o->max_attempts : 5;
     long status = 0;
+    double started = speech_clock(), total = (double)pcm->count / pcm->rate;
+    speech_progress(o, 0, total, started); /* the server says nothing until it is done */
     for (int attempt = 1;; attempt++) {
         free(a.data);
         a = (struct answer){.retry_after = -1};
@@ -329,6 +331,7 @@ int transcribe_openai(const struct audio_pcm *pcm, const struct vsr_transcribe_o
     snprintf(t->engine, sizeof t->engine, "openai");
     snprintf(t->language, sizeof t->language, "%s", o->language ? o->language : "en");
     ret = transcript_from_openai_json(a.data ? a.data : "", a.size, t, error);
+    if (ret == 0) speech_progress(o, total, total, started);
 done:
     free(a.data);
     curl_slist_free_all(headers);

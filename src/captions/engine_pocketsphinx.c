@@ -79,7 +79,10 @@ int transcribe_pocketsphinx(const struct audio_pcm *pcm, const struct vsr_transc
         ret = error_set(error, VSR_E_NOMEM, "out of memory");
         goto done;
     }
+    double started = speech_clock(), total = (double)pcm->count / pcm->rate;
+    speech_progress(o, 0, total, started);
     for (size_t i = 0; i < count && ret == 0; i++) {
+        if (i > 0) speech_progress(o, (double)spans[i - 1].end / pcm->rate, total, started);
         if (o->cancel && atomic_load(o->cancel)) {
             ret = error_set(error, VSR_E_CANCELED, "canceled");
             break;
@@ -90,6 +93,7 @@ int transcribe_pocketsphinx(const struct audio_pcm *pcm, const struct vsr_transc
                             "pocketsphinx failed on the speech at %.1f s",
                             (double)spans[i].start / pcm->rate);
     }
+    if (ret == 0) speech_progress(o, total, total, started);
 done:
     free(spans);
     if (ps) ps_free(ps);

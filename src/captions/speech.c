@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "captions/transcript.h"
 
@@ -120,4 +121,25 @@ done:
         *count = 0;
     }
     return ret;
+}
+
+double speech_clock(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+void speech_progress(const struct vsr_transcribe_options *o, double done, double total,
+                     double started) {
+    if (!o->progress) return;
+    if (done > total) done = total;
+    double elapsed = speech_clock() - started;
+    struct vsr_progress p = {.frames_done = (int64_t)done,
+                             .frames_total = (int64_t)(total + 0.5),
+                             .percent = total > 0 ? 100.0 * done / total : -1,
+                             .fps = elapsed > 0 ? done / elapsed : 0,
+                             .eta_seconds = -1};
+    /* The rest of the audio at the speed so far; none before any is done. */
+    if (done > 0 && elapsed > 0) p.eta_seconds = (total - done) * elapsed / done;
+    o->progress(o->progress_opaque, &p);
 }

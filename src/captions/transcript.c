@@ -43,6 +43,31 @@ void transcript_free(struct transcript *t) {
     t->count = t->capacity = 0;
 }
 
+/* Whether T's text is raw: no capital and no sentence punctuation. */
+static int raw_text(const struct transcript *t) {
+    for (size_t i = 0; i < t->count; i++)
+        for (const char *c = t->words[i].text; *c; c++)
+            if ((*c >= 'A' && *c <= 'Z') || strchr(".?!", *c)) return 0;
+    return 1;
+}
+
+void transcript_sentence_case(struct transcript *t, double pause) {
+    if (!raw_text(t)) return;
+    int starts = 1; /* the next word starts a sentence */
+    for (size_t i = 0; i < t->count; i++) {
+        char *w = t->words[i].text;
+        /* "i" and its contractions are always capitalised. */
+        if (w[0] == 'i' && (w[1] == '\0' || w[1] == '\'')) w[0] = 'I';
+        if (starts && w[0] >= 'a' && w[0] <= 'z') w[0] = (char)(w[0] - 'a' + 'A');
+        starts = i + 1 == t->count || t->words[i + 1].start - t->words[i].end >= pause;
+        size_t n = strlen(w);
+        if (starts && n > 0 && n + 1 < sizeof t->words[i].text) {
+            w[n] = '.';
+            w[n + 1] = '\0';
+        }
+    }
+}
+
 void caption_rules_default(struct caption_rules *r) {
     *r = (struct caption_rules){.max_chars = 42,
                                 .max_lines = 2,

@@ -29,6 +29,14 @@ struct transcript {
 int transcript_add(struct transcript *t, const char *text, size_t length, double start, double end);
 void transcript_free(struct transcript *t);
 
+/* A transcript in lower case without punctuation (pocketsphinx's) gets
+ * sentence case: a sentence ends where the speaker pauses for PAUSE seconds
+ * or more, and at the end, with a full stop; its first word, and "I"
+ * ("I'm", "I'll", ...), are capitalised. One with any capital or sentence
+ * punctuation is left as the engine wrote it. */
+void transcript_sentence_case(struct transcript *t, double pause);
+#define SENTENCE_PAUSE_SECONDS 0.5
+
 /* Caption layout, after common subtitle guidelines (e.g. the BBC's): at most
  * MAX_LINES lines of MAX_CHARS characters, shown for MIN..MAX seconds, a new
  * caption after a pause or at the end of a sentence. */
@@ -76,6 +84,12 @@ struct speech_span {
     size_t start, end; /* samples */
 };
 int speech_spans(const struct audio_pcm *pcm, struct speech_span **out, size_t *count);
+
+/* Calls O's progress function (when set) with DONE of TOTAL seconds of
+ * audio recognised, STARTED being when recognition began (speech_clock). */
+void speech_progress(const struct vsr_transcribe_options *o, double done, double total,
+                     double started);
+double speech_clock(void); /* monotonic seconds */
 
 /* CMU pocketsphinx with the en-us model of pocketsphinx-en-us. */
 int transcribe_pocketsphinx(const struct audio_pcm *pcm, const struct vsr_transcribe_options *o,

@@ -73,6 +73,39 @@ int caption_cli_style_option(int argc, char **argv, int *i, struct vsr_caption_s
     return 1;
 }
 
+/* SECONDS as m:ss or h:mm:ss; "--:--" when unknown (negative). */
+static void format_time(double seconds, char *out, size_t size) {
+    if (seconds < 0) {
+        snprintf(out, size, "--:--");
+        return;
+    }
+    long s = (long)(seconds + 0.5);
+    if (s >= 3600)
+        snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+void caption_cli_speech_progress(void *opaque, const struct vsr_progress *p) {
+    struct caption_cli_view *view = opaque;
+    if (view->json) {
+        printf("{\"event\":\"progress\",\"stage\":\"transcribe\",\"seconds_done\":%lld,"
+               "\"seconds_total\":%lld,\"percent\":%.1f,\"speed\":%.2f,\"eta_seconds\":%.1f}\n",
+               (long long)p->frames_done, (long long)p->frames_total, p->percent, p->fps,
+               p->eta_seconds);
+        fflush(stdout);
+    }
+    if (view->tty) {
+        char done[32], total[32], eta[32];
+        format_time((double)p->frames_done, done, sizeof done);
+        format_time((double)p->frames_total, total, sizeof total);
+        format_time(p->eta_seconds, eta, sizeof eta);
+        fprintf(stderr, "\rtranscribe %5.1f%%  %s of %s audio  %.1fx  ETA %s   ",
+                p->percent > 0 ? p->percent : 0, done, total, p->fps, eta);
+        view->line_shown = 1;
+    }
+}
+
 void caption_cli_progress(void *opaque, const struct vsr_progress *p) {
     struct caption_cli_view *view = opaque;
     view->frames = p->frames_done;
@@ -84,10 +117,12 @@ void caption_cli_progress(void *opaque, const struct vsr_progress *p) {
         fflush(stdout);
     }
     if (view->tty) {
+        char eta[32];
+        format_time(p->eta_seconds, eta, sizeof eta);
         if (p->percent >= 0)
-            fprintf(stderr, "\r%s %5.1f%%  frame %lld/%lld  %.1f fps   ",
+            fprintf(stderr, "\r%s %5.1f%%  frame %lld/%lld  %.1f fps  ETA %s   ",
                     view->stage ? view->stage : "", p->percent, (long long)p->frames_done,
-                    (long long)p->frames_total, p->fps);
+                    (long long)p->frames_total, p->fps, eta);
         else
             fprintf(stderr, "\r%s frame %lld  %.1f fps   ", view->stage ? view->stage : "",
                     (long long)p->frames_done, p->fps);

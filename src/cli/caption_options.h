@@ -32,6 +32,8 @@ int caption_cli_style_option(int argc, char **argv, int *i, struct vsr_caption_s
 
 void caption_cli_view_init(struct caption_cli_view *view, int json);
 void caption_cli_progress(void *opaque, const struct vsr_progress *progress);
+/* Progress of speech recognition (seconds of audio, speed, ETA). */
+void caption_cli_speech_progress(void *opaque, const struct vsr_progress *progress);
 
 /* Ends the progress line, prints the JSON result when asked, and returns the
  * exit code (printing "vsr: MESSAGE" on failure). */

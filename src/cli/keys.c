@@ -14,7 +14,14 @@ static const char usage[] =
     "                       [--rate R/s] [--admin] [options]\n"
     "       vsr keys list [options]\n"
     "       vsr keys revoke ID|NAME [options]\n"
-    "Options name the database as for `vsr serve` (--data-dir, --database):\n";
+    "create prints a new key's token (shown once); revoke takes a key's id, or a name\n"
+    "that only one active key has.\n"
+    "  --name NAME              the key's name (create); required\n"
+    "  --jobs-per-day N         jobs a day (create); default 0 (unlimited)\n"
+    "  --minutes-per-month N    minutes of video a month (create); default 0 (unlimited)\n"
+    "  --rate R/s               requests a second, or R/m, R/h (create); default 0 (unlimited)\n"
+    "  --admin                  may see every key's jobs and the metrics (create); default off\n"
+    "Options that name the database, as for `vsr serve`:\n";
 
 /* "5", "5/s" or "300/m" as requests per second. */
 static int parse_rate(const char *text, double *rate) {
@@ -83,19 +90,50 @@ static int keys_list(struct store *store) {
     return 0;
 }
 
+/* Revokes the key with id WHICH, or the one active key named WHICH: a name
+ * that several active keys share is refused, with their ids, rather than
+ * revoking them all. */
 static int keys_revoke(struct store *store, const char *which) {
     struct vsr_error error = {0};
     if (!which) return cli_fail(VSR_E_USAGE, "keys revoke needs a key id or name");
-    int rc = store_key_revoke(store, which, &error);
+    struct api_key *keys = NULL;
+    int count = 0;
+    int rc = store_key_list(store, &keys, &count, &error);
+    if (rc != VSR_OK) return cli_fail(rc, "%s", error.message);
+    int by_id = 0, named = 0;
+    char ids[1024] = "";
+    for (int i = 0; i < count; i++) {
+        if (keys[i].revoked_at) continue;
+        if (strcmp(keys[i].id, which) == 0) by_id = 1;
+        if (strcmp(keys[i].name, which) == 0) {
+            size_t used = strlen(ids);
+            snprintf(ids + used, sizeof ids - used, "%s%s", named ? ", " : "", keys[i].id);
+            named++;
+        }
+    }
+    free(keys);
+    if (!by_id && named > 1)
+        return cli_fail(VSR_E_USAGE,
+                        "%d active keys are named '%s' (%s): revoke one by its id (see vsr keys "
+                        "list)",
+                        named, which, ids);
+    const char *target = !by_id && named == 1 ? ids : which;
+    rc = store_key_revoke(store, target, &error);
     if (rc < 0) return cli_fail(rc, "%s", error.message);
     if (rc == 0) return cli_fail(VSR_E_USAGE, "no active key with id or name '%s'", which);
-    printf("revoked %s\n", which);
+    printf("revoked %s\n", target);
     return 0;
 }
 
 int cli_keys(int argc, char **argv) {
     if (argc < 1) return cli_fail(VSR_E_USAGE, "keys needs create, list or revoke; see --help");
     const char *action = argv[0];
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            config_print_help(stdout, service_store_flags);
+            return 0;
+        }
     struct api_key key = {0};
     const char *target = NULL;
     /* Key flags are taken here; everything else is service configuration. */
@@ -133,7 +171,8 @@ int cli_keys(int argc, char **argv) {
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};
-    if (service_configure(&config, rest_count, rest, usage, &exit_code) != 0) goto done;
+    if (service_configure(&config, rest_count, rest, usage, service_store_flags, &exit_code) != 0)
+        goto done;
     int rc = service_open(&config, &store, &blob, &error);
     if (rc != VSR_OK) {
         exit_code = cli_fail(rc, "%s", error.message);

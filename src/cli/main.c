@@ -18,7 +18,7 @@ static const char usage_text[] =
     "\n"
     "Removes burned-in subtitles from videos, and draws new captions.\n"
     "\n"
-    "commands:\n"
+    "commands (each one's --help lists its own options and their defaults):\n"
     "  remove INPUT OUTPUT [options]  write OUTPUT: INPUT without its subtitles\n"
     "      --region X,Y,W,H   look for subtitles only in this rectangle (pixels of the\n"
     "                         decoded frame); repeat for several; default: everywhere\n"
@@ -67,6 +67,68 @@ static const char usage_text[] =
     "  9  internal error: a bug, please report it\n"
     "\n"
     "Set VSR_FFMPEG_LOG=1 to see FFmpeg's own messages.\n";
+
+/* `vsr COMMAND --help` for the media commands: each lists its own options
+ * and their defaults (the service commands print theirs, from the
+ * configuration table). */
+#define STYLE_HELP                                                                                 \
+    "  --style NAME        classic, yellow, boxed, social, karaoke; default classic (an ASS\n"     \
+    "                      file keeps its own styles unless one is named)\n"                       \
+    "  --style-file FILE   Key=Value lines of ASS style fields (FontSize=24, ...); default none\n" \
+    "  --font NAME         font family (fc-list); default the style's\n"                           \
+    "  --size N            font size in pixels of the video; default the style's\n"                \
+    "  --position P        bottom, middle or top; default the style's (bottom)\n"                  \
+    "  --margin N          pixels from that edge; default the style's\n"
+#define ENCODE_HELP                                                                                \
+    "  --crf N             x264 quality, 1 (best) .. 51; default 18\n"                             \
+    "  --preset NAME       x264 preset, ultrafast .. veryslow; default veryfast\n"
+#define THREADS_HELP "  --threads N         decoder and encoder threads; default 0 (automatic)\n"
+#define JSON_HELP                                                                                  \
+    "  --json              progress and the result as JSON lines on stdout; default off\n"
+#define ENGINE_HELP                                                                                \
+    "  --engine NAME       pocketsphinx (offline, English) or openai (VSR_TRANSCRIBE_URL,\n"       \
+    "                      _PATH, _KEY, _MODEL); default pocketsphinx\n"                           \
+    "  --language CODE     ISO 639-1 language of the speech; default en\n"
+
+static const struct command_help {
+    const char *name, *text;
+} command_helps[] = {
+    {"remove", "usage: vsr remove INPUT OUTPUT [options]\n"
+               "Writes OUTPUT: INPUT without its burned-in subtitles (container from OUTPUT's\n"
+               "extension, H.264, audio copied). OUTPUT must not be INPUT.\n"
+               "  --region X,Y,W,H    look only in this rectangle; repeat for several; default\n"
+               "                      the whole frame\n"
+               "  --mask-out FILE     also write the removed pixels (PNG gray, .mkv); default "
+               "none\n" ENCODE_HELP THREADS_HELP JSON_HELP},
+    {"burn",
+     "usage: vsr burn INPUT SUBS OUTPUT [options]\n"
+     "Draws the captions of SUBS (SRT, WebVTT or ASS) onto INPUT and writes OUTPUT.\n" STYLE_HELP
+         ENCODE_HELP THREADS_HELP JSON_HELP},
+    {"replace",
+     "usage: vsr replace INPUT SUBS OUTPUT [options]\n"
+     "Removes INPUT's burned-in subtitles and draws SUBS in their place, in one pass.\n"
+     "  --region X,Y,W,H    look only in this rectangle; repeat for several; default\n"
+     "                      the whole frame\n" STYLE_HELP ENCODE_HELP THREADS_HELP JSON_HELP},
+    {"transcribe",
+     "usage: vsr transcribe INPUT [options]\n"
+     "Writes the speech of INPUT as captions (SRT, WebVTT) or timed words (JSON).\n"
+     "  -o, --output FILE   .srt, .vtt or .json; default INPUT's name with .srt\n" ENGINE_HELP
+         JSON_HELP},
+    {"caption",
+     "usage: vsr caption INPUT OUTPUT [options]\n"
+     "Transcribes the speech of INPUT and draws it as captions into OUTPUT.\n" ENGINE_HELP
+         STYLE_HELP ENCODE_HELP JSON_HELP},
+    {"probe", "usage: vsr probe INPUT [options]\n"
+              "Prints what INPUT holds: size, frame rate, frames, audio streams, rotation.\n"
+              "  --json              print it as one JSON object; default off\n"},
+};
+
+/* Whether ARGV asks for help ("--help" or "-h" anywhere). */
+static int wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+    return 0;
+}
 
 int cli_exit_code(int status) {
     return status == VSR_OK ? 0 : 1 - status;
@@ -120,6 +182,11 @@ int main(int argc, char **argv) {
         return cli_exit_code(VSR_E_USAGE);
     }
     const char *command = argv[1];
+    for (size_t i = 0; i < sizeof command_helps / sizeof command_helps[0]; i++)
+        if (strcmp(command, command_helps[i].name) == 0 && wants_help(argc - 2, argv + 2)) {
+            fputs(command_helps[i].text, stdout);
+            return 0;
+        }
     if (strcmp(command, "remove") == 0) return cli_remove(argc - 2, argv + 2);
     if (strcmp(command, "burn") == 0) return cli_burn(argc - 2, argv + 2);
     if (strcmp(command, "replace") == 0) return cli_replace(argc - 2, argv + 2);

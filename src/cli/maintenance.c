@@ -77,6 +77,9 @@ static int take_flags(int argc, char **argv, const char *const *names, int count
     return left;
 }
 
+static const char *const cleanup_flags[] = {"data-dir",        "database", "storage",
+                                            "retention-hours", "timezone", NULL};
+
 /* Splits off the first argument that is not an option (or an option's
  * value); the others go to the service configuration. */
 static const char *take_positional(int argc, char **argv, char **rest, int *rest_count) {
@@ -116,7 +119,9 @@ int cli_backup(int argc, char **argv) {
     struct blob *blob = NULL;
     struct vsr_error error = {0};
     struct backup_summary summary;
-    if (service_configure(&config, rest_count, rest, backup_usage, &exit_code) != 0) goto done;
+    if (service_configure(&config, rest_count, rest, backup_usage, service_store_flags,
+                          &exit_code) != 0)
+        goto done;
     if (!out) {
         exit_code = cli_fail(VSR_E_USAGE, "backup needs the folder to write, e.g. vsr backup"
                                           " /backups/vsr-2026-12-07; see --help");
@@ -155,7 +160,9 @@ int cli_restore(int argc, char **argv) {
     struct blob *blob = NULL;
     struct vsr_error error = {0};
     struct backup_summary summary;
-    if (service_configure(&config, rest_count, rest, restore_usage, &exit_code) != 0) goto done;
+    if (service_configure(&config, rest_count, rest, restore_usage, service_store_flags,
+                          &exit_code) != 0)
+        goto done;
     if (!dir) {
         exit_code = cli_fail(VSR_E_USAGE, "restore needs the backup's folder; see --help");
         goto done;
@@ -186,7 +193,8 @@ int cli_cleanup(int argc, char **argv) {
     argc = take_flags(argc, argv, names, 3, found);
     struct service_config config;
     int exit_code = 0;
-    if (service_configure(&config, argc, argv, cleanup_usage, &exit_code) != 0) return exit_code;
+    if (service_configure(&config, argc, argv, cleanup_usage, cleanup_flags, &exit_code) != 0)
+        return exit_code;
     if (found[0] && found[1])
         return cli_fail(VSR_E_USAGE, "cleanup takes --dry-run or --execute, not both");
     char *end = NULL;
@@ -235,7 +243,7 @@ int cli_cron(int argc, char **argv) {
     }
     struct service_config config;
     int exit_code = 0;
-    if (service_configure(&config, argc - 1, argv + 1, cron_usage, &exit_code) != 0)
+    if (service_configure(&config, argc - 1, argv + 1, cron_usage, cleanup_flags, &exit_code) != 0)
         return exit_code;
     struct store *store = NULL;
     struct blob *blob = NULL;

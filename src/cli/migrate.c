@@ -15,7 +15,8 @@ static const char usage[] = "usage: vsr migrate [options]\n"
 int cli_migrate(int argc, char **argv) {
     struct service_config config;
     int exit_code = 0;
-    if (service_configure(&config, argc, argv, usage, &exit_code) != 0) return exit_code;
+    if (service_configure(&config, argc, argv, usage, service_store_flags, &exit_code) != 0)
+        return exit_code;
     struct store *store = NULL;
     struct blob *blob = NULL;
     struct vsr_error error = {0};

@@ -109,10 +109,15 @@ static void print_result(const char *output, int status, const struct vsr_error 
         cli_json_string(stdout, output);
         printf(",\"frames\":%lld,\"seconds\":%.2f,\"frames_with_text\":%lld,"
                "\"pixels_filled\":%lld,\"share_temporal\":%.4f,\"share_spatial\":%.4f,"
-               "\"detector_frames\":%lld,\"detector_seconds\":%.2f}\n",
+               "\"detector_frames\":%lld,\"detector_seconds\":%.2f,\"frames_dropped\":%lld,"
+               "\"frames_rescaled\":%lld",
                (long long)r->frames, seconds, (long long)r->frames_with_text,
                (long long)r->pixels_filled, r->share_temporal, r->share_spatial,
-               (long long)r->detector_frames, r->detector_seconds);
+               (long long)r->detector_frames, r->detector_seconds, (long long)r->frames_dropped,
+               (long long)r->frames_rescaled);
+        if (r->frames_rescaled > 0)
+            printf(",\"rescaled_from\":\"%dx%d\"", r->rescaled_from_width, r->rescaled_from_height);
+        printf("}\n");
     } else {
         printf("{\"event\":\"error\",\"status\":\"%s\",\"exit_code\":%d,\"message\":",
                vsr_status_name(status), cli_exit_code(status));
@@ -189,5 +194,17 @@ int cli_remove(int argc, char **argv) {
                 "%.1f%% filled from around them\n",
                 (long long)report.frames_with_text, (long long)report.frames,
                 100 * report.share_temporal, 100 * report.share_spatial);
+    /* On stderr even with --json: a user must not miss that frames are gone. */
+    if (report.frames_dropped > 0)
+        fprintf(stderr,
+                "vsr: warning: %lld frames of '%s' could not be decoded (a corrupt stretch); "
+                "'%s' has %lld frames without them\n",
+                (long long)report.frames_dropped, paths[0], paths[1], (long long)report.frames);
+    if (report.frames_rescaled > 0)
+        fprintf(stderr,
+                "vsr: warning: the video changes size midway: %lld frames of %dx%d were scaled "
+                "to the first frame's size\n",
+                (long long)report.frames_rescaled, report.rescaled_from_width,
+                report.rescaled_from_height);
     return 0;
 }

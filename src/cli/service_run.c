@@ -13,13 +13,15 @@
 
 extern char **environ;
 
+const char *const service_store_flags[] = {"data-dir", "database", "storage", NULL};
+
 int service_configure(struct service_config *config, int argc, char **argv, const char *usage,
-                      int *exit_code) {
+                      const char *const *help_flags, int *exit_code) {
     struct vsr_error error = {0};
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
-            config_print_help(stdout);
+            config_print_help(stdout, help_flags);
             *exit_code = 0;
             return -1;
         }

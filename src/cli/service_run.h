@@ -10,9 +10,14 @@
 
 /* Fills CONFIG from defaults, environment and ARGV, and sets the process's
  * time zone (VSR_TIMEZONE; before any thread starts). Returns 0, or -1 after
- * printing --help (*exit_code 0) or an error (*exit_code set). */
+ * printing --help (USAGE, then the options named in HELP_FLAGS, NULL for
+ * all; *exit_code 0) or an error (*exit_code set). */
 int service_configure(struct service_config *config, int argc, char **argv, const char *usage,
-                      int *exit_code);
+                      const char *const *help_flags, int *exit_code);
+
+/* The options of the commands that only open the database and files (keys,
+ * migrate, backup), for their --help. */
+extern const char *const service_store_flags[];
 
 /* Opens the store and the file store named by CONFIG (creating data_dir). */
 int service_open(const struct service_config *config, struct store **store, struct blob **blob,

@@ -82,6 +82,8 @@ int cli_transcribe(int argc, char **argv) {
     struct caption_cli_view view;
     caption_cli_view_init(&view, json);
     options.cancel = caption_cli_cancel_flag();
+    options.progress = caption_cli_speech_progress;
+    options.progress_opaque = &view;
     struct vsr_error error = {0};
     int status = vsr_transcribe(input, output, &options, &error);
     return caption_cli_finish(&view, output, status, &error);
@@ -123,6 +125,9 @@ int cli_caption(int argc, char **argv) {
     transcribe.cancel = burn.cancel = caption_cli_cancel_flag();
     burn.progress = caption_cli_progress;
     burn.progress_opaque = &view;
+    view.stage = "video";
+    transcribe.progress = caption_cli_speech_progress;
+    transcribe.progress_opaque = &view;
     struct vsr_error error = {0};
     int status = vsr_caption(paths[0], paths[1], &transcribe, &burn, &error);
     return caption_cli_finish(&view, paths[1], status, &error);

@@ -19,10 +19,40 @@ static const char usage[] = "usage: vsr worker [options]\n"
                             "Runs jobs from the queue shared with `vsr serve`. Every option can"
                             " also be set by the environment variable beside it.\n";
 
+/* serve's options less those of the HTTP API. */
+static const char *const worker_flags[] = {"data-dir",
+                                           "database",
+                                           "storage",
+                                           "workers",
+                                           "threads-per-job",
+                                           "max-duration",
+                                           "max-width",
+                                           "max-height",
+                                           "lease-seconds",
+                                           "max-attempts",
+                                           "backoff-seconds",
+                                           "min-free-mb",
+                                           "drain-seconds",
+                                           "upload-expiry",
+                                           "poll-ms",
+                                           "db-pool",
+                                           "webhook-allow-private",
+                                           "webhook-timeout",
+                                           "webhook-max-attempts",
+                                           "webhook-backoff-ms",
+                                           "webhook-backoff-max",
+                                           "business-hours-only",
+                                           "business-hours",
+                                           "timezone",
+                                           "retention-hours",
+                                           "cleanup-interval",
+                                           NULL};
+
 int cli_worker(int argc, char **argv) {
     struct service_config config;
     int exit_code = 0;
-    if (service_configure(&config, argc, argv, usage, &exit_code) != 0) return exit_code;
+    if (service_configure(&config, argc, argv, usage, worker_flags, &exit_code) != 0)
+        return exit_code;
     if (config.workers < 1) return cli_fail(VSR_E_USAGE, "vsr worker needs --workers 1 or more");
     service_block_signals();
     struct vsr_error error = {0};

@@ -85,7 +85,7 @@ static int check_common(const char *input, const char *subtitles, const char *ou
     if (!input || !subtitles || !output || !*input || !*subtitles || !*output)
         return error_set(error, VSR_E_USAGE, "give an input, a subtitle file and an output");
     if (vsr_check_crf(crf, error) != VSR_OK) return VSR_E_USAGE;
-    if (strcmp(input, output) == 0 || strcmp(subtitles, output) == 0)
+    if (media_same_file(input, output) || media_same_file(subtitles, output))
         return error_set(error, VSR_E_USAGE, "the output must be a new file, not an input");
     return 0;
 }

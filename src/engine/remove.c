@@ -313,6 +313,12 @@ static void fill_report(const struct pipeline *p) {
         r->share_temporal = 1.0 - r->share_spatial;
     }
     text_scan_stats(p->scan, &r->detector_frames, &r->detector_seconds);
+    struct media_reader_losses losses;
+    media_reader_losses(p->source, &losses); /* reader B gave the frames written */
+    r->frames_dropped = losses.frames_dropped;
+    r->frames_rescaled = losses.frames_rescaled;
+    r->rescaled_from_width = losses.other_width;
+    r->rescaled_from_height = losses.other_height;
 }
 
 static int run_pipeline(struct pipeline *p, struct vsr_error *error) {
@@ -426,6 +432,13 @@ int vsr_remove(const char *input, const char *output, const struct vsr_remove_op
         return error_set(error, VSR_E_USAGE, "bad region list");
     if (options->mask_out && strcmp(options->mask_out, output) == 0)
         return error_set(error, VSR_E_USAGE, "the mask and the output must be different files");
+    /* The output would be renamed over the input, which is then lost. */
+    if (media_same_file(input, output) ||
+        (options->mask_out && media_same_file(input, options->mask_out)))
+        return error_set(error, VSR_E_USAGE,
+                         "'%s' is the input: give the output (and the mask) another name, the "
+                         "input is not overwritten",
+                         input);
 
     double started = now_seconds();
     int ret = MEDIA_E_UNCOUNTED;

@@ -38,6 +38,8 @@ static int recognise(const char *input, const struct vsr_transcribe_options *o,
     ret =
         openai ? transcribe_openai(&pcm, o, t, error) : transcribe_pocketsphinx(&pcm, o, t, error);
     audio_pcm_free(&pcm);
+    /* Readable captions, and sentence ends for the layout to end them at. */
+    if (ret == 0) transcript_sentence_case(t, SENTENCE_PAUSE_SECONDS);
     return ret;
 }
 

@@ -186,21 +186,35 @@ int speech_job_check_input(const char *options_json, const struct vsr_media_info
                      " upload a file with sound");
 }
 
+static void transcribe_progress(void *opaque, const struct vsr_progress *progress) {
+    const struct job_run *run = opaque;
+    if (run->progress && progress->percent >= 0)
+        run->progress(run->progress_opaque, progress->percent);
+}
+
 int transcribe_job_run(const struct job_run *run, struct vsr_error *error) {
     struct caption_job job;
     char field[64];
     int rc = parse(run->options_json, KIND_TRANSCRIBE, &job, field, sizeof field, error);
     if (rc != VSR_OK) return rc;
     job.transcribe.cancel = run->cancel;
+    job.transcribe.progress = transcribe_progress;
+    job.transcribe.progress_opaque = (void *)run;
     if (run->progress) run->progress(run->progress_opaque, 0);
     rc = vsr_transcribe(run->input_path, run->output_path, &job.transcribe, error);
     if (rc == VSR_OK && run->progress) run->progress(run->progress_opaque, 100);
     return rc;
 }
 
+/* A caption job: recognition is the first half, the video the second. */
+static void recognition_progress(void *opaque, const struct vsr_progress *progress) {
+    const struct job_run *run = opaque;
+    if (run->progress && progress->percent >= 0)
+        run->progress(run->progress_opaque, progress->percent / 2);
+}
+
 static void burn_progress(void *opaque, const struct vsr_progress *progress) {
     const struct job_run *run = opaque;
-    /* Recognition comes first and reports nothing: video is the second half. */
     if (run->progress && progress->percent >= 0)
         run->progress(run->progress_opaque, 50 + progress->percent / 2);
 }
@@ -214,6 +228,8 @@ int caption_job_run(const struct job_run *run, struct vsr_error *error) {
     job.burn.threads = run->threads;
     job.burn.progress = burn_progress;
     job.burn.progress_opaque = (void *)run;
+    job.transcribe.progress = recognition_progress;
+    job.transcribe.progress_opaque = (void *)run;
     if (run->progress) run->progress(run->progress_opaque, 0);
     return vsr_caption(run->input_path, run->output_path, &job.transcribe, &job.burn, error);
 }

@@ -23,6 +23,11 @@ struct media_info {
     int rotation_degrees; /* from the display matrix, 0/90/180/270 */
     char video_codec[32];
     char container[64];
+    /* How the pixels are to be read, from the first frame, for the writer to
+     * tag (AVColorRange, AVColorSpace, ...; 0 = unspecified), and the field
+     * order (AVFieldOrder: 1 progressive, 2..5 interlaced; 0 unknown). */
+    int color_range, color_space, color_primaries, color_trc, chroma_location;
+    int field_order;
 };
 
 /* ---- reading ---------------------------------------------------------- */
@@ -60,6 +65,19 @@ int64_t media_reader_index(const struct media_reader *reader);
 /* After media_reader_next returned 0: how many frames the video holds from
  * the reader's first, skipped ones after the last returned included. */
 int64_t media_reader_frames_total(const struct media_reader *reader);
+
+/* What READER met that its frames do not show, for the caller to report:
+ * frames the decoder could not give (undecodable packets of a corrupt
+ * stretch: the video has that many fewer frames), and frames of another size
+ * than the first (a stream that changes resolution midway), scaled to the
+ * first's; *OTHER_WIDTH x *OTHER_HEIGHT is the first such size. Complete
+ * once media_reader_next returned 0, for a reader that read every frame. */
+struct media_reader_losses {
+    int64_t frames_dropped;
+    int64_t frames_rescaled;
+    int other_width, other_height;
+};
+void media_reader_losses(const struct media_reader *reader, struct media_reader_losses *out);
 
 /* Makes READER decode only the frames that others refer to (half of them in
  * H.264 with B-frames), for analysis that can do with those: each frame's
@@ -136,6 +154,11 @@ int media_writer_write(struct media_writer *writer, const AVFrame *frame, struct
 /* Flushes the encoder and the rest of the audio, writes the trailer and renames
  * the temporary file to PATH. On failure the temporary file is removed. */
 int media_writer_finish(struct media_writer *writer, struct vsr_error *error);
+
+/* Whether A and B name the same file (the same string, or one existing
+ * file by two names: "x.mp4" and "./x.mp4", a link), so that writing B
+ * would replace the input A. */
+int media_same_file(const char *a, const char *b);
 
 /* Frees the writer; if it was not finished, removes the temporary file. */
 void media_writer_free(struct media_writer *writer);

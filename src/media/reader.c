@@ -36,12 +36,15 @@ struct media_reader {
     struct SwsContext *scaler;
     AVPacket *packet;
     AVFrame *decoded;
-    AVFrame *first;       /* decoded by open, handed out by the first next() */
-    int flushing;         /* the decoder was sent its end-of-stream */
-    int ended;            /* next() returned 0 */
-    int64_t packets_read; /* of the video stream */
-    int64_t bad_packets;  /* the decoder refused them */
+    AVFrame *first;        /* decoded by open, handed out by the first next() */
+    int flushing;          /* the decoder was sent its end-of-stream */
+    int ended;             /* next() returned 0 */
+    int64_t packets_read;  /* of the video stream */
+    int64_t packets_shown; /* of them, those whose frame is to be shown (not discarded) */
+    int64_t bad_packets;   /* the decoder refused them */
     int64_t frames_decoded;
+    int64_t frames_rescaled; /* of another size than the first, scaled to it */
+    int other_width, other_height;
     int64_t last_timestamp; /* greatest pts or dts read, AV_NOPTS_VALUE before any */
     int seeked;             /* read from a keyframe on, not from the start */
     /* Display indices (see media_reader_index). The pts of packets sent whose
@@ -278,6 +281,18 @@ static void fill_info(struct media_reader *reader, const AVFrame *first) {
     else if (info->frame_rate.num > 0)
         info->frame_count = llround(info->duration_seconds * av_q2d(info->frame_rate));
     info->rotation_degrees = rotation_of(stream);
+    info->color_range = first->color_range;
+    info->color_space = first->colorspace;
+    info->color_primaries = first->color_primaries;
+    info->color_trc = first->color_trc;
+    info->chroma_location = first->chroma_location;
+    /* The container's or the bitstream's word; else what the first frame
+     * says, which decoders set from the picture itself. */
+    info->field_order = stream->codecpar->field_order;
+    if (info->field_order == AV_FIELD_UNKNOWN)
+        info->field_order = !first->interlaced_frame ? AV_FIELD_PROGRESSIVE
+                            : first->top_field_first ? AV_FIELD_TT
+                                                     : AV_FIELD_BB;
     snprintf(info->video_codec, sizeof info->video_codec, "%s",
              avcodec_get_name(stream->codecpar->codec_id));
     snprintf(info->container, sizeof info->container, "%s", reader->format->iformat->name);
@@ -299,17 +314,38 @@ static int ended_early(struct media_reader *reader) {
     return indexed != AV_NOPTS_VALUE && indexed > reader->last_timestamp;
 }
 
+/* Whether FORMAT's samples span 0..255 rather than 16..235 (the JPEG
+ * formats say so by their name; others by the frame's tag). */
+static int full_range(const AVFrame *frame) {
+    return frame->color_range == AVCOL_RANGE_JPEG || frame->format == AV_PIX_FMT_YUVJ420P ||
+           frame->format == AV_PIX_FMT_YUVJ422P || frame->format == AV_PIX_FMT_YUVJ444P ||
+           frame->format == AV_PIX_FMT_YUVJ440P || frame->format == AV_PIX_FMT_YUVJ411P;
+}
+
 /* Gives the frame in the engine's format: YUV420P at the size of the first
- * frame (a stream may change size midway; it is scaled back). */
+ * frame (a stream may change size midway; it is scaled back, and counted).
+ * The range stays the source's, tagged on the frame: converting full range
+ * to limited would lose levels and change what the output looks like. */
 static int convert(struct media_reader *reader, AVFrame **out, struct vsr_error *error) {
     AVFrame *src = reader->decoded;
     int width = reader->info.width ? reader->info.width : src->width;
     int height = reader->info.height ? reader->info.height : src->height;
     src->pts = src->best_effort_timestamp;
-    if (src->format == AV_PIX_FMT_YUV420P && src->width == width && src->height == height) {
+    int full = full_range(src);
+    if (src->width != width || src->height != height) {
+        if (reader->frames_rescaled++ == 0) {
+            reader->other_width = src->width;
+            reader->other_height = src->height;
+        }
+    }
+    /* YUVJ420P is YUV420P with full range: the same planes. */
+    if ((src->format == AV_PIX_FMT_YUV420P || src->format == AV_PIX_FMT_YUVJ420P) &&
+        src->width == width && src->height == height) {
         AVFrame *frame = av_frame_alloc();
         if (!frame) return error_set(error, VSR_E_NOMEM, "out of memory");
         av_frame_move_ref(frame, src);
+        frame->format = AV_PIX_FMT_YUV420P;
+        if (full) frame->color_range = AVCOL_RANGE_JPEG;
         *out = frame;
         return 0;
     }
@@ -319,6 +355,10 @@ static int convert(struct media_reader *reader, AVFrame **out, struct vsr_error 
     if (!reader->scaler)
         return error_set(error, VSR_E_CODEC, "cannot convert the %s frames of '%s' to YUV 4:2:0",
                          av_get_pix_fmt_name(src->format), reader->path);
+    const int *coefficients = sws_getCoefficients(
+        src->colorspace == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : (int)src->colorspace);
+    sws_setColorspaceDetails(reader->scaler, coefficients, full, coefficients, full, 0, 1 << 16,
+                             1 << 16);
     AVFrame *frame = av_frame_alloc();
     if (!frame) return error_set(error, VSR_E_NOMEM, "out of memory");
     frame->format = AV_PIX_FMT_YUV420P;
@@ -330,6 +370,7 @@ static int convert(struct media_reader *reader, AVFrame **out, struct vsr_error 
     }
     sws_scale(reader->scaler, (const uint8_t *const *)src->data, src->linesize, 0, src->height,
               frame->data, frame->linesize);
+    if (full) frame->color_range = AVCOL_RANGE_JPEG;
     av_frame_unref(src);
     *out = frame;
     return 0;
@@ -386,6 +427,7 @@ static int feed_decoder(struct media_reader *reader, struct vsr_error *error) {
         /* Frames of discarded packets (before an edit list's start) never
          * come out, skipped or not. */
         if (!(packet->flags & AV_PKT_FLAG_DISCARD)) {
+            reader->packets_shown++;
             if (packet->pts == AV_NOPTS_VALUE || reader->pending_count == MAX_PENDING)
                 reader->uncounted = 1;
             else
@@ -571,6 +613,18 @@ int64_t media_reader_index(const struct media_reader *reader) {
 
 int64_t media_reader_frames_total(const struct media_reader *reader) {
     return reader->frames_total;
+}
+
+void media_reader_losses(const struct media_reader *reader, struct media_reader_losses *out) {
+    *out = (struct media_reader_losses){.frames_rescaled = reader->frames_rescaled,
+                                        .other_width = reader->other_width,
+                                        .other_height = reader->other_height};
+    /* A frame is missing for each packet shown that gave none; only those
+     * the decoder refused count, as a field-coded stream (a packet per
+     * field) gives one frame for two packets without losing any. */
+    int64_t missing = reader->packets_shown - reader->frames_decoded;
+    if (reader->seeked || reader->skip_nonref || missing <= 0) return;
+    out->frames_dropped = missing < reader->bad_packets ? missing : reader->bad_packets;
 }
 
 int media_reader_skip_nonref(struct media_reader *reader) {

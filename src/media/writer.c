@@ -1,5 +1,12 @@
 /* writer.c: encode frames (libx264, or PNG for masks) into a container
- * chosen by the file's extension, copying the audio of the source unchanged.
+ * chosen by the file's extension, copying the audio of the source unchanged,
+ * and its subtitles and attachments where the container holds them (MKV).
+ *
+ * The output keeps the source's exact size, colour range, colorspace and
+ * field order. 4:2:0 H.264 cannot code an odd width or height (its chroma,
+ * and even its cropping, go by two pixels), so such a video is written as
+ * 4:4:4 H.264 (High 4:4:4 profile): the exact size, every pixel kept, at the
+ * price of players that know only 4:2:0 (browsers, some phones).
  *
  * The file is written under a temporary name in the destination folder and
  * renamed when complete, so a reader of that folder never sees half a video;
@@ -11,12 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 #include <libavutil/random_seed.h>
+#include <libswscale/swscale.h>
 
 #include "media/media.h"
 #include "util/error.h"
@@ -26,6 +35,9 @@ struct media_writer {
     AVCodecContext *encoder;
     AVStream *video;
     AVPacket *packet;
+    struct SwsContext *scaler; /* to the encoder's 4:4:4 for odd sizes, else NULL */
+    AVFrame *converted;
+    int interlaced;            /* the encoder codes fields: frames are tagged so */
     AVFormatContext *audio_in; /* second demuxer on the source, for its audio */
     int *audio_map;            /* input stream index -> output stream index, or -1 */
     /* Per input stream: where its timestamps are expected to go on, and what
@@ -140,10 +152,45 @@ static int open_encoder(struct media_writer *writer, const struct media_writer_o
     AVCodecContext *enc = avcodec_alloc_context3(codec);
     if (!enc) return error_set(error, VSR_E_NOMEM, "out of memory");
     writer->encoder = enc;
-    /* 4:2:0 H.264 needs even sizes: the odd last row or column is dropped. */
-    enc->width = is_x264 ? like->width & ~1 : like->width;
-    enc->height = is_x264 ? like->height & ~1 : like->height;
+    enc->width = like->width;
+    enc->height = like->height;
     enc->pix_fmt = options->pix_fmt > 0 ? options->pix_fmt : AV_PIX_FMT_YUV420P;
+    int odd = (like->width | like->height) & 1;
+    if (is_x264 && odd && enc->pix_fmt == AV_PIX_FMT_YUV420P) {
+        /* See the top of the file: 4:4:4 is the only way to keep the size. */
+        enc->pix_fmt = AV_PIX_FMT_YUV444P;
+        writer->scaler =
+            sws_getContext(like->width, like->height, AV_PIX_FMT_YUV420P, like->width, like->height,
+                           AV_PIX_FMT_YUV444P, SWS_BICUBIC, NULL, NULL, NULL);
+        writer->converted = av_frame_alloc();
+        if (!writer->scaler || !writer->converted)
+            return error_set(error, VSR_E_NOMEM, "out of memory");
+        writer->converted->format = AV_PIX_FMT_YUV444P;
+        writer->converted->width = like->width;
+        writer->converted->height = like->height;
+        if (av_frame_get_buffer(writer->converted, 0) < 0)
+            return error_set(error, VSR_E_NOMEM, "out of memory");
+    }
+    if (is_x264) {
+        /* Tagged as the source was (VUI of the stream, and the container's
+         * colour fields), so that players read the pixels the same way. */
+        enc->color_range = like->color_range;
+        enc->colorspace = like->color_space;
+        enc->color_primaries = like->color_primaries;
+        enc->color_trc = like->color_trc;
+        enc->chroma_sample_location = like->chroma_location;
+        /* Interlaced video is coded as fields (x264's MBAFF), so that it
+         * stays interlaced; x264 needs the height a multiple of 4 for it. */
+        int interlaced = like->field_order > AV_FIELD_PROGRESSIVE;
+        if (interlaced && like->height % 4 == 0) {
+            enc->flags |= AV_CODEC_FLAG_INTERLACED_DCT | AV_CODEC_FLAG_INTERLACED_ME;
+            enc->field_order = like->field_order;
+            writer->interlaced =
+                like->field_order == AV_FIELD_BB || like->field_order == AV_FIELD_BT ? 2 : 1;
+        } else if (like->field_order != AV_FIELD_UNKNOWN) {
+            enc->field_order = AV_FIELD_PROGRESSIVE;
+        }
+    }
     enc->time_base = like->time_base;
     if (like->frame_rate.num > 0) enc->framerate = like->frame_rate;
     enc->thread_count = options->threads > 0 ? options->threads : 0;
@@ -202,7 +249,22 @@ static int audio_known(const AVFormatContext *in) {
     return 1;
 }
 
-/* Maps every audio stream of SOURCE to a new output stream, unchanged. */
+/* Whether a stream of SOURCE of TYPE and CODEC is copied into FORMAT:
+ * audio always (or the output is refused), subtitles and attachments
+ * (fonts of ASS subtitles, cover art) where the container holds them. */
+static int copied_kind(const AVOutputFormat *format, enum AVMediaType type, enum AVCodecID codec) {
+    if (type == AVMEDIA_TYPE_AUDIO) return 1;
+    if (type == AVMEDIA_TYPE_SUBTITLE)
+        return codec != AV_CODEC_ID_NONE &&
+               avformat_query_codec(format, codec, FF_COMPLIANCE_NORMAL) == 1;
+    /* Of the containers we write only Matroska has attachments; it does not
+     * list their codecs for avformat_query_codec. */
+    if (type == AVMEDIA_TYPE_ATTACHMENT) return strcmp(format->name, "matroska") == 0;
+    return 0;
+}
+
+/* Maps every audio stream of SOURCE to a new output stream, unchanged, and
+ * its subtitle and attachment streams where the output holds them. */
 static int open_audio(struct media_writer *writer, const char *source, struct vsr_error *error) {
     int ret = avformat_open_input(&writer->audio_in, source, NULL, NULL);
     if (ret >= 0 && !audio_known(writer->audio_in))
@@ -220,11 +282,13 @@ static int open_audio(struct media_writer *writer, const char *source, struct vs
         AVStream *src = in->streams[i];
         writer->audio_map[i] = -1;
         writer->audio_lines[i] = (struct timeline){AV_NOPTS_VALUE, 0};
-        if (src->codecpar->codec_type != AVMEDIA_TYPE_AUDIO) {
+        enum AVMediaType type = src->codecpar->codec_type;
+        if (!copied_kind(writer->format->oformat, type, src->codecpar->codec_id)) {
             src->discard = AVDISCARD_ALL;
             continue;
         }
-        if (avformat_query_codec(writer->format->oformat, src->codecpar->codec_id,
+        if (type == AVMEDIA_TYPE_AUDIO &&
+            avformat_query_codec(writer->format->oformat, src->codecpar->codec_id,
                                  FF_COMPLIANCE_NORMAL) == 0)
             return error_set(error, VSR_E_OUTPUT,
                              "the %s audio of '%s' cannot be copied into a %s file: use .mkv "
@@ -398,9 +462,22 @@ int media_writer_write(struct media_writer *writer, const AVFrame *frame, struct
     int ret = write_audio_until(writer, pts, writer->encoder->time_base, error);
     if (ret < 0) return ret;
 
+    if (writer->scaler) {
+        AVFrame *converted = writer->converted;
+        /* The encoder may still hold a reference to the last picture. */
+        if (av_frame_make_writable(converted) < 0 || av_frame_copy_props(converted, frame) < 0)
+            return error_set(error, VSR_E_NOMEM, "out of memory");
+        sws_scale(writer->scaler, (const uint8_t *const *)frame->data, frame->linesize, 0,
+                  converted->height, converted->data, converted->linesize);
+        frame = converted;
+    }
     AVFrame *copy = av_frame_clone(frame);
     if (!copy) return error_set(error, VSR_E_NOMEM, "out of memory");
     copy->pts = pts;
+    if (writer->interlaced) { /* x264 takes each frame's field order */
+        copy->interlaced_frame = 1;
+        copy->top_field_first = writer->interlaced == 1;
+    }
     copy->width = writer->encoder->width;
     copy->height = writer->encoder->height;
     copy->pict_type = AV_PICTURE_TYPE_NONE; /* let the encoder place keyframes */
@@ -442,11 +519,20 @@ fail:
     return ret;
 }
 
+int media_same_file(const char *a, const char *b) {
+    if (strcmp(a, b) == 0) return 1;
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev &&
+           sa.st_ino == sb.st_ino;
+}
+
 void media_writer_free(struct media_writer *writer) {
     if (!writer) return;
     if (writer->format) avio_closep(&writer->format->pb);
     if (!writer->finished && writer->temp_path) unlink(writer->temp_path);
     avcodec_free_context(&writer->encoder);
+    sws_freeContext(writer->scaler);
+    av_frame_free(&writer->converted);
     avformat_free_context(writer->format);
     avformat_close_input(&writer->audio_in);
     av_packet_free(&writer->audio_packet);

@@ -247,7 +247,34 @@ too_long:
     return VSR_E_USAGE;
 }
 
-void config_print_help(FILE *out) {
-    for (size_t i = 0; i < OPTION_COUNT; i++)
-        fprintf(out, "  --%-18s %-26s %s\n", options[i].flag, options[i].env, options[i].help);
+/* Whether FLAG is among ONLY (NULL-terminated; NULL: all are). */
+static int listed(const char *flag, const char *const *only) {
+    if (!only) return 1;
+    for (; *only; only++)
+        if (strcmp(*only, flag) == 0) return 1;
+    return 0;
+}
+
+void config_print_help(FILE *out, const char *const *only) {
+    struct service_config defaults;
+    config_init(&defaults);
+    for (size_t i = 0; i < OPTION_COUNT; i++) {
+        const struct option *opt = &options[i];
+        if (!listed(opt->flag, only)) continue;
+        const char *field = (const char *)&defaults + opt->offset;
+        char value[CONFIG_TEXT_SIZE + 16];
+        if (opt->kind == OPT_TEXT)
+            snprintf(value, sizeof value, "%s", *field ? field : "none");
+        else if (opt->kind == OPT_INT)
+            snprintf(value, sizeof value, "%d", *(const int *)(const void *)field);
+        else if (opt->kind == OPT_INT64)
+            snprintf(value, sizeof value, "%lld", (long long)*(const int64_t *)(const void *)field);
+        else
+            snprintf(value, sizeof value, "%g", *(const double *)(const void *)field);
+        /* Some helps say their default themselves (one derived from another). */
+        if (strstr(opt->help, "default"))
+            fprintf(out, "  --%-18s %-26s %s\n", opt->flag, opt->env, opt->help);
+        else
+            fprintf(out, "  --%-18s %-26s %s; default %s\n", opt->flag, opt->env, opt->help, value);
+    }
 }

@@ -87,7 +87,8 @@ int config_apply_args(struct service_config *config, int argc, char **argv,
  * public_url from listen) and checks ranges. */
 int config_finish(struct service_config *config, struct vsr_error *error);
 
-/* Prints the flags and variables, for --help. */
-void config_print_help(FILE *out);
+/* Prints the flags, their variables and defaults, for --help: those named
+ * in ONLY (a NULL-terminated list of flags without "--"), or all for NULL. */
+void config_print_help(FILE *out, const char *const *only);
 
 #endif
