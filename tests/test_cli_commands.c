@@ -41,6 +41,7 @@ static int lines_in(const char *text) {
 /* Each command's --help exits 0 without doing anything (no data folder
  * made), lists its own options with defaults, and no other command's. */
 TEST(cli_every_command_has_help) {
+    SLOW_TEST();
     static const struct {
         const char *args, *has, *lacks;
     } cases[] = {
@@ -99,6 +100,7 @@ static void created_id(const char *out, char *id, size_t size) {
  * revokes nothing; either is revoked by its id, and a name only one active
  * key has still works. */
 TEST(service_cli_keys_revoke_ambiguous_name) {
+    SLOW_TEST();
     const char *dir = test_tmpdir();
     char backend[2400], args[3000], out[16384], id1[64], id2[64], id3[64];
     test_backend_args(dir, backend, sizeof backend);
@@ -190,6 +192,7 @@ static int joined_speech(const char *dir, char *path, size_t size) {
 /* `vsr transcribe` shows progress and an ETA on a terminal (script(1)
  * gives it one), and progress events with --json, before it is done. */
 TEST(cli_transcribe_shows_progress) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char wav[600], cmd[3000], out[65536];
@@ -242,6 +245,7 @@ static void log_progress(void *opaque, double percent) {
 /* The transcribe job reports progress while it recognises, and the caption
  * job reports it in its first half, before the video. */
 TEST(caption_jobs_report_transcription_progress) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char wav[600], srt[600], video[600], mp4[600], args[2400];

@@ -190,6 +190,7 @@ TEST(fidelity_resolution_change_reported) {
  * packets cannot be decoded (ffprobe -count_frames says 96). The run
  * succeeds, and says so. */
 TEST(fidelity_dropped_frames_reported) {
+    SLOW_TEST();
     media_test_quiet();
     const char *dir = test_tmpdir();
     char clean[600], in[600], out[600], args[1600], err[8192];
