@@ -20,7 +20,10 @@ unit_file() { # vsr-worker@2 -> LOCAL_UNITS/vsr-worker@.service
 }
 setting() { sed -n "s/^$2=//p" "$1" | tail -1; }
 pid_of() { cat "$LOCAL_STATE/${1%.service}.pid" 2>/dev/null || true; }
-running() { local pid; pid="$(pid_of "$1")"; [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; }
+# A process that has exited but is not reaped yet (a zombie: an init that
+# reaps slowly, as in some containers) counts as stopped, as for systemd.
+alive() { kill -0 "$1" 2>/dev/null && [ "$(sed -n 's/^State:\t\(.\).*/\1/p' "/proc/$1/status" 2>/dev/null)" != Z ]; }
+running() { local pid; pid="$(pid_of "$1")"; [ -n "$pid" ] && alive "$pid"; }
 
 start() {
   running "$1" && return 0
@@ -43,7 +46,7 @@ stop() {
   timeout="$(setting "$(unit_file "$1")" TimeoutStopSec)"
   deadline=$(($(date +%s) + ${timeout:-90}))
   kill -TERM "$pid"
-  while kill -0 "$pid" 2>/dev/null; do
+  while alive "$pid"; do
     if [ "$(date +%s)" -ge $deadline ]; then kill -KILL "$pid"; break; fi
     sleep 0.1
   done

@@ -105,7 +105,10 @@ grep -q 'rolled back' "$work/sqlite.log" || fail "the rollback block did not rol
 [[ "$(readlink "$VSR_PREFIX/current")" == *"$(sha256sum "$VSR_BIN" | cut -c1-12)" ]] ||
   fail "--rollback did not go back to the first release"
 (set -a; . "$VSR_ENV"; vsr keys list) | grep oncall- | grep -q revoked || fail "the on-call key is not revoked"
-ls "$BACKUP_DIR"/vsr-*.db "$BACKUP_DIR"/blobs-*.tar.gz >/dev/null
+for f in manifest.json database.sqlite files; do
+  ls -d "$BACKUP_DIR"/vsr-*/"$f" >/dev/null || fail "the backup has no $f"
+done
+ls "$work"/data.before-restore-*/vsr.db >/dev/null || fail "the data folder was not moved aside"
 
 # The PostgreSQL blocks.
 if [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
@@ -114,9 +117,10 @@ if [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
   pg_url="$(VSR_PG_PORT=$pg_port "$repo/scripts/pg-start.sh" "$pg_dir")"
   export VSR_DATABASE_URL="$pg_url"
   vsr migrate >/dev/null
+  export BACKUP_DIR="$work/backups-pg"
   (cd "$work/checkout" && bash -e -o pipefail "$work/runbook-postgres.sh") >"$work/pg.log" 2>&1 ||
     { cat "$work/pg.log"; fail "a runbook postgres block failed (the last == line above)"; }
-  ls "$BACKUP_DIR"/vsr-*.dump >/dev/null
+  ls "$BACKUP_DIR"/vsr-*/database.pgdump "$BACKUP_DIR"/vsr-*/manifest.json >/dev/null
 else
   echo "PostgreSQL 15 is not installed: the postgres blocks did not run" >&2; exit 77
 fi
