@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "blob/blob.h"
+#include "blob/blob_s3.h"
 #include "test.h"
 
 static struct blob *open_s3(char *dir, size_t size) {
@@ -210,4 +211,57 @@ TEST(blob_s3_wrong_keys) {
     unsetenv("AWS_ACCESS_KEY_ID_UNUSED");
     CHECK_INT(VSR_E_USAGE, blob_open(&blob, "s3://?endpoint=http://127.0.0.1:1", &error));
     CHECK_INT(VSR_E_USAGE, blob_open(&blob, "s3://b?colour=blue", &error));
+}
+
+/* Parts of an s3:// URL longer than the store keeps are refused, not cut
+ * short: a cut prefix would put objects under another prefix, a cut endpoint
+ * or region would send them elsewhere. Parsing only: nothing connects. */
+TEST(blob_s3_url_parts_too_long) {
+    char *access = getenv("AWS_ACCESS_KEY_ID") ? strdup(getenv("AWS_ACCESS_KEY_ID")) : NULL;
+    char *secret = getenv("AWS_SECRET_ACCESS_KEY") ? strdup(getenv("AWS_SECRET_ACCESS_KEY")) : NULL;
+    setenv("AWS_ACCESS_KEY_ID", "AKIDTEST", 1);
+    setenv("AWS_SECRET_ACCESS_KEY", "test-secret", 1);
+    struct s3_blob *s = calloc(1, sizeof *s);
+    struct vsr_error error = {0};
+    char url[2048], part[1024];
+    /* The longest prefix that fits, then one character more. */
+    memset(part, 'p', sizeof s->prefix - 2);
+    part[sizeof s->prefix - 2] = '\0';
+    snprintf(url, sizeof url, "s3://b/%s///?endpoint=http://127.0.0.1:1", part);
+    CHECK_INT(VSR_OK, s3_parse_url(s, url, &error));
+    CHECK_INT((long long)sizeof s->prefix - 1, strlen(s->prefix));
+    CHECK(s->prefix[strlen(s->prefix) - 1] == '/');
+    memset(s, 0, sizeof *s);
+    snprintf(url, sizeof url, "s3://b/%sq?endpoint=http://127.0.0.1:1", part);
+    CHECK_INT(VSR_E_USAGE, s3_parse_url(s, url, &error));
+    CHECK(strstr(error.message, "the prefix is too long") != NULL);
+
+    memset(part, 'r', 100);
+    part[100] = '\0';
+    memset(s, 0, sizeof *s);
+    snprintf(url, sizeof url, "s3://b?endpoint=http://127.0.0.1:1&region=%s", part);
+    CHECK_INT(VSR_E_USAGE, s3_parse_url(s, url, &error));
+    CHECK(strstr(error.message, "the region is too long") != NULL);
+
+    memset(part, 'h', 600);
+    part[600] = '\0';
+    memset(s, 0, sizeof *s);
+    snprintf(url, sizeof url, "s3://b?endpoint=http://%s", part);
+    CHECK_INT(VSR_E_USAGE, s3_parse_url(s, url, &error));
+    CHECK(strstr(error.message, "the endpoint is too long") != NULL);
+    memset(s, 0, sizeof *s);
+    snprintf(url, sizeof url, "s3://b?endpoint=http://%.300s", part);
+    CHECK_INT(VSR_E_USAGE, s3_parse_url(s, url, &error));
+    CHECK(strstr(error.message, "host is too long") != NULL);
+    free(s);
+    if (access)
+        setenv("AWS_ACCESS_KEY_ID", access, 1);
+    else
+        unsetenv("AWS_ACCESS_KEY_ID");
+    if (secret)
+        setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
+    else
+        unsetenv("AWS_SECRET_ACCESS_KEY");
+    free(access);
+    free(secret);
 }

@@ -3,6 +3,7 @@
  * on addresses and URLs, and the retry backoff. Delivery to a real receiver
  * is in test_http.c (http_webhook_delivery). */
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -102,6 +103,43 @@ TEST(webhook_ssrf_guard) {
     CHECK_INT(VSR_E_USAGE, webhook_url_check("not a url", 1, &error));
     CHECK_INT(VSR_OK, webhook_url_check("https://8.8.8.8/hook", 0, &error));
     CHECK_INT(VSR_OK, webhook_url_check("http://127.0.0.1:9/hook", 1, &error));
+}
+
+/* A resolver for names of the test: each maps to fixed numeric addresses,
+ * so the guard's handling of names runs without DNS. */
+static int test_resolver(const char *name, const struct addrinfo *hints, struct addrinfo **out) {
+    const char *first = NULL, *second = NULL;
+    if (strcmp(name, "hooks.example") == 0) first = "8.8.8.8";
+    if (strcmp(name, "rebind.example") == 0) first = "10.0.0.1";
+    if (strcmp(name, "mixed.example") == 0) first = "8.8.4.4", second = "fd00::1";
+    if (!first) return EAI_NONAME;
+    struct addrinfo numeric = *hints;
+    numeric.ai_flags |= AI_NUMERICHOST;
+    int rc = getaddrinfo(first, NULL, &numeric, out);
+    if (rc != 0 || !second) return rc;
+    struct addrinfo *more = NULL, *last = *out;
+    rc = getaddrinfo(second, NULL, &numeric, &more);
+    if (rc != 0) return rc; /* *out is freed by the caller */
+    while (last->ai_next)
+        last = last->ai_next;
+    last->ai_next = more; /* glibc's freeaddrinfo frees node by node */
+    return 0;
+}
+
+TEST(webhook_ssrf_guard_names) {
+    struct vsr_error error = {0};
+    CHECK_INT(VSR_OK, webhook_url_check_with("https://hooks.example/h", 0, test_resolver, &error));
+    CHECK_INT(VSR_E_USAGE,
+              webhook_url_check_with("https://rebind.example/h", 0, test_resolver, &error));
+    CHECK(strstr(error.message, "rebind.example resolves to a loopback") != NULL);
+    /* One private address among public ones is enough to refuse. */
+    CHECK_INT(VSR_E_USAGE,
+              webhook_url_check_with("http://mixed.example:8080/", 0, test_resolver, &error));
+    CHECK_INT(VSR_E_USAGE,
+              webhook_url_check_with("http://nowhere.example/", 0, test_resolver, &error));
+    CHECK(strstr(error.message, "nowhere.example does not resolve") != NULL);
+    /* allow_private asks no resolver at all. */
+    CHECK_INT(VSR_OK, webhook_url_check_with("http://nowhere.example/", 1, test_resolver, &error));
 }
 
 TEST(webhook_backoff) {

@@ -19,10 +19,14 @@ static int usage(struct vsr_error *error, const char *url, const char *why) {
     return VSR_E_USAGE;
 }
 
-/* Percent-decodes SRC[0..LEN) into OUT. */
-static void decode(const char *src, size_t len, char *out, size_t size) {
+/* Percent-decodes SRC[0..LEN) into OUT. 0, or -1 when it does not fit. */
+static int decode(const char *src, size_t len, char *out, size_t size) {
     size_t n = 0;
-    for (size_t i = 0; i < len && n + 1 < size; i++) {
+    for (size_t i = 0; i < len; i++) {
+        if (n + 1 >= size) {
+            out[n] = '\0';
+            return -1;
+        }
         if (src[i] == '%' && i + 2 < len) {
             char hex[3] = {src[i + 1], src[i + 2], 0};
             out[n++] = (char)strtol(hex, NULL, 16);
@@ -32,6 +36,7 @@ static void decode(const char *src, size_t len, char *out, size_t size) {
         }
     }
     out[n] = '\0';
+    return 0;
 }
 
 int s3_parse_url(struct s3_blob *s, const char *url, struct vsr_error *error) {
@@ -46,6 +51,8 @@ int s3_parse_url(struct s3_blob *s, const char *url, struct vsr_error *error) {
         size_t prefix_len = path_len - bucket_len - 1;
         while (prefix_len > 0 && slash[prefix_len] == '/')
             prefix_len--;
+        /* Cut short, it would silently put objects under another prefix. */
+        if (prefix_len + 2 > sizeof s->prefix) return usage(error, url, "the prefix is too long");
         if (prefix_len > 0)
             snprintf(s->prefix, sizeof s->prefix, "%.*s/", (int)prefix_len, slash + 1);
     }
@@ -54,11 +61,13 @@ int s3_parse_url(struct s3_blob *s, const char *url, struct vsr_error *error) {
     for (const char *p = query ? query + 1 : NULL; p && *p;) {
         const char *end = strchr(p, '&');
         size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (strncmp(p, "endpoint=", 9) == 0)
-            decode(p + 9, len - 9, s->endpoint, sizeof s->endpoint);
-        else if (strncmp(p, "region=", 7) == 0)
-            decode(p + 7, len - 7, s->region, sizeof s->region);
-        else
+        if (strncmp(p, "endpoint=", 9) == 0) {
+            if (decode(p + 9, len - 9, s->endpoint, sizeof s->endpoint) < 0)
+                return usage(error, url, "the endpoint is too long");
+        } else if (strncmp(p, "region=", 7) == 0) {
+            if (decode(p + 7, len - 7, s->region, sizeof s->region) < 0)
+                return usage(error, url, "the region is too long");
+        } else
             return usage(error, url, "unknown parameter (endpoint and region are known)");
         p = end ? end + 1 : NULL;
     }
@@ -70,6 +79,8 @@ int s3_parse_url(struct s3_blob *s, const char *url, struct vsr_error *error) {
     const char *host = strstr(s->endpoint, "://");
     if (!host || !host[3])
         return usage(error, url, "endpoint must be http://HOST[:PORT] or https://...");
+    if (strlen(host + 3) >= sizeof s->host)
+        return usage(error, url, "the endpoint's host is too long");
     snprintf(s->host, sizeof s->host, "%s", host + 3);
     const char *access = getenv("AWS_ACCESS_KEY_ID"), *secret = getenv("AWS_SECRET_ACCESS_KEY");
     if (!access || !*access || !secret || !*secret)

@@ -489,12 +489,18 @@ int luma_feed_start(struct luma_feed **out, struct media_reader *reader, int thr
         f->segments[i].has_pause = 1;
         f->segments[i].pause_pts = f->seam_ts[i + 1];
     }
-    for (int i = 0; i < f->chain; i++) {
-        if (pthread_create(&f->segments[i].thread, NULL, decode, &f->segments[i]) != 0) {
-            luma_feed_stop(f);
-            return error_set(error, VSR_E_NOMEM, "cannot start a decoding thread");
-        }
-        f->segments[i].started = 1;
+    /* A started reader may drop the segments after it (f->chain) at once:
+     * all start under the lock, so none is read while it changes. */
+    int started = 1;
+    pthread_mutex_lock(&f->lock);
+    for (int i = 0; i < f->chain && started; i++) {
+        started = pthread_create(&f->segments[i].thread, NULL, decode, &f->segments[i]) == 0;
+        f->segments[i].started = started;
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (!started) {
+        luma_feed_stop(f);
+        return error_set(error, VSR_E_NOMEM, "cannot start a decoding thread");
     }
     *out = f;
     return 0;

@@ -100,7 +100,16 @@ static int refuse(struct vsr_error *error, const char *format, const char *detai
     return VSR_E_USAGE;
 }
 
+static int system_resolver(const char *name, const struct addrinfo *hints, struct addrinfo **out) {
+    return getaddrinfo(name, NULL, hints, out);
+}
+
 int webhook_url_check(const char *url, int allow_private, struct vsr_error *error) {
+    return webhook_url_check_with(url, allow_private, system_resolver, error);
+}
+
+int webhook_url_check_with(const char *url, int allow_private, webhook_resolver resolve,
+                           struct vsr_error *error) {
     CURLU *parsed = curl_url();
     char *scheme = NULL, *host = NULL;
     struct addrinfo *addresses = NULL;
@@ -129,7 +138,7 @@ int webhook_url_check(const char *url, int allow_private, struct vsr_error *erro
     else
         snprintf(name, sizeof name, "%s", host);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    int gai = getaddrinfo(name, NULL, &hints, &addresses);
+    int gai = resolve(name, &hints, &addresses);
     if (gai != 0) {
         rc = refuse(error, "webhook_url host %.200s does not resolve", name);
         goto done;

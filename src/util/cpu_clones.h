@@ -9,8 +9,11 @@
 
 #include <limits.h> /* defines __GLIBC__ where the C library is glibc */
 
-/* GCC on x86-64 with glibc, whose ifuncs pick the build (musl has none). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__)
+/* GCC on x86-64 with glibc, whose ifuncs pick the build (musl has none).
+ * Not under ThreadSanitizer: GCC instruments the ifunc's resolver too, and
+ * the loader runs it before the TSan runtime is set up (a crash at load). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__GLIBC__) &&       \
+    !defined(__SANITIZE_THREAD__)
 #define CPU_CLONES __attribute__((target_clones("avx2", "default"), noinline))
 #else
 #define CPU_CLONES
