@@ -51,8 +51,12 @@ static void *tick(void *arg) {
             until.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&events->wake, &events->lock, &until);
-        for (struct stream *s = events->suspended; s; s = s->next)
+        /* Once resumed, a stream may end and be freed at once: its next
+         * is read first. */
+        for (struct stream *s = events->suspended, *next; s; s = next) {
+            next = s->next;
             MHD_resume_connection(s->connection);
+        }
         events->suspended = NULL;
     }
     pthread_mutex_unlock(&events->lock);
