@@ -25,10 +25,10 @@ struct stream {
     char job_id[STORE_ID_SIZE];
     char signature[96]; /* state, progress, position of the last event */
     int64_t last_look_ms, last_sent_ms;
-    int done;             /* the final state was sent */
-    char *pending;        /* an event not yet handed to MHD */
+    int done;      /* the final state was sent */
+    char *pending; /* an event not yet handed to MHD */
     size_t pending_len, pending_off;
-    struct stream *next;  /* in the suspended list */
+    struct stream *next; /* in the suspended list */
 };
 
 struct events {
