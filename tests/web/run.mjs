@@ -159,7 +159,9 @@ try {
   // A frame with the subtitle in the "before" half.
   await page.evaluate(() => new Promise((done) => { const a = document.getElementById('after'); a.addEventListener('seeked', done, { once: true }); a.currentTime = 1.0; }));
   await page.waitForFunction(() => Math.abs(document.getElementById('before').currentTime - 1.0) < 0.2);
-  step('comparison: split at 30%, both videos played together');
+  await page.focus('#split');
+  for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowRight');
+  step('comparison: split moved to 30% by the keyboard, both videos played together, shown at 60%');
   await snap('comparison');
   await axe('result');
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);

@@ -372,6 +372,7 @@ async function openResult(job) {
 
 function split() {
   $('after').style.clipPath = `inset(0 0 0 ${$('split').value}%)`;
+  $('divider').style.left = `${$('split').value}%`;
 }
 
 /* Both videos follow the "after" one's clock. */
