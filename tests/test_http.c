@@ -1287,6 +1287,8 @@ TEST(http_openapi) {
                             "/api/v1/jobs/{id}",
                             "/api/v1/jobs/{id}/result",
                             "/api/v1/jobs/{id}/webhooks",
+                            "/api/v1/jobs/{id}/events",
+                            "/",
                             "/api/v1/admin/jobs"};
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (!json_object_get(paths, routes[i])) {

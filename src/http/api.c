@@ -533,6 +533,10 @@ static json_t *job_to_json(struct http_server *server, const struct job *job, in
     return json;
 }
 
+json_t *api_job_json(struct http_server *server, const struct job *job) {
+    return job_to_json(server, job, 1);
+}
+
 /* Seconds until the first day of next month (UTC), for Retry-After. */
 static int64_t seconds_to_next_month(int64_t month_start_ms) {
     time_t t = (time_t)(month_start_ms / 1000);

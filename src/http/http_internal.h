@@ -10,6 +10,7 @@
 
 #include "blob/blob.h"
 #include "http/connections.h"
+#include "http/events.h"
 #include "http/key_cache.h"
 #include "http/log_writer.h"
 #include "http/rate_limit.h"
@@ -28,6 +29,7 @@ enum route {
     ROUTE_METRICS_JSON,
     ROUTE_OPENAPI,      /* GET /openapi.json */
     ROUTE_DOCS,         /* GET /docs */
+    ROUTE_WEB,          /* GET / and /web/...: the page (web.c) */
     ROUTE_CRON_DAILY,   /* POST /api/v1/cron/daily: VSR_CRON_SECRET, not an API key */
     ROUTE_UPLOADS,      /* POST /api/v1/uploads; this and every route below need a key */
     ROUTE_UPLOAD,       /* PUT /api/v1/uploads/{id} */
@@ -35,12 +37,14 @@ enum route {
     ROUTE_JOB,          /* GET, DELETE /api/v1/jobs/{id} */
     ROUTE_JOB_RESULT,   /* GET /api/v1/jobs/{id}/result */
     ROUTE_JOB_WEBHOOKS, /* GET /api/v1/jobs/{id}/webhooks */
+    ROUTE_JOB_EVENTS,   /* GET /api/v1/jobs/{id}/events: Server-Sent Events (events.c) */
     ROUTE_ADMIN_JOBS,   /* GET /api/v1/admin/jobs: admin keys only */
 };
 
 /* The served assets (build/gen/http_assets.c, made from src/http/). */
 extern const char http_openapi_json[];
 extern const char http_docs_html[];
+extern const char http_web_index_html[], http_web_app_js[], http_web_app_css[];
 
 struct http_server {
     const struct service_config *config;
@@ -51,6 +55,7 @@ struct http_server {
     struct key_cache *keys;
     struct log_writer *log; /* request lines; NULL when they are off */
     struct connections *connections;
+    struct events *events; /* the job event streams */
     struct MHD_Daemon *daemon;
     int port;
     /* Request ids: a random prefix per server and a counter (no system call
@@ -147,6 +152,10 @@ enum MHD_Result api_job_result(struct request *req);
 enum MHD_Result api_job_webhooks(struct request *req);
 enum MHD_Result api_admin_job_list(struct request *req);
 enum MHD_Result api_asset(struct request *req, const char *text, const char *content_type);
+/* The job as GET /api/v1/jobs/{id} answers it (with its queue position). */
+json_t *api_job_json(struct http_server *server, const struct job *job);
+/* In web.c: the page's files, by REQ's path. */
+enum MHD_Result web_serve(struct request *req);
 
 /* Milliseconds since the epoch as "2026-11-23T09:17:39.123Z" (32 bytes). */
 void http_format_time(int64_t ms, char *out, size_t size);

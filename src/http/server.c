@@ -150,6 +150,9 @@ static void route_request(struct request *req, const char *url) {
         {"/metrics/json", ROUTE_METRICS_JSON},
         {"/openapi.json", ROUTE_OPENAPI},
         {"/docs", ROUTE_DOCS},
+        {"/", ROUTE_WEB},
+        {"/web/app.js", ROUTE_WEB},
+        {"/web/app.css", ROUTE_WEB},
         {"/api/v1/cron/daily", ROUTE_CRON_DAILY},
         {"/api/v1/admin/jobs", ROUTE_ADMIN_JOBS},
         {"/api/v1/uploads", ROUTE_UPLOADS},
@@ -175,6 +178,9 @@ static void route_request(struct request *req, const char *url) {
     } else if (match_id(url, "/api/v1/jobs/", "/webhooks", req->id, sizeof req->id)) {
         req->route = ROUTE_JOB_WEBHOOKS;
         req->route_name = "/api/v1/jobs/{id}/webhooks";
+    } else if (match_id(url, "/api/v1/jobs/", "/events", req->id, sizeof req->id)) {
+        req->route = ROUTE_JOB_EVENTS;
+        req->route_name = "/api/v1/jobs/{id}/events";
     }
 }
 
@@ -441,6 +447,10 @@ static enum MHD_Result finish_request(struct request *req) {
         return api_asset(req, http_openapi_json, "application/json");
     case ROUTE_DOCS:
         return api_asset(req, http_docs_html, "text/html; charset=utf-8");
+    case ROUTE_WEB:
+        return web_serve(req);
+    case ROUTE_JOB_EVENTS:
+        return api_job_events(req);
     case ROUTE_ADMIN_JOBS:
         return api_admin_job_list(req);
     case ROUTE_UPLOADS:
@@ -638,7 +648,8 @@ int http_server_start(struct http_server **out, const struct service_config *con
     if (!server || !(server->rate_limit = rate_limit_new()) || !(server->keys = key_cache_new()) ||
         (config->log_requests && !(server->log = log_writer_new(2))) ||
         !(server->connections =
-              connections_new(config->header_timeout_seconds, config->min_upload_rate))) {
+              connections_new(config->header_timeout_seconds, config->min_upload_rate)) ||
+        !(server->events = events_new())) {
         http_server_stop(server);
         error->code = VSR_E_NOMEM;
         snprintf(error->message, sizeof error->message, "out of memory");
@@ -658,14 +669,14 @@ int http_server_start(struct http_server **out, const struct service_config *con
     unsigned limit = connection_limit(config->max_connections);
     if (limit < threads) limit = threads; /* MHD shares the limit out among its threads */
     server->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, on_request, server,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE, threads,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server, MHD_OPTION_NOTIFY_CONNECTION,
-        connections_notify, server->connections, MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
-        MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        (unsigned)config->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)config->idle_timeout_seconds, MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-        MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
+        on_request, server, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+        MHD_OPTION_NOTIFY_CONNECTION, connections_notify, server->connections,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_CONNECTION_LIMIT, limit,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)config->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)config->idle_timeout_seconds,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
     if (!server->daemon) {
         http_server_stop(server);
         error->code = VSR_E_OUTPUT;
@@ -688,7 +699,9 @@ int http_server_port(const struct http_server *server) {
 
 void http_server_stop(struct http_server *server) {
     if (!server) return;
+    events_shutdown(server->events); /* MHD may stop no suspended connection */
     if (server->daemon) MHD_stop_daemon(server->daemon);
+    events_free(server->events);
     connections_free(server->connections); /* after the daemon: no more callbacks */
     rate_limit_free(server->rate_limit);
     key_cache_free(server->keys);
