@@ -30,7 +30,8 @@ static int invalid(char *field, size_t field_size, const char *name, struct vsr_
                    const char *message) {
     snprintf(field, field_size, "%s", name);
     error->code = VSR_E_USAGE;
-    snprintf(error->message, sizeof error->message, "%s: %s", name, message);
+    /* Field names are short JSON paths; a rule's message is cut to what fits. */
+    snprintf(error->message, sizeof error->message, "%.64s: %.440s", name, message);
     return VSR_E_USAGE;
 }
 
