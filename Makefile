@@ -42,6 +42,8 @@ BENCH_SRC:= $(sort $(wildcard bench/*.c))
 HDRS     := $(shell find include src tests -name '*.h')
 
 # Each object's header dependencies, written by the compiler as it builds it.
+# Included .d files name targets of their own: `make` alone still means all.
+.DEFAULT_GOAL := all
 DEPFLAGS := -MMD -MP
 -include $(shell find build/rel build/asan -name '*.d' 2>/dev/null)
 
