@@ -32,9 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             (prefix_len && s->prefix[prefix_len - 1] != '/'))
             __builtin_trap();
         char signed_url[4096];
-        s3_presign_at(s, "jobs/job_1/out.mp4", "GET", 3600, -1, "video/mp4",
-                      "clip name.mp4", 1700000000, signed_url,
-                      sizeof signed_url);
+        s3_presign_at(s, "jobs/job_1/out.mp4", "GET", 3600, -1, "video/mp4", "clip name.mp4",
+                      1700000000, signed_url, sizeof signed_url);
         s3_presign_at(s, "uploads/upl_1", "PUT", 600, 12345, NULL, NULL, 1700000000, signed_url,
                       sizeof signed_url);
     } else if (!error.message[0]) {
