@@ -59,6 +59,7 @@ TEST(cli_every_command_has_help) {
         {"migrate --help", "--database", "--workers"},
         {"backup --help", "--database", "--workers"},
         {"cleanup --help", "--retention-hours", "--listen"},
+        {"plans --help", "stripe_prices", "--listen"},
     };
     const char *dir = test_tmpdir();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -375,4 +376,52 @@ TEST(service_cli_serve_prints_url_and_first_key) {
         }
     }
     media_test_remove_dir(dir);
+}
+
+/* `vsr plans`: set creates the file and a plan, list and show read it back,
+ * a bad value changes nothing, free cannot be removed, and a file the
+ * server would refuse stops every action with its reason. */
+TEST(cli_plans_file) {
+    const char *dir = test_tmpdir();
+    char out[8192];
+    CHECK_INT(0, vsr_in(dir, "plans list", out, sizeof out));
+    CHECK(strstr(out, "free") != NULL);
+    CHECK_INT(2, vsr_in(dir, "plans set pro priority=10", out, sizeof out)); /* no file named */
+    CHECK_INT(0, vsr_in(dir,
+                        "plans set pro --plans plans.json priority=10 jobs_per_day=500"
+                        " stripe_prices=price_m,price_y",
+                        out, sizeof out));
+    CHECK(strstr(out, "restart") != NULL);
+    CHECK_INT(0, vsr_in(dir, "plans set free --plans plans.json jobs_per_day=5 max_width=1280", out,
+                        sizeof out));
+    CHECK_INT(2, vsr_in(dir, "plans set pro --plans plans.json priority=high", out, sizeof out));
+    CHECK(strstr(out, "priority") != NULL);
+    CHECK_INT(
+        2, vsr_in(dir, "plans set team --plans plans.json stripe_prices=price_m", out, sizeof out));
+    CHECK(strstr(out, "listed twice") != NULL);
+    CHECK_INT(0, vsr_in(dir, "plans list --plans plans.json", out, sizeof out));
+    CHECK(strstr(out, "price_m,price_y") != NULL);
+    CHECK(strstr(out, "team") == NULL); /* the refused set wrote nothing */
+    CHECK_INT(0, vsr_in(dir, "plans show pro --plans=plans.json", out, sizeof out));
+    json_t *pro = json_loads(out, 0, NULL);
+    CHECK_INT(10, json_integer_value(json_object_get(pro, "priority")));
+    CHECK_INT(500, json_integer_value(json_object_get(pro, "jobs_per_day")));
+    CHECK_INT(2, json_array_size(json_object_get(pro, "stripe_prices")));
+    json_decref(pro);
+    CHECK_INT(2, vsr_in(dir, "plans remove free --plans plans.json", out, sizeof out));
+    CHECK_INT(0, vsr_in(dir, "plans remove pro --plans plans.json", out, sizeof out));
+    CHECK_INT(2, vsr_in(dir, "plans show pro --plans plans.json", out, sizeof out));
+
+    char path[512];
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    FILE *file = fopen(path, "w");
+    if (file) {
+        fputs("{\"plans\": [{\"name\": \"free\", \"jobs_per_dya\": 3}]}", file);
+        fclose(file);
+    }
+    CHECK_INT(2, vsr_in(dir, "plans list --plans bad.json", out, sizeof out));
+    CHECK(strstr(out, "jobs_per_dya") != NULL);
+    /* serve refuses it too, before it listens. */
+    CHECK_INT(2, vsr_in(dir, "serve --plans bad.json --listen 127.0.0.1:0", out, sizeof out));
+    CHECK(strstr(out, "jobs_per_dya") != NULL);
 }

@@ -12,5 +12,6 @@ int cli_backup(int argc, char **argv);  /* vsr backup DIR: online backup with a 
 int cli_restore(int argc, char **argv); /* vsr restore [--verify] DIR */
 int cli_cleanup(int argc, char **argv); /* vsr cleanup --dry-run | --execute */
 int cli_cron(int argc, char **argv);    /* vsr cron daily: the daily maintenance run */
+int cli_plans(int argc, char **argv);   /* vsr plans list|show|set|remove: the plans file */
 
 #endif

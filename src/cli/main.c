@@ -52,6 +52,7 @@ static const char usage_text[] =
     "  restore [--verify] DIR         check a backup, or restore it into an empty store (--help)\n"
     "  cleanup --dry-run|--execute    list or delete expired, orphaned and temporary files\n"
     "  cron daily [options]           the daily maintenance run, as POST /api/v1/cron/daily\n"
+    "  plans list|show|set|remove     the plans (limits, priority, Stripe prices) (--help)\n"
     "  help                           print this text\n"
     "  --version                      print the version\n"
     "\n"
@@ -201,6 +202,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "restore") == 0) return cli_restore(argc - 2, argv + 2);
     if (strcmp(command, "cleanup") == 0) return cli_cleanup(argc - 2, argv + 2);
     if (strcmp(command, "cron") == 0) return cli_cron(argc - 2, argv + 2);
+    if (strcmp(command, "plans") == 0) return cli_plans(argc - 2, argv + 2);
     if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
         strcmp(command, "-h") == 0) {
         fputs(usage_text, stdout);

@@ -99,6 +99,10 @@ static const struct option options[] = {
      "/metrics and /metrics/json need an admin key (1/0)"},
     {"cron-secret", "VSR_CRON_SECRET", OPT_TEXT, FIELD(cron_secret), 0, 0,
      "Bearer secret of POST /api/v1/cron/daily (unset: the endpoint is off)"},
+    {"plans", "VSR_PLANS_FILE", OPT_TEXT, FIELD(plans_file), 0, 0,
+     "JSON file of the plans and their Stripe prices (unset: one plan, free, no limits)"},
+    {"stripe-webhook-secret", "VSR_STRIPE_WEBHOOK_SECRET", OPT_TEXT, FIELD(stripe_webhook_secret),
+     0, 0, "signing secret (whsec_...) of the Stripe webhook endpoint (unset: it is off)"},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])
@@ -135,6 +139,7 @@ void config_init(struct service_config *config) {
     snprintf(config->business_hours, sizeof config->business_hours, "09:00-17:00");
     config->retention_hours = 168;
     config->cleanup_interval_seconds = 600;
+    plans_init_default(&config->plans);
 }
 
 static int set_option(struct service_config *config, const struct option *opt, const char *value,
@@ -232,6 +237,8 @@ int config_finish(struct service_config *config, struct vsr_error *error) {
     }
     int rc = hours_parse(config->business_hours, &config->business_open_minute,
                          &config->business_close_minute, error);
+    if (rc != VSR_OK) return rc;
+    rc = plans_load(config->plans_file, &config->plans, error);
     if (rc != VSR_OK) return rc;
     if (!strchr(config->listen, ':')) {
         error->code = VSR_E_USAGE;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "service/plans.h"
 #include "vsr.h"
 
 #define CONFIG_TEXT_SIZE 1024
@@ -62,6 +63,14 @@ struct service_config {
     /* VSR_CORS_ORIGINS: origins whose pages may call the API from a browser,
      * "https://a.example,https://b.example" or "*"; "": none (no CORS). */
     char cors_origins[CONFIG_TEXT_SIZE];
+    /* Plans (service/plans.h): VSR_PLANS_FILE names the file, read by
+     * config_finish into PLANS ("": one plan, free, without limits). */
+    char plans_file[CONFIG_TEXT_SIZE];
+    struct plans plans;
+    /* VSR_STRIPE_WEBHOOK_SECRET: the signing secret (whsec_...) of the
+     * Stripe endpoint POST /api/v1/billing/stripe/webhook; "": it answers
+     * 400 to everything. */
+    char stripe_webhook_secret[CONFIG_TEXT_SIZE];
 };
 
 /* Defaults: 127.0.0.1:8080, ./vsr-data, 1 worker, 4 HTTP threads, 2 GiB
@@ -84,7 +93,7 @@ int config_apply_args(struct service_config *config, int argc, char **argv,
                       struct vsr_error *error);
 
 /* Fills the derived defaults (database and storage inside data_dir,
- * public_url from listen) and checks ranges. */
+ * public_url from listen), reads the plans file, and checks ranges. */
 int config_finish(struct service_config *config, struct vsr_error *error);
 
 /* Prints the flags, their variables and defaults, for --help: those named
