@@ -262,10 +262,9 @@ int plans_save(const char *path, const struct plans *plans, struct vsr_error *er
                  ? VSR_OK
                  : error_set(error, VSR_E_OUTPUT, "cannot write %s", temp);
     json_decref(json);
-    if (rc == VSR_OK && rename(temp, path) != 0) {
+    if (rc == VSR_OK && rename(temp, path) != 0)
         rc = error_set(error, VSR_E_OUTPUT, "cannot replace %s: %s", path, strerror(errno));
-        unlink(temp);
-    }
+    if (rc != VSR_OK) unlink(temp); /* a failed dump may have left half a file */
     return rc;
 }
 
